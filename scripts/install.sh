@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Install simplex_train and its dev tools into ./.venv on a CPU machine.
+# torch is pinned to the CPU build (2.13.0) through constraints.txt, so pip never pulls CUDA packages;
+# the `gpu` extra (unsloth, bitsandbytes) is for CUDA machines only and is not installed here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/pip install -q -c constraints.txt torch==2.13.0
+.venv/bin/pip install -q -c constraints.txt -e ".[dev]"
+echo "installed: $(.venv/bin/python -c 'import simplex_train; print("simplex_train", simplex_train.__version__)')"

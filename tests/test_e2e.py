@@ -1,0 +1,86 @@
+"""End to end on the real embedded model (Gemma 3 270M), through the CLI and papermill, on a small slice.
+
+Real SST-2 when the shared data folder is present, the project's generated context-protocol data otherwise.
+"""
+import json, os, subprocess, sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from simplex_train.config import load_specialist
+from simplex_train.core import load_manifest, read_json, read_jsonl, RunDir
+from simplex_train.evaluate import compute_metrics, decide_gate, predict_rows
+from simplex_train.export import load_adapted
+from simplex_train.models import load_model, load_tokenizer, local_model_path
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def e2e_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    data = os.environ.get("SIMPLEX_SHARED_DATA")
+    name = "sentiment" if data and Path(data, "sst2").is_dir() else "context_protocol"
+    args = ["run", name, "--runs-root", str(root), "--run-id", "e2e", "--max-train", "128", "--max-test", "48", "--max-steps", "12"]
+    if name == "sentiment": args += ["--data", str(Path(data, "sst2"))]
+    r = subprocess.run([str(Path(sys.executable).parent / "simplex-train"), *args], capture_output=True, text=True, timeout=1800)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return RunDir(root / name / "e2e"), load_specialist(name)
+
+
+def test_executed_notebook_is_the_record(e2e_run):
+    run, _ = e2e_run
+    nb = json.loads((run.notebooks / "run_specialist.ipynb").read_text())
+    assert any("injected-parameters" in c["metadata"].get("tags", []) for c in nb["cells"])
+    man = load_manifest(run)
+    assert all(s["status"] == "done" for s in man["stages"].values()) and len(man["stages"]) == 7
+    assert man["data_hashes"] and man["versions"]["torch"] and man["seed"] == 42 and man["backend"] == "peft"
+
+
+def test_loss_falls(e2e_run):
+    run, _ = e2e_run
+    losses = [h["loss"] for h in read_json(run.root / "training_history.json") if "loss" in h]
+    assert len(losses) == 12
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3, losses
+
+
+def test_adapter_changed_only_lora_weights(e2e_run):
+    run, _ = e2e_run
+    adapter = load_file(run.adapter / "adapter_model.safetensors")
+    assert adapter and all("lora_" in k for k in adapter)
+    base = load_file(Path(local_model_path("embedded")) / "model.safetensors")
+    merged = load_file(run.merged / "model.safetensors")
+    changed = {k for k in base if k in merged and not torch.equal(base[k], merged[k])}
+    targets = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    assert changed and all(k.split(".")[-2] in targets for k in changed), sorted(changed)[:5]
+    assert torch.equal(base["model.embed_tokens.weight"], merged["model.embed_tokens.weight"])
+
+
+def test_metrics_files_are_consistent(e2e_run):
+    run, spec = e2e_run
+    test_rows = read_jsonl(run.split("test"))
+    for name in ("baseline", "finetuned"):
+        rec = read_json(run.metrics_file(name))
+        preds = read_jsonl(run.metrics / f"{name}_predictions.jsonl")
+        assert rec["n"] == len(test_rows) == len(preds) == 48
+        again = compute_metrics(spec, [p["reference"] for p in preds], [p["prediction"] for p in preds])
+        assert again["metrics"] == rec["metrics"]
+    gate = read_json(run.gate)
+    assert gate == decide_gate(read_json(run.metrics_file("baseline")), read_json(run.metrics_file("finetuned")),
+                               spec.thresholds, spec.task.metric)
+    report = run.report.read_text()
+    assert gate["decision"] in report and (run.plots / "training.png").exists()
+
+
+def test_exports_reload_and_reproduce(e2e_run):
+    run, spec = e2e_run
+    rows = read_jsonl(run.split("test"))[:6]
+    expected = [p["prediction"] for p in read_jsonl(run.metrics / "finetuned_predictions.jsonl")[:6]]
+    tok = load_tokenizer(str(run.adapter))
+    adapted = load_adapted(local_model_path("embedded"), run.adapter)   # peft.PeftModel.from_pretrained
+    assert predict_rows(adapted, tok, spec, rows, progress=False)[0] == expected
+    merged = load_model(str(run.merged))                                # AutoModelForCausalLM.from_pretrained
+    assert predict_rows(merged, tok, spec, rows, progress=False)[0] == expected
+    assert read_json(run.root / "export.json")["ok"]
