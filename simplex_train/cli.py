@@ -16,7 +16,7 @@ from .config import SpecialistError, list_specialists, load_specialist
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Fine-tune specialist LLMs from real data, reproducibly.")
 
 # %% auto #0
-__all__ = ['app', 'list_cmd', 'show', 'run', 'main']
+__all__ = ['app', 'list_cmd', 'show', 'run', 'prepare', 'main']
 
 # %% ../nbs/12_cli.ipynb #6df4b52c
 @app.command("list")
@@ -57,6 +57,27 @@ def run(specialist: str = typer.Argument(..., help="a shipped specialist name or
     except SpecialistError as e: typer.echo(str(e), err=True); raise typer.Exit(2)
     gate = read_json(out.gate) if out.gate.exists() else {"decision": "?"}
     typer.echo(f"run folder: {out.root}\nreport: {out.report}\ngate: {gate['decision']}")
+
+@app.command()
+def prepare(specialist: str = typer.Argument(..., help="a shipped specialist name or a YAML path"),
+            data: Optional[str] = typer.Option(None, help="data file or folder replacing the specialist's source"),
+            max_train: Optional[int] = typer.Option(None), max_test: Optional[int] = typer.Option(None),
+            seed: int = typer.Option(42), runs_root: str = typer.Option("runs"), run_id: Optional[str] = typer.Option(None),
+            force: bool = typer.Option(False)):
+    "Run only the data stage; print rows in, rows dropped per reason, leakage and the splits."
+    from simplex_train.pipeline import RunOptions, run_pipeline
+    from simplex_train.core import read_json
+    from simplex_train.sources import DataError
+    opts = RunOptions(specialist=specialist, runs_root=runs_root, run_id=run_id, data=data, max_train=max_train,
+                      max_test=max_test, seed=seed, force=force)
+    try: out = run_pipeline(opts, ["prepare"])
+    except (SpecialistError, DataError) as e: typer.echo(str(e), err=True); raise typer.Exit(2)
+    m = read_json(out.data / "data_manifest.json")
+    for k, c in m["cleaning"].items():
+        typer.echo(f"{k}: {c['rows_in']} rows in -> {c['rows_out']} out; dropped {c['dropped'] or '{}'}; repaired {c.get('modified') or '{}'}")
+    typer.echo(f"leakage removed: {m['leakage_removed']}")
+    for k, s in m["splits"].items(): typer.echo(f"{k}: {s['rows']} rows sha256 {s['sha256'][:12]} {s['distribution'] if len(str(s['distribution'])) < 200 else ''}")
+    typer.echo(f"data card: {out.data / 'data_card.md'}")
 
 def _latest_run(runs_root: str, name: str) -> str | None:
     runs = sorted(p.name for p in (Path(runs_root) / name).glob("*") if p.is_dir())

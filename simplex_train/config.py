@@ -14,49 +14,74 @@ from .core import package_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 # %% auto #0
-__all__ = ['DataConfig', 'PromptConfig', 'TaskConfig', 'LoraConfig', 'TrainConfig', 'EvalConfig', 'Thresholds', 'Specialist',
-           'SpecialistError', 'parse_specialist', 'apply_overrides', 'expand_path', 'specialists_dir',
-           'list_specialists', 'load_specialist']
+__all__ = ['Reader', 'SplitFile', 'DataConfig', 'PromptConfig', 'TaskConfig', 'LoraConfig', 'TrainConfig', 'EvalConfig',
+           'Thresholds', 'Specialist', 'SpecialistError', 'parse_specialist', 'apply_overrides', 'expand_path',
+           'specialists_dir', 'list_specialists', 'load_specialist']
 
 # %% ../nbs/01_config.ipynb #3264a075
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
+class SplitFile(_Strict):
+    "One split's file, when it needs its own reading options (e.g. a header-less CSV next to a TSV)."
+    file: str
+    format: Literal["auto", "csv", "tsv", "jsonl", "json", "parquet"] = "auto"
+    has_header: bool | None = None           # None: as data.has_header
+    column_names: list[str] | None = None
+
+Reader = Literal["table", "conll", "squad", "spider", "humaneval", "mbpp", "hh_rlhf", "sql"]
+
 class DataConfig(_Strict):
-    "Where rows come from and which fields matter."
+    "Where rows come from, which fields matter, and how they are cleaned and split."
+    reader: Reader = "table"                 # the file family: plain tables, or one of the dataset formats
     generator: str | None = None            # a built-in generator (e.g. 'context_protocol') instead of files
     generator_rows: int = 2000
     root: str | None = None                  # folder the split files are relative to (env vars expanded)
     path: str | None = None                  # one file, split 80/10/10 by the data stage
-    splits: dict[str, str] | None = None     # given splits, e.g. {train: train.tsv, test: dev.tsv}
+    splits: dict[str, str | SplitFile] | None = None  # given splits, e.g. {train: train.tsv, test: dev.tsv}
     hub_id: str | None = None                # datasets hub id, used when no local file is given (needs internet)
     hub_splits: dict[str, str] | None = None # our split name -> the hub's split name
-    format: Literal["auto", "csv", "tsv", "jsonl", "json"] = "auto"
+    sql_query: str | None = None             # rows from a SQL query (PostgreSQL) ...
+    dsn_env: str = "SIMPLEX_PG_DSN"          # ... connecting with the DSN in this environment variable (never in the YAML)
+    tables: str | None = None                # Spider: tables.json (relative to root)
+    format: Literal["auto", "csv", "tsv", "jsonl", "json", "parquet"] = "auto"
     has_header: bool = True
     column_names: list[str] | None = None    # for header-less CSV/TSV
     text_field: str = "text"                 # the input shown to the model
     label_field: str = "label"               # the expected answer
+    rejected_field: str | None = None        # preference data: the rejected answer
     label_map: dict[str, str] | None = None  # raw label -> label word, e.g. {'0': negative, '1': positive}
+    json_fields: list[str] | None = None     # the answer is a JSON object of these fields
+    score_field: str | None = None           # a 0.00-1.00 score: checked, rounded, and bucketed into `tier`
+    metadata_fields: list[str] = []          # fields kept with each example for evaluation (e.g. gold answers)
+    verbatim_fields: list[str] = []          # fields never re-spaced or re-encoded (code)
+    dedup_fields: list[str] | None = None    # what makes two rows the same input (default: text_field)
+    near_duplicates: bool = True             # also drop rows equal after lower-casing and removing punctuation
+    unknown_labels: Literal["error", "drop"] = "error"
+    drop_too_long: bool = True               # drop examples longer than train.max_seq_len tokens (else truncated)
     stratify_field: str | None = None        # defaults to the label field
+    group_field: str | None = None           # split by groups (e.g. Spider's db_id): no group in two splits
     val_fraction: float = Field(0.1, gt=0, lt=0.5)
     test_fraction: float = Field(0.1, gt=0, lt=0.5)
 
     @model_validator(mode="after")
     def _one_source(self):
-        if not (self.generator or self.path or self.splits or self.hub_id or self.root):
-            raise ValueError("give one data source: generator, path, splits (with root) or hub_id")
+        if not (self.generator or self.path or self.splits or self.hub_id or self.root or self.sql_query):
+            raise ValueError("give one data source: generator, path, splits (with root), sql_query or hub_id")
         return self
 
 class PromptConfig(_Strict):
     "Format strings: the prompt shows the input, the response is what the model learns to write."
     template: str = "{text}\n"
     response: str = " {label}"
-    system: str | None = None   # shown in exported Modelfiles and reports
+    engine: Literal["format", "jinja"] = "format"   # Python format strings, or Jinja2 templates
+    chat_template: bool = False  # wrap the prompt in the base model's chat template (system + user turn)
+    system: str | None = None   # the system prompt: chat template, exported Modelfiles and reports
 
 class TaskConfig(_Strict):
-    type: Literal["classification", "generation"]
+    type: Literal["classification", "generation", "preference"]
     labels: list[str] | None = None
-    metric: Literal["accuracy", "exact_match"] = "accuracy"
+    metric: Literal["accuracy", "exact_match", "preference_accuracy"] = "accuracy"
 
     @model_validator(mode="after")
     def _labels_for_classification(self):

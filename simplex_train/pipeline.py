@@ -61,9 +61,11 @@ def _flags(opts: RunOptions) -> list[str]:
 # %% ../nbs/11_pipeline.ipynb #50c4bfcf
 def stage_prepare(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
     from simplex_train.data import prepare_data
-    m = prepare_data(spec, run, opts.data, opts.seed)
+    from simplex_train.models import load_tokenizer, local_model_path
+    tok = load_tokenizer(local_model_path(spec.base_model)) if spec.data.drop_too_long or spec.prompt.chat_template else None
+    m = prepare_data(spec, run, opts.data, opts.seed, tok)
     update_manifest(run, data_hashes={n: s["sha256"] for n, s in m["splits"].items()})
-    return {"outputs": ["data/train.jsonl", "data/val.jsonl", "data/test.jsonl", "data/data_manifest.json"],
+    return {"outputs": ["data/train.jsonl", "data/val.jsonl", "data/test.jsonl", "data/data_manifest.json", "data/data_card.md"],
             "rows": {n: s["rows"] for n, s in m["splits"].items()}}
 
 def _model_info(spec: Specialist, path: str, adapter: str | None = None) -> dict:
