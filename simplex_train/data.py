@@ -27,7 +27,8 @@ def normalize_text(s: str) -> str:
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", str(s))).strip()
 
 def repair_text(s: str) -> str:
-    "Mojibake repaired (ftfy), then `normalize_text`."
+    "Mojibake and HTML entities repaired (ftfy), then `normalize_text`; plain ASCII takes a fast path."
+    if s.isascii() and "&" not in s: return " ".join(s.split())   # nothing for ftfy or NFKC to change
     return normalize_text(ftfy.fix_text(s, _FTFY))
 
 def near_key(s: str) -> str:
@@ -55,7 +56,8 @@ def clean_rows(rows: list[dict], text_field: str = "text", label_field: str = "l
                 if unknown == "drop": dropped["unknown_label"] += 1; continue
                 raise DataError(*_where(r, label_field, file), f"label {label!r} is not one of {labels}")
         row = {k: (v if k.startswith("_") or k in verbatim or not isinstance(v, str) else repair_text(v)) for k, v in r.items()}
-        if any(normalize_text(v) != row[k] for k, v in r.items() if row[k] is not v): modified["encoding_repaired"] += 1
+        if any(normalize_text(v) != row[k] for k, v in r.items() if row[k] is not v and not (v.isascii() and "&" not in v)):
+            modified["encoding_repaired"] += 1
         if labels is not None: row[label_field] = label
         if not str(row[text_field]).strip(): dropped["empty_input"] += 1; continue
         if not str(row[label_field]).strip(): dropped["empty_output"] += 1; continue
@@ -130,7 +132,8 @@ def token_lengths(examples: list[dict], tokenizer, batch_size: int = 2000) -> li
     try:
         ds = datasets.Dataset.from_dict({"text": texts})
         ds = ds.map(lambda b: {"n": [len(ids) for ids in tokenizer(b["text"], add_special_tokens=True)["input_ids"]]},
-                    batched=True, batch_size=batch_size, remove_columns=["text"], keep_in_memory=True)
+                    batched=True, batch_size=batch_size, remove_columns=["text"], keep_in_memory=True,
+                    new_fingerprint="token_lengths")  # in memory, no cache: skip hashing the 262K-token tokenizer
     finally:
         if bars: datasets.enable_progress_bars()
     return ds["n"]
