@@ -71,10 +71,10 @@ def write_report(run: RunDir) -> Path:
         L += [f"## Metrics on the test split (n = {base['n']}, method: {base['method']})", ""] + _metrics_table(base, ft) + [""]
         if ft: L += [f"Evaluation speed: baseline {base['examples_per_second']} ex/s, fine-tuned {ft['examples_per_second']} ex/s.", ""]
     if data:
-        L += ["## Data", "", "| split | rows | sha256 | labels |", "|---|---|---|---|"]
-        L += [f"| {n} | {s['rows']} | `{s['sha256'][:16]}` | {s['labels'] if len(s['labels']) <= 8 else str(len(s['labels'])) + ' labels'} |" for n, s in data["splits"].items()]
+        L += ["## Data", "", "| split | rows | sha256 | distribution |", "|---|---|---|---|"]
+        L += [f"| {n} | {s['rows']} | `{s['sha256'][:16]}` | {s['distribution'] if len(s['distribution']) <= 8 else str(len(s['distribution'])) + ' classes'} |" for n, s in data["splits"].items()]
         L += ["", f"Cleaning (rows in → out, dropped by reason): " + "; ".join(f"{k}: {v['rows_in']} → {v['rows_out']} {v['dropped']}" for k, v in data["cleaning"].items()),
-              f"Leakage removed: {data['leakage_removed']}. Prompt template: `{data['template']['prompt']!r}` → `{data['template']['response']!r}`.", ""]
+              f"Leakage removed: {data['leakage_removed']}. Details: [data card](data/data_card.md). Prompt template: `{data['template']['prompt']!r}` → `{data['template']['response']!r}`.", ""]
     if meta:
         L += ["## Training", "", f"{meta['steps']} steps ({meta['epochs']:.2f} epochs) on {meta['train_rows']} rows in {meta['seconds']} s "
               f"({meta['tokens_per_second']} tokens/s), backend **{meta['backend']}** on **{meta['device']}**; "
