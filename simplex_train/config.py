@@ -14,7 +14,7 @@ from .core import package_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 # %% auto #0
-__all__ = ['Reader', 'SplitFile', 'DataConfig', 'PromptConfig', 'TaskConfig', 'LoraConfig', 'TrainConfig', 'EvalConfig',
+__all__ = ['Reader', 'Metric', 'SplitFile', 'DataConfig', 'PromptConfig', 'TaskConfig', 'LoraConfig', 'TrainConfig', 'EvalConfig',
            'Thresholds', 'Specialist', 'SpecialistError', 'parse_specialist', 'apply_overrides', 'expand_path',
            'specialists_dir', 'list_specialists', 'load_specialist']
 
@@ -78,10 +78,14 @@ class PromptConfig(_Strict):
     chat_template: bool = False  # wrap the prompt in the base model's chat template (system + user turn)
     system: str | None = None   # the system prompt: chat template, exported Modelfiles and reports
 
+# the primary metric: every one is "higher is better" (a scorer's `score_agreement` is 1 - MAE)
+Metric = Literal["accuracy", "exact_match", "entity_f1", "execution_accuracy", "squad_f1", "rouge_l", "chrf", "pass_at_1",
+                 "field_f1", "score_agreement", "preference_accuracy"]
+
 class TaskConfig(_Strict):
     type: Literal["classification", "generation", "preference"]
     labels: list[str] | None = None
-    metric: Literal["accuracy", "exact_match", "preference_accuracy"] = "accuracy"
+    metric: Metric = "accuracy"
 
     @model_validator(mode="after")
     def _labels_for_classification(self):
@@ -116,6 +120,8 @@ class EvalConfig(_Strict):
     stop: list[str] = ["\n"]
     max_val_rows: int | None = 200          # validation during training costs time: keep it small
     max_test_rows: int | None = None        # None: the whole test split
+    sqlite_dir: str | None = None           # SQL: folder of <db_id>/<db_id>.sqlite (default: <data.root>/database)
+    timeout_s: float = Field(10.0, gt=0)    # per query (SQL) or per program (pass@1)
 
 class Thresholds(_Strict):
     "Gate thresholds on the task metric, as fractions."

@@ -9,14 +9,26 @@ import time
 
 from .config import Specialist, Thresholds
 from .core import RunDir, read_json, read_jsonl, write_json, write_jsonl, log
-from .metrics import accuracy, confusion, exact_match, macro_f1, per_class
-from .predict import generate, parse_answer, parse_label, predict_labels
+from .metrics import (accuracy, bleu_chrf, confusion, entity_f1, execution_match, field_f1, macro_f1, mae_rmse,
+                                   normalize_answer, normalize_sql, pass_at_1, per_class, rouge_l, sql_valid, squad_scores, tags_from_output)
+from .predict import generate, parse_answer, parse_json, parse_label, predict_labels
 
 # %% auto #0
-__all__ = ['predict_rows', 'compute_metrics', 'evaluate_split', 'decide_gate', 'gate_run']
+__all__ = ['parse_output', 'predict_rows', 'compute_metrics', 'evaluate_split', 'compare_predictions', 'compare_run',
+           'decide_gate', 'gate_run']
 
 # %% ../nbs/07_evaluate.ipynb #8487b8ee
-def predict_rows(model, tok, spec: Specialist, rows: list[dict], progress: bool = True) -> tuple[list[str | None], list[str]]:
+def parse_output(spec: Specialist, text: str | None):
+    "A generated output parsed for the specialist's metric (None when unreadable)."
+    m = spec.task.metric
+    if spec.task.type == "classification": return parse_label(text, spec.task.labels)
+    if m == "pass_at_1": return text if text and text.strip() else None
+    if m in ("field_f1", "score_agreement"): return parse_json(text)
+    if m in ("rouge_l", "chrf"): return (text or "").strip() or None
+    if m == "execution_accuracy": return (parse_answer(text) or "").rstrip(";").strip() or None
+    return parse_answer(text)
+
+def predict_rows(model, tok, spec: Specialist, rows: list[dict], progress: bool = True) -> tuple[list, list[str]]:
     "Parsed predictions and raw outputs for `rows`, by the specialist's evaluation method."
     prompts, ev = [r["prompt"] for r in rows], spec.eval
     if ev.method == "label_scoring":
@@ -25,21 +37,64 @@ def predict_rows(model, tok, spec: Specialist, rows: list[dict], progress: bool 
         preds = predict_labels(model, tok, prompts, labels, responses, ev.batch_size, progress)
         return preds, preds
     raw = generate(model, tok, prompts, ev.max_new_tokens, ev.stop, ev.batch_size, progress)
-    parse = (lambda t: parse_label(t, spec.task.labels)) if spec.task.type == "classification" else parse_answer
-    return [parse(t) for t in raw], raw
+    return [parse_output(spec, t) for t in raw], raw
 
-def compute_metrics(spec: Specialist, refs: list[str], preds: list[str | None]) -> dict:
-    "{'metrics', 'per_class', 'confusion'} for the specialist's task."
+# %% ../nbs/07_evaluate.ipynb #af65466e
+def _sqlite_path(spec: Specialist, db_id: str) -> str:
+    from simplex_train.config import expand_path
+    root = expand_path(spec.eval.sqlite_dir) if spec.eval.sqlite_dir else expand_path(spec.data.root or ".") / "database"
+    return str(root / db_id / f"{db_id}.sqlite")
+
+def _program(row: dict, completion: str | None) -> str:
+    md, c = row["metadata"], completion or ""
+    if "entry_point" in md: return f"{row['prompt']}{c}\n\n{md['test']}\ncheck({md['entry_point']})\n"   # HumanEval
+    return f"{md.get('setup', '')}\n{c}\n\n{md['tests']}\n"                                            # MBPP
+
+def _json_ref(s):
+    import json
+    return json.loads(s) if isinstance(s, str) else s
+
+def compute_metrics(spec: Specialist, rows: list[dict], preds: list) -> dict:
+    "{'metrics', 'per_class', 'confusion', 'per_example'} for the specialist's task."
+    refs, m = [r["metadata"]["label"] for r in rows], spec.task.metric
     out = {"metrics": {"parse_failures": sum(p is None for p in preds)}, "per_class": {}, "confusion": None}
+    em = [float(p is not None and normalize_answer(str(p)) == normalize_answer(str(r))) for r, p in zip(refs, preds)]
     if spec.task.type == "classification":
         labels = spec.task.labels
         out["metrics"].update(accuracy=accuracy(refs, preds), macro_f1=macro_f1(refs, preds, labels))
         out["per_class"], out["confusion"] = per_class(refs, preds, labels), confusion(refs, preds, labels)
+        out["per_example"] = [float(p == r) for r, p in zip(refs, preds)]
+    elif m == "entity_f1":
+        ref_tags = [r["metadata"]["tags"] for r in rows]
+        pred_tags = [tags_from_output(r["metadata"]["tokens"], p) for r, p in zip(rows, preds)]
+        out["metrics"].update(entity_f1(ref_tags, pred_tags), exact_match=sum(em) / max(len(em), 1))
+        out["per_example"] = [float(a == b) for a, b in zip(ref_tags, pred_tags)]
+    elif m == "execution_accuracy":
+        ex = [float(execution_match(_sqlite_path(spec, r["metadata"]["db_id"]), r["metadata"]["label"], p, spec.eval.timeout_s))
+              for r, p in zip(rows, preds)]
+        out["metrics"].update(execution_accuracy=sum(ex) / max(len(ex), 1), valid_sql=sum(map(sql_valid, preds)) / max(len(preds), 1),
+                              exact_match=sum(normalize_sql(p) == normalize_sql(r) for r, p in zip(refs, preds) if p) / max(len(preds), 1))
+        out["per_example"] = ex
+    elif m == "squad_f1":
+        s = squad_scores(preds, [r["metadata"]["answers"] for r in rows])
+        out["per_example"] = s.pop("per_example"); out["metrics"].update(squad_f1=s["f1"], squad_exact=s["exact"], **{k: v for k, v in s.items() if k not in ("f1", "exact")})
+    elif m in ("rouge_l", "chrf"):
+        r = rouge_l(refs, preds); out["per_example"] = r.pop("per_example")
+        out["metrics"].update(r, **bleu_chrf(refs, preds))
+    elif m == "pass_at_1":
+        r = pass_at_1([_program(row, p) for row, p in zip(rows, preds)], spec.eval.timeout_s)
+        out["per_example"] = r["per_example"]; out["metrics"]["pass_at_1"] = r["pass_at_1"]
+    elif m == "field_f1":
+        r = field_f1([_json_ref(x) for x in refs], preds); out["per_example"] = r.pop("per_example"); out["metrics"].update(r)
+    elif m == "score_agreement":
+        score = lambda d: d.get("score") if isinstance(d, dict) and isinstance(d.get("score"), (int, float)) else None
+        r = mae_rmse([_json_ref(x)["score"] for x in refs], [score(p) for p in preds])
+        out["per_example"] = r.pop("per_example"); out["metrics"].update(r, score_agreement=1 - r["mae"])
     else:
-        out["metrics"]["exact_match"] = exact_match(refs, preds)
+        out["metrics"]["exact_match"] = sum(em) / max(len(em), 1); out["per_example"] = em
     return out
 
-# %% ../nbs/07_evaluate.ipynb #af65466e
+# %% ../nbs/07_evaluate.ipynb #24bd71e7
 def evaluate_split(model, tok, spec: Specialist, rows: list[dict], run: RunDir, name: str, split: str = "test",
                    model_info: dict | None = None, progress: bool = True) -> dict:
     "Evaluate `rows`, write metrics/<name>.json and metrics/<name>_predictions.jsonl; returns the metrics record."
@@ -47,15 +102,40 @@ def evaluate_split(model, tok, spec: Specialist, rows: list[dict], run: RunDir, 
     preds, raw = predict_rows(model, tok, spec, rows, progress)
     seconds = time.perf_counter() - t0
     refs = [r["metadata"]["label"] for r in rows]
+    scored = compute_metrics(spec, rows, preds)
+    per = scored.pop("per_example")
     record = {"specialist": spec.name, "split": split, "n": len(rows), "method": spec.eval.method,
-              "primary_metric": spec.task.metric, **compute_metrics(spec, refs, preds), "model": model_info or {},
+              "primary_metric": spec.task.metric, **scored, "model": model_info or {},
               "seconds": round(seconds, 2), "examples_per_second": round(len(rows) / max(seconds, 1e-9), 2)}
     write_jsonl(run.metrics / f"{name}_predictions.jsonl",
-                [{"prompt": r["prompt"], "reference": ref, "prediction": p, "raw": o, "source": r["metadata"].get("source")}
-                 for r, ref, p, o in zip(rows, refs, preds, raw)])
+                [{"prompt": r["prompt"], "reference": ref, "prediction": p, "raw": o, "score": sc, "source": r["metadata"].get("source")}
+                 for r, ref, p, o, sc in zip(rows, refs, preds, raw, per)])
     write_json(run.metrics_file(name), record)
     log.info("%s on %s: %s", name, split, {k: round(v, 4) for k, v in record["metrics"].items()})
     return record
+
+# %% ../nbs/07_evaluate.ipynb #89a33402
+def compare_predictions(base: list[dict], ft: list[dict], base_rec: dict, ft_rec: dict, n_worst: int = 10, seed: int = 0) -> dict:
+    "Deltas with bootstrap CIs, per-class deltas and the worst errors, from two predictions files."
+    from simplex_train.metrics import bootstrap_delta
+    a, b = [p["score"] for p in base], [p["score"] for p in ft]
+    per_class = {k: {"baseline_f1": base_rec["per_class"][k]["f1"], "finetuned_f1": v["f1"], "delta": v["f1"] - base_rec["per_class"][k]["f1"]}
+                 for k, v in (ft_rec.get("per_class") or {}).items()}
+    order = sorted(range(len(ft)), key=lambda i: (ft[i]["score"] - a[i] >= 0, ft[i]["score"]))
+    worst = [{"source": ft[i].get("source"), "prompt": ft[i]["prompt"][-300:], "reference": ft[i]["reference"],
+              "finetuned": ft[i]["prediction"], "baseline": base[i]["prediction"], "score": ft[i]["score"], "baseline_score": a[i]}
+             for i in order[:n_worst] if ft[i]["score"] < 1]
+    return {"metric": ft_rec["primary_metric"], "n": len(ft), "per_example_delta": bootstrap_delta(a, b, seed=seed),
+            "metric_deltas": {k: v - base_rec["metrics"][k] for k, v in ft_rec["metrics"].items() if k in base_rec["metrics"]},
+            "regressions": sum(1 for x, y in zip(a, b) if y < x), "improvements": sum(1 for x, y in zip(a, b) if y > x),
+            "per_class": per_class, "worst_errors": worst}
+
+def compare_run(run: RunDir) -> dict:
+    "Write metrics/comparison.json from the baseline and fine-tuned metrics and predictions."
+    out = compare_predictions(read_jsonl(run.metrics / "baseline_predictions.jsonl"), read_jsonl(run.metrics / "finetuned_predictions.jsonl"),
+                              read_json(run.metrics_file("baseline")), read_json(run.metrics_file("finetuned")))
+    write_json(run.metrics / "comparison.json", out)
+    return out
 
 # %% ../nbs/07_evaluate.ipynb #f78289e6
 def decide_gate(baseline: dict, finetuned: dict, thresholds: Thresholds, metric: str) -> dict:
@@ -79,6 +159,8 @@ def decide_gate(baseline: dict, finetuned: dict, thresholds: Thresholds, metric:
 def gate_run(run: RunDir, spec: Specialist) -> dict:
     "Read metrics/baseline.json and metrics/finetuned.json, write gate.json."
     g = decide_gate(read_json(run.metrics_file("baseline")), read_json(run.metrics_file("finetuned")), spec.thresholds, spec.task.metric)
+    cmp = compare_run(run)["per_example_delta"]
+    g["reasons"].append(f"paired bootstrap: per-example change {cmp['delta']:+.4f}, 95% CI [{cmp['ci95'][0]:+.4f}, {cmp['ci95'][1]:+.4f}]")
     write_json(run.gate, g)
     log.info("gate: %s (%s)", g["decision"], "; ".join(g["reasons"]))
     return g

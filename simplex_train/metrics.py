@@ -5,12 +5,15 @@
 # %% ../nbs/05_metrics.ipynb #566891f4
 from __future__ import annotations
 
-import re, string
+import os, re, string
 
 UNPARSED = "(unparsed)"
 
 # %% auto #0
-__all__ = ['UNPARSED', 'accuracy', 'macro_f1', 'per_class', 'confusion', 'normalize_answer', 'exact_match']
+__all__ = ['UNPARSED', 'accuracy', 'macro_f1', 'per_class', 'confusion', 'normalize_answer', 'exact_match', 'entity_f1',
+           'tags_from_output', 'sql_valid', 'normalize_sql', 'run_sqlite', 'execution_match', 'squad_f1_one',
+           'squad_scores', 'rouge_l', 'bleu_chrf', 'run_sandboxed', 'pass_at_1', 'expected_calibration_error',
+           'reliability_diagram', 'mae_rmse', 'field_f1', 'bootstrap_delta']
 
 # %% ../nbs/05_metrics.ipynb #646ee116
 def _fill(preds): return [UNPARSED if p is None else p for p in preds]
@@ -49,3 +52,174 @@ def exact_match(refs: list[str], preds: list[str | None]) -> float:
     "Fraction of predictions equal to their reference after normalisation (None is wrong)."
     if not refs: return 0.0
     return sum(p is not None and normalize_answer(p) == normalize_answer(r) for r, p in zip(refs, preds)) / len(refs)
+
+# %% ../nbs/05_metrics.ipynb #0a183102
+def entity_f1(ref_tags: list[list[str]], pred_tags: list[list[str]]) -> dict:
+    "Entity-level precision, recall and F1 (seqeval, micro-averaged)."
+    from seqeval.metrics import f1_score, precision_score, recall_score
+    return {"entity_f1": float(f1_score(ref_tags, pred_tags)), "entity_precision": float(precision_score(ref_tags, pred_tags)),
+            "entity_recall": float(recall_score(ref_tags, pred_tags))}
+
+def tags_from_output(tokens: list[str], output: str | None) -> list[str]:
+    "IOB2 tags for a model's entity list (garbage gives all 'O')."
+    from simplex_train.sources import spans_to_bio, text_to_spans
+    return spans_to_bio(len(tokens), text_to_spans(tokens, output or ""))
+
+# %% ../nbs/05_metrics.ipynb #74aa3b10
+def sql_valid(sql: str | None) -> bool:
+    "sqlglot parses `sql` as one SQLite statement."
+    import sqlglot
+    if not sql or not sql.strip(): return False
+    try: return len([s for s in sqlglot.parse(sql, read="sqlite") if s is not None]) == 1
+    except Exception: return False
+
+def normalize_sql(sql: str | None) -> str:
+    "Canonical lower-case rendering (sqlglot); the stripped text when it does not parse."
+    import sqlglot
+    try: out = sqlglot.parse_one(sql or "", read="sqlite").sql(dialect="sqlite", normalize=True)
+    except Exception: out = sql or ""
+    return " ".join(out.lower().replace('"', "'").split())
+
+def run_sqlite(db: str, sql: str, timeout_s: float = 5.0) -> list[tuple] | None:
+    "Rows of `sql` on database file `db` opened read-only; None on error or when it runs past `timeout_s`."
+    import sqlite3, time
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    deadline = time.monotonic() + timeout_s
+    conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+    try: return conn.execute(sql).fetchall()
+    except Exception: return None
+    finally: conn.close()
+
+def execution_match(db: str, gold: str, pred: str | None, timeout_s: float = 5.0) -> bool:
+    "The prediction returns the gold query's result (order matters only when the gold query orders)."
+    import collections
+    if not pred: return False
+    g, p = run_sqlite(db, gold, timeout_s), run_sqlite(db, pred, timeout_s)
+    if g is None or p is None: return False
+    if "order by" in gold.lower(): return g == p
+    return collections.Counter(map(repr, g)) == collections.Counter(map(repr, p))
+
+# %% ../nbs/05_metrics.ipynb #58d5fc34
+def _squad_tokens(s): return normalize_answer(s).split()
+
+def squad_f1_one(pred: str, gold: str) -> float:
+    "Token-level F1 between two answers (both empty: 1)."
+    import collections
+    p, g = _squad_tokens(pred), _squad_tokens(gold)
+    if not p or not g: return float(p == g)
+    common = sum((collections.Counter(p) & collections.Counter(g)).values())
+    if common == 0: return 0.0
+    prec, rec = common / len(p), common / len(g)
+    return 2 * prec * rec / (prec + rec)
+
+def squad_scores(preds: list[str | None], golds: list[list[str]], no_answer: str = "unanswerable") -> dict:
+    "{'exact', 'f1', 'has_ans_f1', 'no_ans_exact'} over examples; `golds` [] means unanswerable."
+    ex, f1, has, no = [], [], [], []
+    for p, g in zip(preds, golds):
+        p = "" if p is None or normalize_answer(p) == normalize_answer(no_answer) else p
+        g = g or [""]
+        e, f = max(float(normalize_answer(p) == normalize_answer(x)) for x in g), max(squad_f1_one(p, x) for x in g)
+        ex.append(e); f1.append(f); (has if g != [""] else no).append((e, f))
+    mean = lambda xs: sum(xs) / len(xs) if xs else 0.0
+    return {"exact": mean(ex), "f1": mean(f1), "has_ans_f1": mean([f for _, f in has]), "no_ans_exact": mean([e for e, _ in no]),
+            "per_example": f1}
+
+# %% ../nbs/05_metrics.ipynb #7c60de83
+def rouge_l(refs: list[str], preds: list[str | None]) -> dict:
+    "Mean ROUGE-L F-measure, with the per-example scores."
+    from rouge_score import rouge_scorer
+    sc = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    per = [sc.score(r, p or "")["rougeL"].fmeasure for r, p in zip(refs, preds)]
+    return {"rouge_l": sum(per) / len(per) if per else 0.0, "per_example": per}
+
+def bleu_chrf(refs: list[str], preds: list[str | None]) -> dict:
+    "Corpus BLEU and chrF (sacrebleu, 0-100 scale)."
+    import sacrebleu
+    hyps = [p or "" for p in preds]
+    return {"bleu": sacrebleu.corpus_bleu(hyps, [refs]).score, "chrf": sacrebleu.corpus_chrf(hyps, [refs]).score}
+
+# %% ../nbs/05_metrics.ipynb #cb9d3cd1
+_GUARD = "import socket as _s\ndef _no_net(*a, **k): raise OSError('network disabled in the sandbox')\n_s.socket = _no_net; _s.create_connection = _no_net\ndel _s\n"
+
+def _limits(cpu_s: int, mem_mb: int):
+    def apply():
+        import resource
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s))
+        resource.setrlimit(resource.RLIMIT_AS, (mem_mb << 20, mem_mb << 20))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (10 << 20, 10 << 20))
+        os.setsid()
+    return apply
+
+def _can_unshare() -> bool:
+    import shutil, subprocess
+    if not shutil.which("unshare"): return False
+    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+
+def run_sandboxed(program: str, timeout_s: float = 10.0, mem_mb: int = 1024) -> tuple[bool, str]:
+    "(passed, reason): runs `program`; it passes when it exits 0 within the limits."
+    import subprocess, sys, tempfile
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "program.py")
+        with open(path, "w") as f: f.write(_GUARD + program)
+        cmd = ([ "unshare", "-n"] if _can_unshare() else []) + [sys.executable, "-I", path]
+        try:
+            r = subprocess.run(cmd, cwd=d, env={"PATH": "/usr/bin:/bin", "HOME": d}, capture_output=True, text=True,
+                               timeout=timeout_s, preexec_fn=_limits(int(timeout_s) + 1, mem_mb))
+        except subprocess.TimeoutExpired: return False, "timeout"
+        return r.returncode == 0, (r.stderr.strip().splitlines() or [""])[-1][:200]
+
+def pass_at_1(programs: list[str], timeout_s: float = 10.0, workers: int = 2) -> dict:
+    "Fraction of programs that pass (one sample per problem), with the per-example results and reasons."
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(workers) as ex: res = list(ex.map(lambda p: run_sandboxed(p, timeout_s), programs))
+    per = [float(ok) for ok, _ in res]
+    return {"pass_at_1": sum(per) / len(per) if per else 0.0, "per_example": per, "reasons": [r for _, r in res]}
+
+# %% ../nbs/05_metrics.ipynb #32fb20e0
+def expected_calibration_error(conf: list[float], correct: list[bool], n_bins: int = 10) -> dict:
+    "ECE and the bins (count, mean confidence, accuracy) for a reliability diagram."
+    bins = [[] for _ in range(n_bins)]
+    for c, ok in zip(conf, correct): bins[min(int(c * n_bins), n_bins - 1)].append((c, ok))
+    table = [{"n": len(b), "confidence": sum(c for c, _ in b) / len(b), "accuracy": sum(ok for _, ok in b) / len(b)} if b else {"n": 0}
+             for b in bins]
+    ece = sum(t["n"] * abs(t["accuracy"] - t["confidence"]) for t in table if t["n"]) / max(len(conf), 1)
+    return {"ece": ece, "bins": table}
+
+def reliability_diagram(cal: dict, path, title: str = "") -> None:
+    "Save a reliability diagram (accuracy per confidence bin vs the diagonal)."
+    import matplotlib; matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    n = len(cal["bins"]); xs = [(i + .5) / n for i in range(n)]
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.bar(xs, [b.get("accuracy", 0) for b in cal["bins"]], width=1 / n, edgecolor="k", alpha=.7, label="accuracy")
+    ax.plot([0, 1], [0, 1], "--", color="gray", label="perfect calibration")
+    ax.set(xlabel="confidence", ylabel="accuracy", title=f"{title} ECE={cal['ece']:.3f}", xlim=(0, 1), ylim=(0, 1)); ax.legend()
+    fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
+
+# %% ../nbs/05_metrics.ipynb #c37eb9dc
+def mae_rmse(refs: list[float], preds: list[float | None], worst: float = 1.0) -> dict:
+    "MAE and RMSE; an unparsed prediction counts as the worst error (`worst`)."
+    errs = [worst if p is None else abs(float(p) - float(r)) for r, p in zip(refs, preds)]
+    n = max(len(errs), 1)
+    return {"mae": sum(errs) / n, "rmse": (sum(e * e for e in errs) / n) ** 0.5, "per_example": [1 - e for e in errs]}
+
+def field_f1(refs: list[dict], preds: list[dict | None]) -> dict:
+    "Micro F1 over fields: a field is right when present in both and equal after `normalize_answer`."
+    tp = fp = fn = 0; per = []
+    for r, p in zip(refs, preds):
+        p = p if isinstance(p, dict) else {}
+        hit = sum(1 for k, v in r.items() if k in p and normalize_answer(str(p[k])) == normalize_answer(str(v)))
+        tp += hit; fp += len(p) - hit; fn += len(r) - hit
+        per.append(2 * hit / (len(r) + len(p)) if (r or p) else 1.0)
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
+    return {"field_f1": f1, "per_example": per}
+
+# %% ../nbs/05_metrics.ipynb #b1f51202
+def bootstrap_delta(a: list[float], b: list[float], n: int = 1000, seed: int = 0) -> dict:
+    "Mean of b - a with a paired-bootstrap 95 % interval."
+    import numpy as np
+    d = np.asarray(b, float) - np.asarray(a, float)
+    if len(d) == 0: return {"delta": 0.0, "ci95": [0.0, 0.0]}
+    idx = np.random.default_rng(seed).integers(0, len(d), (n, len(d)))
+    means = d[idx].mean(axis=1)
+    return {"delta": float(d.mean()), "ci95": [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]}

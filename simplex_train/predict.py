@@ -11,7 +11,8 @@ import torch
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['encode_example', 'score_labels', 'predict_labels', 'generate', 'cut_at_stop', 'parse_label', 'parse_answer']
+__all__ = ['encode_example', 'score_labels', 'predict_labels', 'generate', 'cut_at_stop', 'parse_label', 'parse_answer',
+           'parse_json']
 
 # %% ../nbs/06_predict.ipynb #56193403
 def encode_example(tok, prompt: str, response: str | None = None, max_len: int | None = None) -> dict:
@@ -104,3 +105,12 @@ def parse_answer(text: str | None) -> str | None:
     line = text.strip().split("\n")[0].strip()
     for _ in range(2): line = line.rstrip(".!,;").strip("\"'` ")
     return line or None
+
+def parse_json(text: str | None) -> dict | None:
+    "The first JSON object in the text, or None."
+    import json
+    if not text or "{" not in text: return None
+    try:
+        obj, _ = json.JSONDecoder().raw_decode(text[text.index("{"):])
+        return obj if isinstance(obj, dict) else None
+    except ValueError: return None

@@ -70,6 +70,15 @@ def write_report(run: RunDir) -> Path:
     if base:
         L += [f"## Metrics on the test split (n = {base['n']}, method: {base['method']})", ""] + _metrics_table(base, ft) + [""]
         if ft: L += [f"Evaluation speed: baseline {base['examples_per_second']} ex/s, fine-tuned {ft['examples_per_second']} ex/s.", ""]
+    cmp = _read(run.metrics / "comparison.json")
+    if cmp:
+        d = cmp["per_example_delta"]
+        L += [f"Per-example change ({cmp['metric']}): {d['delta']:+.4f}, paired-bootstrap 95 % CI [{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}]; "
+              f"{cmp['improvements']} examples improved, {cmp['regressions']} regressed.", ""]
+        if cmp["worst_errors"]:
+            L += ["### Worst errors of the fine-tuned model", "", "| source | reference | fine-tuned | baseline |", "|---|---|---|---|"]
+            cell = lambda v: str(v).replace("|", "\\|").replace("\n", " ")[:80]
+            L += [f"| {e['source']} | {cell(e['reference'])} | {cell(e['finetuned'])} | {cell(e['baseline'])} |" for e in cmp["worst_errors"]] + [""]
     if data:
         L += ["## Data", "", "| split | rows | sha256 | distribution |", "|---|---|---|---|"]
         L += [f"| {n} | {s['rows']} | `{s['sha256'][:16]}` | {s['distribution'] if len(s['distribution']) <= 8 else str(len(s['distribution'])) + ' classes'} |" for n, s in data["splits"].items()]

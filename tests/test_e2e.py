@@ -65,11 +65,13 @@ def test_metrics_files_are_consistent(e2e_run):
         rec = read_json(run.metrics_file(name))
         preds = read_jsonl(run.metrics / f"{name}_predictions.jsonl")
         assert rec["n"] == len(test_rows) == len(preds) == 48
-        again = compute_metrics(spec, [p["reference"] for p in preds], [p["prediction"] for p in preds])
-        assert again["metrics"] == rec["metrics"]
+        again = compute_metrics(spec, test_rows, [p["prediction"] for p in preds])
+        assert again["metrics"] == rec["metrics"] and again["per_example"] == [p["score"] for p in preds]
     gate = read_json(run.gate)
-    assert gate == decide_gate(read_json(run.metrics_file("baseline")), read_json(run.metrics_file("finetuned")),
-                               spec.thresholds, spec.task.metric)
+    expected = decide_gate(read_json(run.metrics_file("baseline")), read_json(run.metrics_file("finetuned")),
+                           spec.thresholds, spec.task.metric)
+    assert gate["decision"] == expected["decision"] and gate["reasons"][:-1] == expected["reasons"]
+    assert "paired bootstrap" in gate["reasons"][-1] and (run.metrics / "comparison.json").exists()
     report = run.report.read_text()
     assert gate["decision"] in report and (run.plots / "training.png").exists()
 
