@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+# constraints apply to build environments too (seqeval builds from source; setuptools-scm 9 breaks its build)
+export PIP_CONSTRAINT="$PWD/constraints.txt"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q -c constraints.txt torch==2.13.0
 .venv/bin/pip install -q -c constraints.txt -e ".[dev]"

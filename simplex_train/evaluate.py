@@ -11,7 +11,7 @@ from .config import Specialist, Thresholds
 from .core import RunDir, read_json, read_jsonl, write_json, write_jsonl, log
 from .metrics import (accuracy, bleu_chrf, confusion, entity_f1, execution_match, field_f1, macro_f1, mae_rmse,
                                    normalize_answer, normalize_sql, pass_at_1, per_class, rouge_l, sql_valid, squad_scores, tags_from_output)
-from .predict import generate, parse_answer, parse_json, parse_label, predict_labels
+from .predict import generate, parse_answer, parse_json, parse_label, predict_labels, prefer
 
 # %% auto #0
 __all__ = ['parse_output', 'predict_rows', 'compute_metrics', 'evaluate_split', 'compare_predictions', 'compare_run',
@@ -31,6 +31,9 @@ def parse_output(spec: Specialist, text: str | None):
 def predict_rows(model, tok, spec: Specialist, rows: list[dict], progress: bool = True) -> tuple[list, list[str]]:
     "Parsed predictions and raw outputs for `rows`, by the specialist's evaluation method."
     prompts, ev = [r["prompt"] for r in rows], spec.eval
+    if spec.task.type == "preference":
+        preds = prefer(model, tok, prompts, [r["response"] for r in rows], [r["rejected"] for r in rows], ev.batch_size, progress)
+        return preds, preds
     if ev.method == "label_scoring":
         labels = spec.task.labels
         responses = [spec.prompt.response.format(label=l, text="") for l in labels]
@@ -48,7 +51,7 @@ def _sqlite_path(spec: Specialist, db_id: str) -> str:
 def _program(row: dict, completion: str | None) -> str:
     md, c = row["metadata"], completion or ""
     if "entry_point" in md: return f"{row['prompt']}{c}\n\n{md['test']}\ncheck({md['entry_point']})\n"   # HumanEval
-    return f"{md.get('setup', '')}\n{c}\n\n{md['tests']}\n"                                            # MBPP
+    return f"{c}\n{md.get('setup', '')}\n{md['tests']}\n"   # MBPP: the setup may use the solution's classes
 
 def _json_ref(s):
     import json
@@ -78,9 +81,16 @@ def compute_metrics(spec: Specialist, rows: list[dict], preds: list) -> dict:
     elif m == "squad_f1":
         s = squad_scores(preds, [r["metadata"]["answers"] for r in rows])
         out["per_example"] = s.pop("per_example"); out["metrics"].update(squad_f1=s["f1"], squad_exact=s["exact"], **{k: v for k, v in s.items() if k not in ("f1", "exact")})
+    elif m == "preference_accuracy":
+        out["per_example"] = [float(p == "chosen") for p in preds]
+        out["metrics"]["preference_accuracy"] = sum(out["per_example"]) / max(len(preds), 1)
     elif m in ("rouge_l", "chrf"):
         r = rouge_l(refs, preds); out["per_example"] = r.pop("per_example")
-        out["metrics"].update(r, **bleu_chrf(refs, preds))
+        out["metrics"].update(r, **bleu_chrf(refs, preds))   # sacrebleu's 0-100 scale
+        if m == "chrf":   # the primary metric on the gate's 0-1 scale, per example too
+            import sacrebleu
+            out["per_example"] = [sacrebleu.sentence_chrf(p or "", [r]).score / 100 for r, p in zip(refs, preds)]
+            out["metrics"]["chrf"] /= 100
     elif m == "pass_at_1":
         r = pass_at_1([_program(row, p) for row, p in zip(rows, preds)], spec.eval.timeout_s)
         out["per_example"] = r["per_example"]; out["metrics"]["pass_at_1"] = r["pass_at_1"]

@@ -83,7 +83,8 @@ def normalize_sql(sql: str | None) -> str:
 def run_sqlite(db: str, sql: str, timeout_s: float = 5.0) -> list[tuple] | None:
     "Rows of `sql` on database file `db` opened read-only; None on error or when it runs past `timeout_s`."
     import sqlite3, time
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try: conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    except sqlite3.Error: return None
     deadline = time.monotonic() + timeout_s
     conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
     try: return conn.execute(sql).fetchall()

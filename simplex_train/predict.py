@@ -11,7 +11,7 @@ import torch
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['encode_example', 'score_labels', 'predict_labels', 'generate', 'cut_at_stop', 'parse_label', 'parse_answer',
+__all__ = ['encode_example', 'score_labels', 'prefer', 'predict_labels', 'generate', 'cut_at_stop', 'parse_label', 'parse_answer',
            'parse_json']
 
 # %% ../nbs/06_predict.ipynb #56193403
@@ -62,6 +62,15 @@ def score_labels(model, tok, prompts: list[str], responses: list[str], batch_siz
     if all(len(c) == 1 for c in cand_ids) and len({c[0] for c in cand_ids}) == len(cand_ids):
         return _score_single_token(model, tok, prompts, [c[0] for c in cand_ids], batch_size, progress)
     return _score_sequences(model, tok, prompts, cand_ids, batch_size, progress)
+
+def prefer(model, tok, prompts: list[str], chosen: list[str], rejected: list[str], batch_size: int = 8, progress: bool = True) -> list[str]:
+    "'chosen' or 'rejected' per pair: the answer with the higher mean per-token log-likelihood (length-fair)."
+    out = []
+    for p, c, r in tqdm(list(zip(prompts, chosen, rejected)), desc="preference", disable=not progress):
+        ids = [tok(x, add_special_tokens=False)["input_ids"] or [tok.eos_token_id] for x in (c, r)]
+        sc, sr = _score_sequences(model, tok, [p], ids, batch_size, False)[0]
+        out.append("chosen" if sc / len(ids[0]) >= sr / len(ids[1]) else "rejected")
+    return out
 
 def predict_labels(model, tok, prompts, labels, responses, batch_size=16, progress=True) -> list[str]:
     "The most likely label for each prompt."

@@ -178,13 +178,16 @@ def read_spider(path: str | Path, tables: str | Path) -> list[dict]:
     "Spider questions -> rows {db_id, question, query, schema, text, label}; the schema comes from `tables`."
     path, tables = Path(path), Path(tables)
     schemas = {e["db_id"]: serialize_schema(e) for e in json.loads(read_text(tables))}
+    dbs = path.parent / "database"   # when the SQLite files are there, a question without its database can't be scored
     rows = []
     for i, q in enumerate(json.loads(read_text(path)), 1):
         for f in ("db_id", "question", "query"):
             if not q.get(f): raise DataError(path, i, f, "missing")
         if q["db_id"] not in schemas: raise DataError(path, i, "db_id", f"{q['db_id']!r} is not in {tables.name}")
-        rows.append({"db_id": q["db_id"], "question": q["question"], "query": q["query"], "schema": schemas[q["db_id"]],
-                     "text": q["question"], "label": q["query"], "_source": f"{path.name}:{i}"})
+        row = {"db_id": q["db_id"], "question": q["question"], "query": q["query"], "schema": schemas[q["db_id"]],
+               "text": q["question"], "label": q["query"], "_source": f"{path.name}:{i}"}
+        if dbs.is_dir() and not (dbs / q["db_id"] / f"{q['db_id']}.sqlite").exists(): row["_drop"] = "database_missing"
+        rows.append(row)
     return rows
 
 # %% ../nbs/02a_sources.ipynb #be7ab1f8

@@ -5,11 +5,12 @@
 # %% ../nbs/03_synth.ipynb #a410e8bf
 from __future__ import annotations
 
-import random
+import json, random
 
 # %% auto #0
-__all__ = ['THRESHOLDS', 'CASES', 'SUBJECTS', 'ATTRIBUTES', 'QUESTIONS', 'HIVES', 'GENERATORS', 'answer_for',
-           'context_protocol_example', 'generate_context_protocol', 'generate']
+__all__ = ['THRESHOLDS', 'CASES', 'SUBJECTS', 'ATTRIBUTES', 'QUESTIONS', 'HIVES', 'VENDORS', 'ITEMS', 'DEPARTMENTS',
+           'TRANSLATIONS', 'ADJ', 'REVIEW_ISSUES', 'FUNCS', 'STANDINS', 'GENERATORS', 'answer_for',
+           'context_protocol_example', 'generate_context_protocol', 'generate_standin', 'generate']
 
 # %% ../nbs/03_synth.ipynb #5734a19f
 THRESHOLDS = {"anima": 30, "hive": 50, "divine": 70}
@@ -83,8 +84,69 @@ def generate_context_protocol(n: int, seed: int = 42) -> list[dict]:
     return [{**context_protocol_example(rng, CASES[i % len(CASES)]), "_source": f"generated:context_protocol:{i + 1}"}
             for i in range(n)]
 
+# %% ../nbs/03_synth.ipynb #99be71b0
+VENDORS = ["Acme Corp", "Globex Ltd", "Initech GmbH", "Umbrella SA", "Stark Supplies", "Wayne Parts"]
+ITEMS = ["paper", "toner", "laptops", "chairs", "cables", "monitors", "desks", "licenses"]
+DEPARTMENTS = {"billing": ["I was charged twice for {x}", "my invoice for {x} is wrong", "refund for {x} please"],
+               "technical": ["the {x} app crashes on start", "cannot log in after the {x} update", "error 500 when opening {x}"],
+               "shipping": ["my {x} order has not arrived", "the {x} package was damaged", "tracking for {x} stopped updating"],
+               "account": ["change the email on my {x} account", "close my {x} account", "reset two-factor for {x}"]}
+TRANSLATIONS = [("the {a} house", "la maison {af}"), ("the {a} car", "la voiture {af}"), ("the {a} door", "la porte {af}"),
+                ("the {a} table", "la table {af}"), ("the {a} city", "la ville {af}")]
+ADJ = {"red": "rouge", "small": "petite", "big": "grande", "old": "vieille", "new": "nouvelle", "green": "verte"}
+REVIEW_ISSUES = {"mutable_default": "def {f}(items=[]):\n    items.append(1)\n    return items",
+                 "bare_except": "def {f}(x):\n    try:\n        return int(x)\n    except:\n        return None",
+                 "unused_variable": "def {f}(x):\n    tmp = x * 2\n    return x + 1",
+                 "ok": "def {f}(x):\n    return x + 1"}
+FUNCS = ["load", "parse", "score", "clean", "merge", "update", "fetch", "render"]
+
+def _invoice(rng, i):
+    v, item, qty, price = rng.choice(VENDORS), rng.choice(ITEMS), rng.randint(1, 40), rng.randint(2, 900)
+    date = f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+    text = f"INVOICE {1000 + i} from {v}. Date: {date}. {qty} x {item} at {price}.00 EUR each. Total due: {qty * price}.00 EUR."
+    return {"text": text, "label": json.dumps({"vendor": v, "date": date, "total": f"{qty * price}.00", "currency": "EUR"})}
+
+def _ticket(rng, i):
+    d = rng.choice(sorted(DEPARTMENTS)); return {"text": rng.choice(DEPARTMENTS[d]).format(x=rng.choice(ITEMS)) + f" (ref {i})", "label": d}
+
+def _report(rng, i):
+    item, a, b = rng.choice(ITEMS), rng.randint(50, 500), rng.randint(50, 500)
+    trend = "rose" if b > a else "fell" if b < a else "held steady"
+    return {"text": f"metric: {item} sales; Q1: {a}; Q2: {b}", "label": f"{item.capitalize()} sales {trend} from {a} in Q1 to {b} in Q2."}
+
+def _email(rng, i):
+    who, item, day = rng.choice(["Ana", "Ben", "Chen", "Dara"]), rng.choice(ITEMS), rng.choice(["Monday", "Tuesday", "Friday"])
+    return {"text": f"to: {who}; points: {item} delivery moved; new date {day}",
+            "label": f"Hi {who}, the {item} delivery has moved to {day}. Best regards."}
+
+def _content(rng, i):
+    item, adj = rng.choice(ITEMS), rng.choice(["durable", "affordable", "modern", "quiet"])
+    return {"text": f"product: {item}; angle: {adj}", "label": f"Meet our {adj} {item}: built for everyday work and priced fairly."}
+
+def _translation(rng, i):
+    en, fr = rng.choice(TRANSLATIONS); a = rng.choice(sorted(ADJ))
+    return {"text": en.format(a=a) + f" number {i}", "label": fr.format(af=ADJ[a]) + f" numéro {i}"}
+
+def _code_review(rng, i):
+    issue = rng.choice(sorted(REVIEW_ISSUES)); f = rng.choice(FUNCS) + f"_{i}"
+    return {"text": REVIEW_ISSUES[issue].format(f=f), "label": issue}
+
+def _documentation(rng, i):
+    f, item = rng.choice(FUNCS), rng.choice(ITEMS)
+    return {"text": f"def {f}_{item}_{i}(rows):\n    return [r for r in rows if r.get('{item}')]",
+            "label": f"Return the rows that have a {item} value."}
+
+STANDINS = {"invoices": _invoice, "tickets": _ticket, "reports": _report, "emails": _email, "content": _content,
+            "translation": _translation, "code_review": _code_review, "documentation": _documentation}
+
+def generate_standin(name: str, n: int, seed: int = 42) -> list[dict]:
+    "`n` seeded stand-in rows of the named kind."
+    rng = random.Random(f"{name}:{seed}")
+    return [{**STANDINS[name](rng, i), "_source": f"generated:{name}:{i + 1}"} for i in range(n)]
+
 # %% ../nbs/03_synth.ipynb #b552a53d
-GENERATORS = {"context_protocol": generate_context_protocol}
+GENERATORS = {"context_protocol": generate_context_protocol,
+              **{k: (lambda n, seed=42, k=k: generate_standin(k, n, seed)) for k in STANDINS}}
 
 def generate(name: str, n: int, seed: int = 42) -> list[dict]:
     "Rows from the named generator."

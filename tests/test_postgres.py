@@ -94,3 +94,11 @@ def test_missing_dsn_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.delenv("SIMPLEX_PG_DSN", raising=False)
     with pytest.raises(DataError, match="SIMPLEX_PG_DSN"):
         prepare_data(load_specialist("profile_scorer"), RunDir.create("p", tmp_path, "r"))
+
+
+def test_profile_scorer_smoke_run(pg_dsn, tiny_model, tmp_path, monkeypatch):
+    "The catalog's PostgreSQL-backed specialist end to end on the tiny model (see test_catalog.py)."
+    from test_catalog import smoke_run
+    _fill(pg_dsn)
+    monkeypatch.setenv("SIMPLEX_PG_DSN", pg_dsn)
+    smoke_run("profile_scorer", tiny_model, tmp_path)
