@@ -26,10 +26,15 @@ def normalize_text(s: str) -> str:
     "NFKC unicode normalisation, whitespace collapsed and stripped."
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", str(s))).strip()
 
+def _repair(s: str) -> tuple[str, bool]:
+    "(repaired and normalised text, whether ftfy changed more than normalisation would)."
+    if s.isascii() and "&" not in s: return " ".join(s.split()), False   # nothing for ftfy or NFKC to change
+    out = normalize_text(ftfy.fix_text(s, _FTFY))
+    return out, out != normalize_text(s)
+
 def repair_text(s: str) -> str:
     "Mojibake and HTML entities repaired (ftfy), then `normalize_text`; plain ASCII takes a fast path."
-    if s.isascii() and "&" not in s: return " ".join(s.split())   # nothing for ftfy or NFKC to change
-    return normalize_text(ftfy.fix_text(s, _FTFY))
+    return _repair(s)[0]
 
 def near_key(s: str) -> str:
     "Lower-cased, punctuation-free form: rows equal under it are near-duplicates."
@@ -55,9 +60,11 @@ def clean_rows(rows: list[dict], text_field: str = "text", label_field: str = "l
             if label not in labels:
                 if unknown == "drop": dropped["unknown_label"] += 1; continue
                 raise DataError(*_where(r, label_field, file), f"label {label!r} is not one of {labels}")
-        row = {k: (v if k.startswith("_") or k in verbatim or not isinstance(v, str) else repair_text(v)) for k, v in r.items()}
-        if any(normalize_text(v) != row[k] for k, v in r.items() if row[k] is not v and not (v.isascii() and "&" not in v)):
-            modified["encoding_repaired"] += 1
+        row, repaired = dict(r), False
+        for k, v in r.items():
+            if isinstance(v, str) and not k.startswith("_") and k not in verbatim:
+                row[k], fixed = _repair(v); repaired |= fixed
+        if repaired: modified["encoding_repaired"] += 1
         if labels is not None: row[label_field] = label
         if not str(row[text_field]).strip(): dropped["empty_input"] += 1; continue
         if not str(row[label_field]).strip(): dropped["empty_output"] += 1; continue
@@ -66,11 +73,10 @@ def clean_rows(rows: list[dict], text_field: str = "text", label_field: str = "l
         nk = tuple(near_key(k) for k in key) if near else key
         if (nk, ans) in seen_near: dropped["near_duplicate"] += 1; continue
         seen.add((key, ans)); seen_near.add((nk, ans)); labels_of[nk].add(ans)
-        out.append(row)
+        out.append((nk, row))
     conflicted = {k for k, ls in labels_of.items() if len(ls) > 1}
-    if conflicted:
-        keep = [r for r in out if (tuple(near_key(str(r[f])) for f in keys) if near else tuple(str(r[f]) for f in keys)) not in conflicted]
-        dropped["conflicting_labels"] = len(out) - len(keep); out = keep
+    if conflicted: dropped["conflicting_labels"] = sum(nk in conflicted for nk, _ in out)
+    out = [row for nk, row in out if nk not in conflicted]
     report = {"rows_in": len(rows), "rows_out": len(out), "dropped": dict(sorted(dropped.items())), "modified": dict(modified)}
     assert report["rows_in"] == report["rows_out"] + sum(dropped.values()), report  # nothing vanishes uncounted
     return out, report
