@@ -16,7 +16,7 @@ from .config import SpecialistError, list_specialists, load_specialist
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Fine-tune specialist LLMs from real data, reproducibly.")
 
 # %% auto #0
-__all__ = ['app', 'list_cmd', 'show', 'run', 'prepare', 'main']
+__all__ = ['app', 'list_cmd', 'show', 'run', 'prepare', 'install_llama_cpp_cmd', 'promote', 'rollback', 'hub_upload_cmd', 'main']
 
 # %% ../nbs/12_cli.ipynb #6df4b52c
 @app.command("list")
@@ -46,13 +46,14 @@ def run(specialist: str = typer.Argument(..., help="a shipped specialist name or
         run_id: Optional[str] = typer.Option(None, help="reuse a run folder: finished stages are skipped, training resumes"),
         resume: bool = typer.Option(False, help="continue the latest run of this specialist"),
         notebook: bool = typer.Option(True, help="execute the workbook with papermill (--no-notebook: in-process)"),
+        gguf: bool = typer.Option(True, help="export GGUF + Modelfile, serve it with llama.cpp, check and promote"),
         force: bool = typer.Option(False, help="re-run stages that already finished")):
     "Run a specialist end to end: prepare, baseline, train, evaluate, gate, export, report."
     from simplex_train.pipeline import RunOptions, run_pipeline, run_workbook
     from simplex_train.core import read_json
     if resume and run_id is None: run_id = _latest_run(runs_root, load_specialist(specialist).name)
     opts = RunOptions(specialist=specialist, runs_root=runs_root, run_id=run_id, data=data, base_model=base_model,
-                      max_train=max_train, max_test=max_test, max_steps=max_steps, epochs=epochs, seed=seed, force=force)
+                      max_train=max_train, max_test=max_test, max_steps=max_steps, epochs=epochs, seed=seed, gguf=gguf, force=force)
     try: out = run_workbook(opts) if notebook else run_pipeline(opts)
     except SpecialistError as e: typer.echo(str(e), err=True); raise typer.Exit(2)
     gate = read_json(out.gate) if out.gate.exists() else {"decision": "?"}
@@ -78,6 +79,37 @@ def prepare(specialist: str = typer.Argument(..., help="a shipped specialist nam
     typer.echo(f"leakage removed: {m['leakage_removed']}")
     for k, s in m["splits"].items(): typer.echo(f"{k}: {s['rows']} rows sha256 {s['sha256'][:12]} {s['distribution'] if len(str(s['distribution'])) < 200 else ''}")
     typer.echo(f"data card: {out.data / 'data_card.md'}")
+
+@app.command("install-llama-cpp")
+def install_llama_cpp_cmd(quantizer: bool = typer.Option(False, help="also compile llama-quantize (for q4_k_m and other K-quants)")):
+    "Fetch llama.cpp's GGUF converter from PyPI (llama-cpp-python sdist) into the cache; optionally compile the quantizer."
+    from simplex_train.export import ExportToolMissing, install_llama_cpp
+    try: typer.echo(json.dumps(install_llama_cpp(quantizer), indent=1))
+    except ExportToolMissing as e: typer.echo(str(e), err=True); raise typer.Exit(2)
+
+@app.command()
+def promote(run_dir: str = typer.Argument(..., help="a run folder (runs/NAME/RUN_ID)")):
+    "Make a run its specialist's current model if its gate is DEPLOY and its served check passed."
+    from simplex_train.core import RunDir
+    from simplex_train.deploy import promote as _promote
+    e = _promote(RunDir(Path(run_dir)))
+    typer.echo(f"{e['action']}: {e['run_id']}" + (f" ({'; '.join(e['reasons'])})" if e["reasons"] else ""))
+    if e["action"] != "promoted": raise typer.Exit(1)
+
+@app.command()
+def rollback(specialist: str, runs_root: str = typer.Option("runs")):
+    "Point a specialist's current model back at the previously promoted run."
+    from simplex_train.deploy import rollback as _rollback
+    try: typer.echo(f"current: {_rollback(Path(runs_root) / specialist)['run_id']}")
+    except ValueError as e: typer.echo(str(e), err=True); raise typer.Exit(2)
+
+@app.command("hub-upload")
+def hub_upload_cmd(run_dir: str, repo_id: str, dry_run: bool = typer.Option(False, help="list only (the default without HF_TOKEN)")):
+    "Upload a run's adapter, merged model and GGUF files to a Hugging Face repo (HF_TOKEN); a dry run lists them."
+    from simplex_train.core import RunDir
+    from simplex_train.deploy import hub_upload
+    out = hub_upload(RunDir(Path(run_dir)), repo_id, dry_run=True if dry_run else None)
+    for f in out["files"]: typer.echo(f"{'would upload' if out['dry_run'] else 'uploaded'} {f['path']} ({f['bytes']:,} bytes)")
 
 def _latest_run(runs_root: str, name: str) -> str | None:
     runs = sorted(p.name for p in (Path(runs_root) / name).glob("*") if p.is_dir())

@@ -14,9 +14,9 @@ from .core import package_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 # %% auto #0
-__all__ = ['Reader', 'Metric', 'SplitFile', 'DataConfig', 'PromptConfig', 'TaskConfig', 'LoraConfig', 'TrainConfig', 'EvalConfig',
-           'Thresholds', 'Specialist', 'SpecialistError', 'parse_specialist', 'apply_overrides', 'expand_path',
-           'specialists_dir', 'list_specialists', 'load_specialist']
+__all__ = ['Reader', 'Metric', 'GGUF_TYPES', 'SplitFile', 'DataConfig', 'PromptConfig', 'TaskConfig', 'LoraConfig', 'TrainConfig',
+           'EvalConfig', 'DeployConfig', 'Thresholds', 'Specialist', 'SpecialistError', 'parse_specialist',
+           'apply_overrides', 'expand_path', 'specialists_dir', 'list_specialists', 'load_specialist']
 
 # %% ../nbs/01_config.ipynb #3264a075
 class _Strict(BaseModel):
@@ -123,6 +123,19 @@ class EvalConfig(_Strict):
     sqlite_dir: str | None = None           # SQL: folder of <db_id>/<db_id>.sqlite (default: <data.root>/database)
     timeout_s: float = Field(10.0, gt=0)    # per query (SQL) or per program (pass@1)
 
+GGUF_TYPES = ("f32", "f16", "bf16", "q8_0", "q4_k_m", "q5_k_m", "q6_k", "q4_0", "q3_k_m", "q2_k")
+
+class DeployConfig(_Strict):
+    "Export formats and the served check a model must pass before it is promoted."
+    gguf: list[Literal[GGUF_TYPES]] = ["f16", "q8_0", "q4_k_m"]   # K-quants need llama.cpp's quantizer
+    serve: Literal[GGUF_TYPES] = "q8_0"     # the GGUF the served check runs on
+    tolerance: float = Field(0.02, ge=0, le=1)   # |served metric - PyTorch metric| allowed
+    p95_latency_s: float = Field(5.0, gt=0)      # per example, through HTTP
+    min_correlation: float = Field(0.85, ge=-1, le=1)   # scorers: served scores vs reference scores
+    max_rows: int | None = 200              # test rows sent through the server (None: all)
+    num_ctx: int | None = None              # context of the served model (default: max_seq_len + max_new_tokens)
+    temperature: float = Field(0.0, ge=0)   # 0: greedy, as evaluated
+
 class Thresholds(_Strict):
     "Gate thresholds on the task metric, as fractions."
     baseline_target: float = Field(ge=0, le=1)    # what the base model is expected to reach (informational)
@@ -139,6 +152,7 @@ class Specialist(_Strict):
     lora: LoraConfig = LoraConfig()
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
+    deploy: DeployConfig = DeployConfig()
     thresholds: Thresholds
 
 # %% ../nbs/01_config.ipynb #d2cd249e

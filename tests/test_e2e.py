@@ -1,4 +1,6 @@
-"""End to end on the real embedded model (Gemma 3 270M), through the CLI and papermill, on a small slice.
+"""End to end on the real embedded model (Gemma 3 270M), through the CLI and papermill, on a small slice: data,
+baseline, LoRA training, evaluation, gate, export (merged, GGUF f16/q8_0/q4_k_m, GGUF adapter, Modelfile), the served
+check through a real llama.cpp server, promotion, report.
 
 Real SST-2 when the shared data folder is present, the project's generated context-protocol data otherwise.
 """
@@ -35,7 +37,7 @@ def test_executed_notebook_is_the_record(e2e_run):
     nb = json.loads((run.notebooks / "run_specialist.ipynb").read_text())
     assert any("injected-parameters" in c["metadata"].get("tags", []) for c in nb["cells"])
     man = load_manifest(run)
-    assert all(s["status"] == "done" for s in man["stages"].values()) and len(man["stages"]) == 7
+    assert all(s["status"] == "done" for s in man["stages"].values()) and len(man["stages"]) == 8
     assert man["data_hashes"] and man["versions"]["torch"] and man["seed"] == 42 and man["backend"] == "peft"
 
 
@@ -86,3 +88,43 @@ def test_exports_reload_and_reproduce(e2e_run):
     merged = load_model(str(run.merged))                                # AutoModelForCausalLM.from_pretrained
     assert predict_rows(merged, tok, spec, rows, progress=False)[0] == expected
     assert read_json(run.root / "export.json")["ok"]
+
+
+def test_gguf_files_load_and_serve(e2e_run):
+    from simplex_train.deploy import LlamaServer, OpenAIClient
+    from simplex_train.export import parse_modelfile, quantizer_path, render_go_template
+    run, spec = e2e_run
+    info = read_json(run.root / "gguf" / "gguf.json")
+    made = {"f16", "q8_0"} | ({"q4_k_m"} if quantizer_path() else set())
+    assert set(info["files"]) == made and all(f["bytes"] > 100e6 for f in info["files"].values()), info
+    assert info["files"]["q8_0"]["bytes"] < 0.6 * info["files"]["f16"]["bytes"]
+    if "q4_k_m" in made: assert info["files"]["q4_k_m"]["bytes"] < info["files"]["q8_0"]["bytes"]
+    else: assert "install-llama-cpp --quantizer" in info["skipped"]["q4_k_m"]
+    mf = dict(parse_modelfile((run.root / "gguf" / "Modelfile").read_text()))
+    assert (run.root / "gguf" / mf["FROM"]).is_file()
+    row = read_jsonl(run.split("test"))[0]
+    text = row["metadata"].get("text") or row["prompt"][len("Review: "):-len("\nSentiment:")]
+    if spec.name == "sentiment": assert render_go_template(mf["TEMPLATE"], text) == row["prompt"]
+    with LlamaServer(run.root / "gguf" / info["files"]["f16"]["file"], 512) as server:   # the f16 file serves too
+        assert isinstance(OpenAIClient(server.url).complete(row["prompt"], 4, ["\n"])["text"], str)
+    # the GGUF LoRA adapter loads on the base model's own GGUF (the embedded Gemma 3 270M file)
+    from simplex_train.models import embedded_gguf
+    with LlamaServer(embedded_gguf()[0], 512, lora=run.root / "gguf" / info["adapter"]["file"]) as server:
+        out = OpenAIClient(server.url).complete(row["prompt"], 4, ["\n"])
+        assert isinstance(out["text"], str) and out["seconds"] > 0
+    assert "adapter" in (server.log.read_text().lower())
+
+
+def test_served_check_and_promotion(e2e_run):
+    run, spec = e2e_run
+    check = read_json(run.root / "deploy_check.json")
+    assert check["n"] == 48 and check["engine"].startswith("llama.cpp")
+    assert abs(check["served"] - check["pytorch"]) <= 0.1 and check["agreement"] >= 0.85, check
+    assert 0 < check["latency_s"]["p95"] < 5, check["latency_s"]
+    assert len(read_jsonl(run.metrics / "served_predictions.jsonl")) == 48
+    promo, gate = read_json(run.root / "promotion.json"), read_json(run.gate)["decision"]
+    assert promo["action"] == ("promoted" if gate == "DEPLOY" and check["ok"] else "kept_previous"), promo
+    current = run.root.parent / "current.json"
+    assert current.exists() == (promo["action"] == "promoted")
+    report = run.report.read_text()
+    assert "Served check" in report and "ollama create" in report and "vllm serve" in report

@@ -1,0 +1,54 @@
+"""The OpenAI-compatible client and the LLM-as-judge metric against a real local llama.cpp server (the embedded
+Gemma 3 270M GGUF), and the served label scoring against PyTorch label scoring on the same weights."""
+import pytest
+
+from simplex_train.config import load_specialist
+from simplex_train.deploy import LlamaServer, OpenAIClient, judge_scores, served_predictions
+from simplex_train.models import embedded_gguf, load_model, load_tokenizer, local_model_path
+from simplex_train.predict import score_labels
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def server():
+    with LlamaServer(embedded_gguf()[0], 1024) as s:
+        yield s
+
+
+def test_server_answers_openai_requests(server):
+    client = OpenAIClient(server.url)
+    out = client.complete("The capital of France is", 6, temperature=0.0)
+    assert out["text"].strip() and out["finish_reason"] in ("length", "stop")
+    again = client.complete("The capital of France is", 6, temperature=0.0)
+    assert again["text"] == out["text"]                       # greedy: deterministic
+    with pytest.raises(RuntimeError, match="HTTP"):
+        client.post("/completions", {"prompt": "x", "max_tokens": -5, "logit_bias": "not a bias"})
+
+
+def test_llm_judge_through_local_server(server):
+    client = OpenAIClient(server.url)
+    r = judge_scores(client, "answer the question", ["What is 2 + 2?", "Capital of France?", "Colour of the sky?"],
+                     ["4", "Paris", "blue"], ["4", "Berlin", None])
+    assert len(r["per_example"]) == 3 and r["failures"] == sum(s is None for s in r["per_example"])
+    assert all(s is None or 1 <= s <= 5 for s in r["per_example"]) and 0 <= r["mean"] <= 1
+
+
+def test_served_label_scoring_matches_pytorch(server):
+    """The logit-bias trick on the server picks the same label as PyTorch's label scoring on the same weights
+    (the safetensors cache is the dequantized GGUF), up to the server's q8 activation rounding on near ties."""
+    spec = load_specialist("sentiment")
+    reviews = ["a gorgeous, witty, seductive movie", "the plot is dull and the acting is worse", "an utterly charming film",
+               "boring , pointless and far too long", "one of the best films of the year", "a mess from start to finish",
+               "i loved every minute of it", "it made me want to leave the theater", "funny , moving and smart",
+               "lifeless and flat", "a triumph", "a waste of talent"]
+    rows = [{"prompt": spec.prompt.template.format(text=t), "metadata": {"label": "positive"}} for t in reviews]
+    path = local_model_path("embedded")
+    tok = load_tokenizer(path)
+    served = served_predictions(OpenAIClient(server.url), spec, rows, tok, progress=False)
+    assert served["method"].startswith("label_scoring")
+    scores = score_labels(load_model(path), tok, [r["prompt"] for r in rows], [" negative", " positive"], progress=False)
+    torch_preds = [spec.task.labels[s.index(max(s))] for s in scores]
+    margin = [abs(a - b) for a, b in scores]
+    clear = [i for i, m in enumerate(margin) if m > 0.1]
+    assert clear and all(served["preds"][i] == torch_preds[i] for i in clear), (served["preds"], torch_preds, margin)
