@@ -14,9 +14,10 @@ from .core import package_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 # %% auto #0
-__all__ = ['Reader', 'Metric', 'GGUF_TYPES', 'SplitFile', 'DataConfig', 'PromptConfig', 'TaskConfig', 'LoraConfig', 'TrainConfig',
-           'EvalConfig', 'DeployConfig', 'Thresholds', 'Specialist', 'SpecialistError', 'parse_specialist',
-           'apply_overrides', 'expand_path', 'specialists_dir', 'list_specialists', 'load_specialist']
+__all__ = ['Reader', 'Metric', 'RANK_BY_COMPLEXITY', 'GGUF_TYPES', 'SplitFile', 'DataConfig', 'PromptConfig', 'TaskConfig',
+           'LoraConfig', 'TrainConfig', 'EvalConfig', 'DeployConfig', 'Thresholds', 'Specialist', 'SpecialistError',
+           'parse_specialist', 'apply_overrides', 'expand_path', 'specialists_dir', 'list_specialists',
+           'load_specialist']
 
 # %% ../nbs/01_config.ipynb #3264a075
 class _Strict(BaseModel):
@@ -92,9 +93,11 @@ class TaskConfig(_Strict):
         if self.type == "classification" and not self.labels: raise ValueError("classification needs `labels`")
         return self
 
+RANK_BY_COMPLEXITY = {"simple": 8, "moderate": 16, "complex": 32}
+
 class LoraConfig(_Strict):
-    r: int = Field(16, ge=1)
-    alpha: int = Field(32, ge=1)
+    r: int | None = Field(None, ge=1)       # None: from the specialist's complexity (8 / 16 / 32)
+    alpha: int | None = Field(None, ge=1)   # None: 2 * r
     dropout: float = Field(0.05, ge=0, lt=1)
     target_modules: list[str] | Literal["all-linear"] = "all-linear"
 
@@ -109,9 +112,22 @@ class TrainConfig(_Strict):
     max_steps: int = -1                     # > 0 overrides epochs
     max_train_rows: int | None = None       # stratified subsample of the train split
     eval_steps: int = Field(25, ge=1)
-    save_steps: int = Field(25, ge=1)
+    save_steps: int | None = Field(None, ge=1)   # checkpoints (resume points): a multiple of eval_steps (default: eval_steps)
     weight_decay: float = 0.0
     seed: int = 42
+    best_by: Literal["auto", "task_metric", "eval_loss"] = "auto"   # auto: the task metric when label scoring makes it cheap
+    early_stopping_patience: int | None = Field(None, ge=1)   # stop after N evaluations without improvement
+    group_by_length: bool = True            # batches of similar length: less padding
+    gradient_checkpointing: bool | None = None   # None: on for CUDA, off on CPU (small models fit; it costs ~30 % time)
+    quantization: Literal["none", "4bit", "8bit"] = "none"   # QLoRA (bitsandbytes NF4) or 8-bit base: CUDA only
+    optimizer: str = "adamw_torch"          # e.g. adamw_8bit / paged_adamw_8bit on CUDA
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"   # auto: bf16 where the GPU supports it, else fp32
+
+    @model_validator(mode="after")
+    def _save_on_eval(self):
+        if self.save_steps is None: self.__dict__["save_steps"] = self.eval_steps   # no re-validation loop
+        if self.save_steps % self.eval_steps: raise ValueError(f"save_steps ({self.save_steps}) must be a multiple of eval_steps ({self.eval_steps})")
+        return self
 
 class EvalConfig(_Strict):
     method: Literal["label_scoring", "generate"] = "label_scoring"
@@ -149,11 +165,18 @@ class Specialist(_Strict):
     data: DataConfig
     prompt: PromptConfig = PromptConfig()
     base_model: str = "embedded"     # 'embedded', a hub id, a local folder, or a .gguf file
+    complexity: Literal["simple", "moderate", "complex"] = "moderate"   # sets the LoRA rank unless lora.r is given
     lora: LoraConfig = LoraConfig()
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
     deploy: DeployConfig = DeployConfig()
     thresholds: Thresholds
+
+    @model_validator(mode="after")
+    def _rank_from_complexity(self):
+        r = self.lora.r or RANK_BY_COMPLEXITY[self.complexity]
+        self.__dict__["lora"] = self.lora.model_copy(update={"r": r, "alpha": self.lora.alpha or 2 * r})
+        return self
 
 # %% ../nbs/01_config.ipynb #d2cd249e
 class SpecialistError(ValueError):

@@ -124,15 +124,15 @@ def score_correlation(preds: list, rows: list[dict]) -> float | None:
     return statistics.correlation(ref, pred)
 
 # %% ../nbs/13_deploy.ipynb #448610a3
-def deploy_check(run: RunDir, spec: Specialist, progress: bool = True) -> dict:
-    "Serve the run's GGUF, predict the test rows over HTTP, compare with PyTorch; writes deploy_check.json."
+def deploy_check(run: RunDir, spec: Specialist, progress: bool = True, gguf_type: str | None = None, write: bool = True) -> dict:
+    "Serve the run's GGUF (the Modelfile's, or `gguf_type`), predict the test rows over HTTP, compare with PyTorch; writes deploy_check.json."
     from simplex_train.evaluate import compute_metrics
     from simplex_train.export import served_context
     from simplex_train.models import load_tokenizer
     info, m, d = read_json(run.root / "gguf" / "gguf.json"), spec.task.metric, spec.deploy
     rows = read_jsonl(run.split("test"))[: d.max_rows]
     torch_preds = [p["prediction"] for p in read_jsonl(run.metrics / "finetuned_predictions.jsonl")][: len(rows)]
-    gguf = run.root / "gguf" / info["modelfile_from"]
+    gguf = run.root / "gguf" / (info["files"][gguf_type]["file"] if gguf_type else info["modelfile_from"])
     t0 = time.perf_counter()
     with LlamaServer(gguf, served_context(spec)) as server:
         start_s = time.perf_counter() - t0
@@ -149,6 +149,7 @@ def deploy_check(run: RunDir, spec: Specialist, progress: bool = True) -> dict:
         out["correlation"] = score_correlation(served["preds"], rows)
         checks["score_correlation"] = out["correlation"] is not None and out["correlation"] >= d.min_correlation
     out.update(checks=checks, thresholds=d.model_dump(include={"tolerance", "p95_latency_s", "min_correlation"}), ok=all(checks.values()))
+    if not write: return out
     write_jsonl(run.metrics / "served_predictions.jsonl", [{"prediction": p, "raw": r, "seconds": round(s, 4)}
                                                           for p, r, s in zip(served["preds"], served["raw"], served["seconds"])])
     write_json(run.root / "deploy_check.json", out)

@@ -153,10 +153,10 @@ def trainable_parameters(model) -> tuple[int, int]:
 # %% ../nbs/04_models.ipynb #04f6f512
 LINEAR_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
-def load_unsloth(path: str, lora: LoraConfig, max_seq_len: int, seed: int):
+def load_unsloth(path: str, lora: LoraConfig, max_seq_len: int, seed: int, load_in_4bit: bool = False):
     "Model with LoRA and tokenizer through Unsloth's FastLanguageModel (CUDA only)."
     from unsloth import FastLanguageModel  # noqa: only reached on CUDA
-    model, tok = FastLanguageModel.from_pretrained(model_name=path, max_seq_length=max_seq_len, dtype=None, load_in_4bit=False)
+    model, tok = FastLanguageModel.from_pretrained(model_name=path, max_seq_length=max_seq_len, dtype=None, load_in_4bit=load_in_4bit)
     targets = LINEAR_MODULES if lora.target_modules == "all-linear" else lora.target_modules
     model = FastLanguageModel.get_peft_model(model, r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                                              target_modules=targets, use_gradient_checkpointing="unsloth", random_state=seed)

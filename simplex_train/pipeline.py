@@ -82,10 +82,9 @@ def stage_baseline(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
     return {"outputs": ["metrics/baseline.json"], "metrics": rec["metrics"]}
 
 def _load_trainable(spec: Specialist, backend: str):
-    from simplex_train.models import attach_lora, load_model, load_tokenizer, load_unsloth, local_model_path
-    path = local_model_path(spec.base_model)
-    if backend == "unsloth": return load_unsloth(path, spec.lora, spec.train.max_seq_len, spec.train.seed)
-    return attach_lora(load_model(path), spec.lora), load_tokenizer(path)
+    from simplex_train.models import local_model_path
+    from simplex_train.train import load_for_training
+    return load_for_training(local_model_path(spec.base_model), spec, backend)
 
 def stage_train(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
     from simplex_train.train import train_sft

@@ -5,7 +5,7 @@
 # %% ../nbs/08_train.ipynb #dacb28dd
 from __future__ import annotations
 
-import json, shutil, time
+import json, os, shutil, time
 from pathlib import Path
 
 import torch
@@ -17,8 +17,9 @@ from .models import trainable_parameters
 from .predict import encode_example
 
 # %% auto #0
-__all__ = ['CHECKPOINT_FILES', 'sliced_causal_lm_loss', 'SlicedLossSFTTrainer', 'sft_dataset', 'complete_checkpoints',
-           'sft_config', 'train_sft']
+__all__ = ['CHECKPOINT_FILES', 'GPU_ONLY_OPTIMIZERS', 'sliced_causal_lm_loss', 'SlicedLossSFTTrainer', 'sft_dataset',
+           'complete_checkpoints', 'check_device_options', 'best_by', 'sft_config', 'load_for_training',
+           'TaskMetricCallback', 'LivePlotCallback', 'in_notebook', 'train_sft']
 
 # %% ../nbs/08_train.ipynb #a218a53f
 def _body_and_head(model):
@@ -48,6 +49,14 @@ class SlicedLossSFTTrainer(SFTTrainer):
         loss = sliced_causal_lm_loss(model, inputs["input_ids"], inputs.get("attention_mask"), inputs["labels"], num_items_in_batch)
         return (loss, {"loss": loss}) if return_outputs else loss
 
+    def log(self, logs: dict, start_time: float | None = None) -> None:
+        "Adds tokens/s since the first logged step to training log lines."
+        if "loss" in logs:
+            now, tokens = time.perf_counter(), self.state.num_input_tokens_seen or 0
+            if getattr(self, "_rate_start", None) is None: self._rate_start = (now, tokens)
+            else: logs["tokens_per_s"] = round((tokens - self._rate_start[1]) / max(now - self._rate_start[0], 1e-9), 1)
+        super().log(logs, start_time)
+
 def sft_dataset(tok, rows: list[dict], max_len: int):
     "A datasets.Dataset of encoded examples (input_ids, labels)."
     from datasets import Dataset
@@ -65,18 +74,94 @@ def complete_checkpoints(folder: Path) -> list[Path]:
     return out
 
 # %% ../nbs/08_train.ipynb #3264a542
+GPU_ONLY_OPTIMIZERS = ("adamw_8bit", "paged_adamw_8bit", "paged_adamw_32bit", "adamw_bnb_8bit", "lion_8bit", "paged_lion_8bit")
+
+def check_device_options(spec: Specialist, device: str) -> None:
+    "Refuse, with a message naming the field, options that need a CUDA GPU when there is none."
+    t, bad = spec.train, []
+    if t.quantization != "none": bad.append(f"train.quantization: {t.quantization} (bitsandbytes-quantized base, QLoRA)")
+    if t.optimizer in GPU_ONLY_OPTIMIZERS: bad.append(f"train.optimizer: {t.optimizer} (bitsandbytes paged/8-bit optimizer)")
+    if t.precision == "fp16": bad.append("train.precision: fp16 (mixed precision with a gradient scaler)")
+    if bad and device != "cuda":
+        raise ValueError(f"{spec.name}: {'; '.join(bad)} need(s) a CUDA GPU, and this machine has only {device}. "
+                         "Use train.quantization: none, train.optimizer: adamw_torch, train.precision: auto on CPU.")
+
+def _precision(t, device: str) -> dict:
+    if t.precision == "auto": return {"bf16": device == "cuda" and torch.cuda.is_bf16_supported(), "fp16": False}
+    return {"bf16": t.precision == "bf16", "fp16": t.precision == "fp16"}
+
+def best_by(spec: Specialist) -> str:
+    "What picks the best checkpoint: the task metric on validation (when label scoring makes it cheap) or eval loss."
+    if spec.train.best_by != "auto": return spec.train.best_by
+    return "task_metric" if spec.eval.method == "label_scoring" and spec.task.type == "classification" else "eval_loss"
+
 def sft_config(spec: Specialist, out_dir: Path, device: str) -> SFTConfig:
-    t = spec.train
+    t, metric = spec.train, best_by(spec)
+    gc = t.gradient_checkpointing if t.gradient_checkpointing is not None else device == "cuda"
     return SFTConfig(
         output_dir=str(out_dir), per_device_train_batch_size=t.batch_size, per_device_eval_batch_size=t.batch_size,
         gradient_accumulation_steps=t.grad_accum, learning_rate=t.learning_rate, lr_scheduler_type=t.lr_scheduler,
         warmup_steps=t.warmup_ratio, num_train_epochs=t.epochs, max_steps=t.max_steps, weight_decay=t.weight_decay,
-        logging_steps=1, eval_strategy="steps", eval_steps=t.eval_steps, save_strategy="steps", save_steps=t.eval_steps,
-        save_total_limit=2, load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False,
+        logging_steps=1, eval_strategy="steps", eval_steps=t.eval_steps, save_strategy="steps", save_steps=t.save_steps,
+        save_total_limit=2, load_best_model_at_end=True, metric_for_best_model=metric, greater_is_better=metric == "task_metric",
         prediction_loss_only=True, report_to=[], seed=t.seed, data_seed=t.seed, max_length=t.max_seq_len,
-        use_cpu=device == "cpu", bf16=device == "cuda" and torch.cuda.is_bf16_supported(),
+        use_cpu=device == "cpu", **_precision(t, device), gradient_checkpointing=gc, optim=t.optimizer,
+        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
         include_num_input_tokens_seen=True, dataloader_num_workers=0, remove_unused_columns=False,
-        packing=False)
+        packing=False, ddp_find_unused_parameters=False)
+
+# %% ../nbs/08_train.ipynb #473819ed
+def load_for_training(path: str, spec: Specialist, backend: str):
+    "(LoRA-wrapped model, tokenizer) for training, quantized on CUDA when asked."
+    from simplex_train.models import attach_lora, load_model, load_tokenizer, load_unsloth
+    device = detect_device(); check_device_options(spec, device)
+    q = spec.train.quantization
+    if backend == "unsloth": return load_unsloth(path, spec.lora, spec.train.max_seq_len, spec.train.seed, load_in_4bit=q == "4bit")
+    if q == "none": return attach_lora(load_model(path), spec.lora), load_tokenizer(path)
+    from peft import prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+    bnb = (BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=torch.bfloat16) if q == "4bit" else BitsAndBytesConfig(load_in_8bit=True))
+    model = AutoModelForCausalLM.from_pretrained(path, quantization_config=bnb, device_map={"": torch.cuda.current_device()})
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=spec.train.gradient_checkpointing is not False)
+    return attach_lora(model, spec.lora), load_tokenizer(path)
+
+# %% ../nbs/08_train.ipynb #370c529d
+from transformers import TrainerCallback
+
+class TaskMetricCallback(TrainerCallback):
+    "Adds the specialist's primary metric on validation rows to each evaluation's metrics."
+    def __init__(self, spec: Specialist, tok, rows: list[dict]): self.spec, self.tok, self.rows = spec, tok, rows
+    def on_evaluate(self, args, state, control, metrics=None, model=None, **kw):
+        from simplex_train.evaluate import compute_metrics, predict_rows
+        was_training = model.training; model.eval()
+        preds, _ = predict_rows(model, self.tok, self.spec, self.rows, progress=False)
+        if was_training: model.train()
+        value = compute_metrics(self.spec, self.rows, preds)["metrics"][self.spec.task.metric]
+        metrics["eval_task_metric"] = value
+        if state.log_history and "eval_loss" in state.log_history[-1]: state.log_history[-1]["eval_task_metric"] = value
+
+class LivePlotCallback(TrainerCallback):
+    "A loss / learning-rate plot redrawn in place in a notebook (ipywidgets Output + matplotlib)."
+    def on_train_begin(self, args, state, control, **kw):
+        import ipywidgets as w
+        from IPython.display import display
+        self.out = w.Output(); display(self.out)
+    def on_log(self, args, state, control, logs=None, **kw):
+        import matplotlib.pyplot as plt
+        from simplex_train.report import plot_training
+        path = Path(args.output_dir) / "live.png"
+        plot_training(state.log_history, path)
+        with self.out:
+            from IPython.display import Image, clear_output, display
+            clear_output(wait=True); display(Image(filename=str(path)))
+
+def in_notebook() -> bool:
+    "True inside a Jupyter kernel (where a live plot can be shown)."
+    try:
+        from IPython import get_ipython
+        return get_ipython() is not None and "IPKernelApp" in get_ipython().config
+    except ImportError: return False
 
 # %% ../nbs/08_train.ipynb #1898d72a
 def train_sft(model, tok, spec: Specialist, run: RunDir, train_rows: list[dict], val_rows: list[dict],
@@ -85,12 +170,19 @@ def train_sft(model, tok, spec: Specialist, run: RunDir, train_rows: list[dict],
     device = detect_device()
     args = sft_config(spec, run.checkpoints, device)
     train_ds, val_ds = sft_dataset(tok, train_rows, spec.train.max_seq_len), sft_dataset(tok, val_rows, spec.train.max_seq_len)
-    trainer = SlicedLossSFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds, processing_class=tok)
+    callbacks = ([TaskMetricCallback(spec, tok, val_rows)] if best_by(spec) == "task_metric" else [])
+    if spec.train.early_stopping_patience:
+        from transformers import EarlyStoppingCallback
+        callbacks.append(EarlyStoppingCallback(spec.train.early_stopping_patience))
+    if in_notebook() and int(os.environ.get("LOCAL_RANK", 0)) == 0: callbacks.append(LivePlotCallback())
+    trainer = SlicedLossSFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds, processing_class=tok,
+                                   callbacks=callbacks)
     ckpts = complete_checkpoints(run.checkpoints) if resume else []
     if ckpts: log.info("resuming from %s", ckpts[-1])
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(ckpts[-1]) if ckpts else None)
     seconds = time.perf_counter() - t0
+    if not trainer.is_world_process_zero(): return {"rank": args.process_index, "steps": trainer.state.global_step}
     with atomic_dir(run.adapter, overwrite=True) as tmp:
         trainer.model.save_pretrained(tmp); tok.save_pretrained(tmp)
     history = trainer.state.log_history
@@ -100,7 +192,9 @@ def train_sft(model, tok, spec: Specialist, run: RunDir, train_rows: list[dict],
     meta = {"backend": backend, "device": device, "steps": trainer.state.global_step, "epochs": trainer.state.epoch,
             "train_rows": len(train_rows), "val_rows": len(val_rows), "seconds": round(seconds, 1),
             "train_loss": result.training_loss, "tokens_seen": tokens, "tokens_per_second": round(tokens / max(seconds, 1e-9), 1),
-            "best_checkpoint": trainer.state.best_model_checkpoint, "best_eval_loss": trainer.state.best_metric,
+            "best_checkpoint": trainer.state.best_model_checkpoint, "best_by": args.metric_for_best_model,
+            "best_metric": trainer.state.best_metric, "world_size": args.world_size,
+            "best_eval_loss": min((h["eval_loss"] for h in history if "eval_loss" in h), default=None),
             "resumed_from": str(ckpts[-1]) if ckpts else None, "trainable_params": trainable, "total_params": total,
             "effective_batch": spec.train.batch_size * spec.train.grad_accum * max(args.world_size, 1),
             "versions": package_versions()}
