@@ -16,7 +16,8 @@ from .config import SpecialistError, list_specialists, load_specialist
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Fine-tune specialist LLMs from real data, reproducibly.")
 
 # %% auto #0
-__all__ = ['app', 'list_cmd', 'show', 'run', 'prepare', 'install_llama_cpp_cmd', 'promote', 'rollback', 'hub_upload_cmd', 'main']
+__all__ = ['app', 'list_cmd', 'show', 'run', 'prepare', 'train', 'install_llama_cpp_cmd', 'promote', 'rollback', 'hub_upload_cmd',
+           'main']
 
 # %% ../nbs/12_cli.ipynb #6df4b52c
 @app.command("list")
@@ -79,6 +80,15 @@ def prepare(specialist: str = typer.Argument(..., help="a shipped specialist nam
     typer.echo(f"leakage removed: {m['leakage_removed']}")
     for k, s in m["splits"].items(): typer.echo(f"{k}: {s['rows']} rows sha256 {s['sha256'][:12]} {s['distribution'] if len(str(s['distribution'])) < 200 else ''}")
     typer.echo(f"data card: {out.data / 'data_card.md'}")
+
+@app.command()
+def train(run_dir: str = typer.Argument(..., help="a prepared run folder (runs/NAME/RUN_ID)")):
+    """Train a prepared run. Multi-process/multi-GPU (DDP): `torchrun --nproc_per_node N $(which simplex-train) train RUN_DIR`
+    or `accelerate launch --num_processes N $(which simplex-train) train RUN_DIR`; then `simplex-train run NAME --run-id RUN_ID`
+    finishes the other stages."""
+    from simplex_train.pipeline import train_run_folder
+    out = train_run_folder(run_dir)
+    typer.echo(json.dumps(out, default=str))
 
 @app.command("install-llama-cpp")
 def install_llama_cpp_cmd(quantizer: bool = typer.Option(False, help="also compile llama-quantize (for q4_k_m and other K-quants)")):

@@ -5,7 +5,7 @@
 # %% ../nbs/11_pipeline.ipynb #a60c7edf
 from __future__ import annotations
 
-import shlex, sys
+import os, shlex, sys
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -15,9 +15,9 @@ from .core import (RunDir, git_commit, package_dir, load_manifest, log, package_
                                 run_stage, select_backend, set_seed, update_manifest)
 
 # %% auto #0
-__all__ = ['STAGES', 'RunOptions', 'resolve_spec', 'open_run', 'stage_prepare', 'stage_baseline', 'stage_train', 'stage_evaluate',
-           'stage_gate', 'stage_export', 'stage_deploy', 'stage_report', 'run_one', 'run_pipeline', 'workbook_path',
-           'run_workbook']
+__all__ = ['STAGES', 'RunOptions', 'resolve_spec', 'open_run', 'stage_prepare', 'stage_baseline', 'stage_train',
+           'train_run_folder', 'stage_evaluate', 'stage_gate', 'stage_export', 'stage_deploy', 'stage_report',
+           'run_one', 'run_pipeline', 'workbook_path', 'run_workbook']
 
 # %% ../nbs/11_pipeline.ipynb #a0035d1a
 class RunOptions(BaseModel):
@@ -89,12 +89,25 @@ def _load_trainable(spec: Specialist, backend: str):
 def stage_train(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
     from simplex_train.train import train_sft
     backend = select_backend()
-    update_manifest(run, backend=backend)
+    if _rank() == 0: update_manifest(run, backend=backend)
     set_seed(spec.train.seed)
     model, tok = _load_trainable(spec, backend)
     meta = train_sft(model, tok, spec, run, read_jsonl(run.split("train")), read_jsonl(run.split("val")), backend)
+    if "rank" in meta: return meta      # a non-zero DDP rank: rank 0 writes the artifacts
     return {"outputs": ["adapter/adapter_config.json", "training_history.json", "training_metadata.json"],
-            "steps": meta["steps"], "best_eval_loss": meta["best_eval_loss"], "backend": backend}
+            "steps": meta["steps"], "best_metric": meta["best_metric"], "world_size": meta["world_size"], "backend": backend}
+
+def _rank() -> int: return int(os.environ.get("RANK", 0))
+
+def train_run_folder(run_dir: str | Path) -> dict:
+    """The train stage of an already prepared run folder, under `torchrun`/`accelerate launch` (DDP) or alone.
+    Every rank trains; only rank 0 writes the adapter, the history and the manifest."""
+    run = RunDir(Path(run_dir))
+    man = load_manifest(run)
+    if not run.split("train").exists(): raise FileNotFoundError(f"{run.root} is not prepared: run `simplex-train prepare` first")
+    spec, opts = Specialist.model_validate(man["config"]), RunOptions(**man.get("options", {}))
+    if _rank() == 0: return run_stage(run, "train", lambda: stage_train(run, spec, opts), force=True)
+    return stage_train(run, spec, opts)
 
 def stage_evaluate(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
     from simplex_train.evaluate import evaluate_split

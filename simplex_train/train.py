@@ -27,16 +27,26 @@ def _body_and_head(model):
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     return base.get_decoder(), base.get_output_embeddings(), base.config
 
+def _is_ddp(model) -> bool: return isinstance(model, torch.nn.parallel.DistributedDataParallel)
+
 def sliced_causal_lm_loss(model, input_ids, attention_mask, labels, num_items_in_batch=None):
-    "Next-token cross-entropy over positions with a label, computing logits only at those positions."
-    body, head, cfg = _body_and_head(model)
-    hidden = body(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+    """Next-token cross-entropy over positions with a label, computing logits only at those positions.
+    Under DDP the forward must go through the DDP wrapper (it synchronises gradients), so there the model computes
+    logits at the union of the batch's response positions (`logits_to_keep`), still a small fraction of the sequence."""
     targets = labels[:, 1:]
     keep = targets != -100
-    logits = head(hidden[:, :-1][keep]).float()
-    cap = getattr(cfg, "final_logit_softcapping", None)
-    if cap: logits = torch.tanh(logits / cap) * cap
-    loss = F.cross_entropy(logits, targets[keep], reduction="sum")
+    if _is_ddp(model):
+        cols = keep.any(0).nonzero().squeeze(1)
+        logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, logits_to_keep=cols).logits
+        sel = keep[:, cols]
+        loss = F.cross_entropy(logits[sel].float(), targets[:, cols][sel], reduction="sum")
+    else:
+        body, head, cfg = _body_and_head(model)
+        hidden = body(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+        logits = head(hidden[:, :-1][keep]).float()
+        cap = getattr(cfg, "final_logit_softcapping", None)
+        if cap: logits = torch.tanh(logits / cap) * cap
+        loss = F.cross_entropy(logits, targets[keep], reduction="sum")
     denom = num_items_in_batch if num_items_in_batch is not None else keep.sum()
     return loss / torch.as_tensor(denom, device=loss.device).clamp(min=1)
 
