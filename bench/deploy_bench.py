@@ -19,11 +19,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("run_dir")
     ap.add_argument("--specialist", default="sentiment")
-    ap.add_argument("--max-rows", type=int, default=None)
+    ap.add_argument("--max-rows", type=int, default=None, help="default: the whole test split")
     ap.add_argument("--out", default="bench/deploy_results.json")
     a = ap.parse_args()
     run = RunDir(Path(a.run_dir))
-    spec = apply_overrides(load_specialist(a.specialist), {"deploy.max_rows": a.max_rows})
+    spec = apply_overrides(load_specialist(a.specialist), {"deploy.max_rows": a.max_rows or 10**9})   # default: every test row
     t = time.perf_counter()
     info = export_gguf(run, spec, local_model_path(spec.base_model))
     export_s = time.perf_counter() - t

@@ -37,6 +37,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.chmod(tmp, 0o644)   # mkstemp makes it private; artifacts are ordinary files
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -1,0 +1,94 @@
+"""CPU training speed: our train step vs TRL's SFTTrainer with its default settings, same model (the embedded
+Gemma 3 270M), same data (SST-2 train rows, one pass), same LoRA config, same batch size, learning rate and steps.
+Each trainer runs in its own process, so peak RSS is its own. Usage:
+
+    SIMPLEX_SHARED_DATA=../shared/data .venv/bin/python bench/train_bench.py [--rows 48] [--batch 8]
+
+Without the shared data it uses the generated context-protocol rows.
+"""
+import argparse, json, os, platform, resource, subprocess, sys, time
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+
+
+def rows_for_bench(n: int) -> tuple[str, list[dict]]:
+    from simplex_train.core import read_jsonl
+    from simplex_train.pipeline import RunOptions, run_pipeline
+    name = "sentiment" if os.environ.get("SIMPLEX_SHARED_DATA") else "context_protocol"
+    run = run_pipeline(RunOptions(specialist=name, runs_root="/tmp/train_bench", run_id="data", max_train=n, gguf=False), ["prepare"])
+    return name, read_jsonl(run.split("train"))[:n]
+
+
+def worker(kind: str, name: str, rows_file: str, batch: int) -> dict:
+    import torch
+    from datasets import Dataset
+    from simplex_train.config import apply_overrides, load_specialist
+    from simplex_train.core import read_jsonl, set_seed
+    from simplex_train.models import attach_lora, load_model, load_tokenizer, local_model_path, peft_lora_config
+    from simplex_train.predict import encode_example
+    torch.set_num_threads(os.cpu_count())
+    rows = read_jsonl(rows_file)
+    steps = len(rows) // batch
+    spec = apply_overrides(load_specialist(name), {"train.batch_size": batch, "train.grad_accum": 1, "train.max_steps": steps,
+                                                    "train.eval_steps": steps, "train.save_steps": steps, "train.warmup_ratio": 0.0})
+    path = local_model_path("embedded")
+    tok = load_tokenizer(path)
+    set_seed(0)
+    out_dir = f"/tmp/train_bench/{kind}"
+    if kind == "trl":
+        from trl import SFTConfig, SFTTrainer
+        ds = Dataset.from_list([{"prompt": r["prompt"], "completion": r["response"]} for r in rows])
+        args = SFTConfig(output_dir=out_dir, per_device_train_batch_size=batch, max_steps=steps, learning_rate=spec.train.learning_rate,
+                         max_length=spec.train.max_seq_len, use_cpu=True, report_to=[], logging_steps=1, save_strategy="no")
+        trainer = SFTTrainer(model=load_model(path, device="cpu"), args=args, train_dataset=ds, processing_class=tok,
+                             peft_config=peft_lora_config(spec.lora))
+    else:
+        from simplex_train.train import SlicedLossSFTTrainer, sft_config, sft_dataset
+        args = sft_config(spec, Path(out_dir), "cpu")
+        args.eval_strategy, args.save_strategy, args.load_best_model_at_end = "no", "no", False
+        trainer = SlicedLossSFTTrainer(model=attach_lora(load_model(path, device="cpu"), spec.lora), args=args,
+                                       train_dataset=sft_dataset(tok, rows, spec.train.max_seq_len), processing_class=tok)
+    tokens = sum(len(encode_example(tok, r["prompt"], r["response"], spec.train.max_seq_len)["input_ids"]) for r in rows[: steps * batch])
+    t = time.perf_counter()
+    result = trainer.train()
+    seconds = time.perf_counter() - t
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    return {"trainer": kind, "steps": steps, "tokens": tokens, "seconds": round(seconds, 2), "tokens_per_s": round(tokens / seconds, 1),
+            "s_per_step": round(seconds / steps, 2), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "first_loss": losses[0], "last_loss": losses[-1], "gradient_checkpointing": bool(args.gradient_checkpointing),
+            "bf16": bool(args.bf16)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=48)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--worker", default=None)
+    ap.add_argument("--name"); ap.add_argument("--rows-file")
+    ap.add_argument("--out", default="bench/train_results.json")
+    a = ap.parse_args()
+    if a.worker:
+        print("RESULT " + json.dumps(worker(a.worker, a.name, a.rows_file, a.batch)), flush=True); return
+    from simplex_train.core import write_jsonl
+    name, rows = rows_for_bench(a.rows)
+    rows_file = "/tmp/train_bench/rows.jsonl"; write_jsonl(rows_file, rows)
+    out = {"data": f"{name}: {len(rows)} train rows, one pass", "batch": a.batch, "model": "embedded Gemma 3 270M (fp32, CPU)",
+           "lora": "r 16, alpha 32, all-linear (the specialist's)", "results": {}}
+    for kind in ("trl", "ours"):
+        r = subprocess.run([sys.executable, str(HERE), "--worker", kind, "--name", name, "--rows-file", rows_file, "--batch", str(a.batch)],
+                           capture_output=True, text=True)
+        line = [l for l in r.stdout.splitlines() if l.startswith("RESULT ")]
+        if not line: raise SystemExit(f"{kind} failed:\n{r.stderr[-3000:]}")
+        out["results"][kind] = json.loads(line[0][7:]); print(kind, out["results"][kind], flush=True)
+    t, o = out["results"]["trl"], out["results"]["ours"]
+    out["speedup_tokens_per_s"] = round(o["tokens_per_s"] / t["tokens_per_s"], 2)
+    out["peak_rss_ratio"] = round(o["peak_rss_mb"] / t["peak_rss_mb"], 2)
+    out["command"] = f"SIMPLEX_SHARED_DATA=../shared/data python bench/train_bench.py --rows {a.rows} --batch {a.batch}"
+    out["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, no GPU; torch {__import__('torch').__version__}, trl {__import__('trl').__version__}"
+    Path(a.out).write_text(json.dumps(out, indent=2) + "\n")
+    print("speedup", out["speedup_tokens_per_s"], "rss ratio", out["peak_rss_ratio"])
+
+
+if __name__ == "__main__":
+    main()
