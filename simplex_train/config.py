@@ -138,6 +138,9 @@ class EvalConfig(_Strict):
     max_test_rows: int | None = None        # None: the whole test split
     sqlite_dir: str | None = None           # SQL: folder of <db_id>/<db_id>.sqlite (default: <data.root>/database)
     timeout_s: float = Field(10.0, gt=0)    # per query (SQL) or per program (pass@1)
+    judge_url: str | None = None            # optional LLM-as-judge: an OpenAI-compatible base URL (…/v1)
+    judge_model: str = "default"
+    judge_chat: bool = False                # /v1/chat/completions instead of /v1/completions; key from OPENAI_API_KEY
 
 GGUF_TYPES = ("f32", "f16", "bf16", "q8_0", "q4_k_m", "q5_k_m", "q6_k", "q4_0", "q3_k_m", "q2_k")
 

@@ -129,6 +129,13 @@ def evaluate_split(model, tok, spec: Specialist, rows: list[dict], run: RunDir, 
         record["calibration"] = expected_calibration_error([max(d.values()) for d in raw], [bool(x) for x in per])
         run.plots.mkdir(parents=True, exist_ok=True)
         reliability_diagram(record["calibration"], run.plots / f"reliability_{name}.png", name)
+    if spec.eval.judge_url and spec.task.type == "generation":   # optional LLM-as-judge (any OpenAI-compatible endpoint)
+        from simplex_train.deploy import OpenAIClient, judge_scores
+        j = judge_scores(OpenAIClient(spec.eval.judge_url, spec.eval.judge_model), spec.description or spec.name,
+                         [r["prompt"][-1000:] for r in rows], [str(x) for x in refs], [None if p is None else str(p) for p in preds],
+                         spec.eval.judge_chat)
+        record["judge"] = {"url": spec.eval.judge_url, "model": spec.eval.judge_model, "mean": j["mean"], "failures": j["failures"],
+                           "per_example": j["per_example"]}
     write_jsonl(run.metrics / f"{name}_predictions.jsonl",
                 [{"prompt": r["prompt"], "reference": ref, "prediction": p, "raw": o, "score": sc, "source": r["metadata"].get("source")}
                  for r, ref, p, o, sc in zip(rows, refs, preds, raw, per)])

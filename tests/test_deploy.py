@@ -52,3 +52,17 @@ def test_served_label_scoring_matches_pytorch(server):
     margin = [abs(a - b) for a, b in scores]
     clear = [i for i, m in enumerate(margin) if m > 0.1]
     assert clear and all(served["preds"][i] == torch_preds[i] for i in clear), (served["preds"], torch_preds, margin)
+
+
+def test_evaluation_records_llm_judge(server, tiny_model, tmp_path):
+    from simplex_train.config import apply_overrides
+    from simplex_train.core import RunDir
+    from simplex_train.evaluate import evaluate_split
+    spec = apply_overrides(load_specialist("summarization"), {"eval.judge_url": server.url, "eval.max_new_tokens": 4})
+    rows = [{"prompt": f"Article: the cat sat on mat number {i}.\nSummary:", "response": " a cat sat",
+             "metadata": {"label": "a cat sat", "source": f"x:{i}"}} for i in range(3)]
+    rec = evaluate_split(load_model(tiny_model), load_tokenizer(tiny_model), spec, rows, RunDir.create("j", tmp_path, "r"),
+                         "baseline", progress=False)
+    j = rec["judge"]
+    assert j["url"] == server.url and len(j["per_example"]) == 3 and 0 <= j["mean"] <= 1
+    assert j["failures"] == sum(s is None for s in j["per_example"])
