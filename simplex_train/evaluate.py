@@ -20,8 +20,8 @@ def label_probabilities(logliks: list[float]) -> list[float]:
     return [x / sum(e) for x in e]
 
 # %% auto #0
-__all__ = ['label_probabilities', 'parse_output', 'predict_rows', 'compute_metrics', 'evaluate_split', 'compare_predictions',
-           'compare_run', 'decide_gate', 'gate_run']
+__all__ = ['label_probabilities', 'parse_output', 'predict_rows', 'response_perplexity', 'compute_metrics', 'evaluate_split',
+           'compare_predictions', 'compare_run', 'decide_gate', 'gate_run']
 
 # %% ../nbs/07_evaluate.ipynb #8487b8ee
 def parse_output(spec: Specialist, text: str | None):
@@ -63,6 +63,22 @@ def _program(row: dict, completion: str | None) -> str:
 def _json_ref(s):
     import json
     return json.loads(s) if isinstance(s, str) else s
+
+def response_perplexity(model, tok, rows: list[dict], max_len: int | None = None, batch_size: int = 8) -> float:
+    "exp(mean negative log-likelihood) of the reference responses given their prompts (response tokens only)."
+    import math, torch
+    from simplex_train.predict import encode_example
+    from simplex_train.train import sliced_causal_lm_loss
+    nll, count, dev = 0.0, 0, next(model.parameters()).device
+    for i in range(0, len(rows), batch_size):
+        enc = [encode_example(tok, r["prompt"], r["response"], max_len) for r in rows[i:i + batch_size]]
+        width = max(len(e["input_ids"]) for e in enc)
+        ids = torch.full((len(enc), width), tok.pad_token_id); lab = torch.full_like(ids, -100); att = torch.zeros_like(ids)
+        for j, e in enumerate(enc):
+            n = len(e["input_ids"]); ids[j, :n] = torch.tensor(e["input_ids"]); lab[j, :n] = torch.tensor(e["labels"]); att[j, :n] = 1
+        with torch.no_grad(): nll += sliced_causal_lm_loss(model, ids.to(dev), att.to(dev), lab.to(dev), num_items_in_batch=1).item()
+        count += int((lab[:, 1:] != -100).sum())
+    return math.exp(nll / max(count, 1))
 
 def compute_metrics(spec: Specialist, rows: list[dict], preds: list) -> dict:
     "{'metrics', 'per_class', 'confusion', 'per_example'} for the specialist's task."
@@ -124,6 +140,8 @@ def evaluate_split(model, tok, spec: Specialist, rows: list[dict], run: RunDir, 
     record = {"specialist": spec.name, "split": split, "n": len(rows), "method": spec.eval.method,
               "primary_metric": spec.task.metric, **scored, "model": model_info or {},
               "seconds": round(seconds, 2), "examples_per_second": round(len(rows) / max(seconds, 1e-9), 2)}
+    if spec.task.type != "preference" and rows:
+        record["perplexity"] = response_perplexity(model, tok, rows, spec.train.max_seq_len, spec.eval.batch_size)
     if raw and isinstance(raw[0], dict):   # label scoring: calibration of the label distribution
         from simplex_train.metrics import expected_calibration_error, reliability_diagram
         record["calibration"] = expected_calibration_error([max(d.values()) for d in raw], [bool(x) for x in per])

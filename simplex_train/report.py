@@ -97,6 +97,8 @@ def write_report(run: RunDir) -> Path:
     if base:
         L += [f"## Metrics on the test split (n = {base['n']}, method: {base['method']})", ""] + _metrics_table(base, ft) + [""]
         if ft: L += [f"Evaluation speed: baseline {base['examples_per_second']} ex/s, fine-tuned {ft['examples_per_second']} ex/s.", ""]
+        ppl = {k: r["perplexity"] for k, r in (("baseline", base), ("fine-tuned", ft)) if r and r.get("perplexity")}
+        if ppl: L += ["Perplexity of the reference responses: " + ", ".join(f"{k} {v:.3f}" for k, v in ppl.items()), ""]
         cal = {k: r["calibration"]["ece"] for k, r in (("baseline", base), ("fine-tuned", ft)) if r and r.get("calibration")}
         if cal:
             L += ["Calibration of the label distribution (expected calibration error, 10 bins): " + ", ".join(f"{k} {v:.4f}" for k, v in cal.items()), ""]
