@@ -5,11 +5,11 @@
 # %% ../nbs/13_deploy.ipynb #e0cb91b9
 from __future__ import annotations
 
-import datetime as dt, json, os, socket, statistics, subprocess, sys, tempfile, time, urllib.error, urllib.request
+import json, os, socket, statistics, subprocess, sys, tempfile, time, urllib.error, urllib.request
 from pathlib import Path
 
 from .config import Specialist
-from .core import RunDir, atomic_write_text, log, read_json, read_jsonl, write_json, write_jsonl
+from .core import RunDir, _now, read_json, read_jsonl, write_json, write_jsonl
 
 # %% auto #0
 __all__ = ['JUDGE_PROMPT', 'free_port', 'LlamaServer', 'OpenAIClient', 'served_predictions', 'p95', 'score_correlation',
@@ -156,8 +156,6 @@ def deploy_check(run: RunDir, spec: Specialist, progress: bool = True, gguf_type
     return out
 
 # %% ../nbs/13_deploy.ipynb #64a38fd8
-def _now() -> str: return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
 def _history(folder: Path) -> list[dict]:
     return read_jsonl(folder / "history.jsonl") if (folder / "history.jsonl").exists() else []
 
@@ -170,6 +168,10 @@ def current_model(specialist_dir: str | Path) -> dict | None:
     p = Path(specialist_dir) / "current.json"
     return read_json(p) if p.exists() else None
 
+def _point_current(folder: Path, run: RunDir, check: dict) -> None:
+    write_json(folder / "current.json", {"run_id": run.root.name, "path": str(run.root), "promoted_at": _now(),
+                                         "gguf": check["gguf"], "metric": check["metric"], "served": check["served"]})
+
 def promote(run: RunDir) -> dict:
     "Make `run` current if its gate is DEPLOY and its served check passed; record the decision either way."
     folder, gate = run.root.parent, read_json(run.gate)["decision"] if run.gate.exists() else None
@@ -179,9 +181,7 @@ def promote(run: RunDir) -> dict:
               ([] if check and check["ok"] else ["served check " + ("failed: " + ", ".join(k for k, v in check["checks"].items() if not v) if check else "missing")])
     event = {"time": _now(), "run_id": run.root.name, "gate": gate, "served_check_ok": bool(check and check["ok"]),
              "action": "kept_previous" if reasons else "promoted", "reasons": reasons, "previous": before and before["run_id"]}
-    if not reasons:
-        write_json(folder / "current.json", {"run_id": run.root.name, "path": str(run.root), "promoted_at": event["time"],
-                                             "gguf": check["gguf"], "metric": check["metric"], "served": check["served"]})
+    if not reasons: _point_current(folder, run, check)
     write_json(run.root / "promotion.json", event)
     return _record(folder, event)
 
@@ -192,9 +192,7 @@ def rollback(specialist_dir: str | Path) -> dict:
     earlier = [r for r in promoted if cur and r != cur["run_id"]]
     if not cur or not earlier: raise ValueError(f"{folder}: no earlier promoted model to roll back to")
     target = RunDir(folder / earlier[-1])
-    check = read_json(target.root / "deploy_check.json")
-    write_json(folder / "current.json", {"run_id": target.root.name, "path": str(target.root), "promoted_at": _now(),
-                                         "gguf": check["gguf"], "metric": check["metric"], "served": check["served"]})
+    _point_current(folder, target, read_json(target.root / "deploy_check.json"))
     return _record(folder, {"time": _now(), "run_id": target.root.name, "action": "rolled_back_to", "previous": cur["run_id"], "reasons": []})
 
 # %% ../nbs/13_deploy.ipynb #e0fdb57b

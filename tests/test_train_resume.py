@@ -10,6 +10,7 @@ from safetensors.torch import load_file
 
 from simplex_train.config import apply_overrides, load_specialist
 from simplex_train.core import RunDir, load_manifest, read_json
+from simplex_train.deploy import free_port
 
 CLI = str(Path(sys.executable).parent / "simplex-train")
 
@@ -67,7 +68,7 @@ def test_two_process_gloo_ddp(tmp_path, tiny_model):
     assert prep.returncode == 0, prep.stderr[-3000:]
     run = root / "context_protocol" / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
+    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
                           CLI, "train", str(run)], capture_output=True, text=True, timeout=900, env=env)
     assert ddp.returncode == 0, ddp.stdout[-2000:] + ddp.stderr[-4000:]
     meta = read_json(run / "training_metadata.json")
@@ -79,9 +80,3 @@ def test_two_process_gloo_ddp(tmp_path, tiny_model):
     assert fin.returncode == 0, fin.stderr[-3000:]
     man = read_json(run / "manifest.json")
     assert man["stages"]["train"]["status"] == "done" and man["stages"]["evaluate"]["status"] == "done"
-
-
-def _free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
