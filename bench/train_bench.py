@@ -25,7 +25,7 @@ def worker(kind: str, name: str, rows_file: str, batch: int) -> dict:
     from datasets import Dataset
     from simplex_train.config import apply_overrides, load_specialist
     from simplex_train.core import read_jsonl, set_seed
-    from simplex_train.models import attach_lora, load_model, load_tokenizer, local_model_path, peft_lora_config
+    from simplex_train.models import load_tokenizer, local_model_path, peft_lora_config
     from simplex_train.predict import encode_example
     torch.set_num_threads(os.cpu_count())
     rows = read_jsonl(rows_file)
@@ -41,13 +41,14 @@ def worker(kind: str, name: str, rows_file: str, batch: int) -> dict:
         ds = Dataset.from_list([{"prompt": r["prompt"], "completion": r["response"]} for r in rows])
         args = SFTConfig(output_dir=out_dir, per_device_train_batch_size=batch, max_steps=steps, learning_rate=spec.train.learning_rate,
                          max_length=spec.train.max_seq_len, use_cpu=True, report_to=[], logging_steps=1, save_strategy="no")
-        trainer = SFTTrainer(model=load_model(path, device="cpu"), args=args, train_dataset=ds, processing_class=tok,
+        trainer = SFTTrainer(model=path, args=args, train_dataset=ds, processing_class=tok,   # TRL loads it: float32
                              peft_config=peft_lora_config(spec.lora))
     else:
-        from simplex_train.train import SlicedLossSFTTrainer, sft_config, sft_dataset
+        from simplex_train.train import SlicedLossSFTTrainer, load_for_training, sft_config, sft_dataset
         args = sft_config(spec, Path(out_dir), "cpu")
         args.eval_strategy, args.save_strategy, args.load_best_model_at_end = "no", "no", False
-        trainer = SlicedLossSFTTrainer(model=attach_lora(load_model(path, device="cpu"), spec.lora), args=args,
+        model, _ = load_for_training(path, spec, "peft")     # the pipeline's loader: the run's dtype, LoRA attached
+        trainer = SlicedLossSFTTrainer(model=model, args=args,
                                        train_dataset=sft_dataset(tok, rows, spec.train.max_seq_len), processing_class=tok)
     tokens = sum(len(encode_example(tok, r["prompt"], r["response"], spec.train.max_seq_len)["input_ids"]) for r in rows[: steps * batch])
     t = time.perf_counter()
@@ -57,7 +58,8 @@ def worker(kind: str, name: str, rows_file: str, batch: int) -> dict:
     return {"trainer": kind, "steps": steps, "tokens": tokens, "seconds": round(seconds, 2), "tokens_per_s": round(tokens / seconds, 1),
             "s_per_step": round(seconds / steps, 2), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "first_loss": losses[0], "last_loss": losses[-1], "gradient_checkpointing": bool(args.gradient_checkpointing),
-            "bf16": bool(args.bf16)}
+            "bf16_autocast": bool(args.bf16), "base_dtype": str(next(trainer.model.parameters()).dtype).replace("torch.", ""),
+            "lora_dropout": spec.lora.dropout}
 
 
 def main():
@@ -73,8 +75,8 @@ def main():
     from simplex_train.core import write_jsonl
     name, rows = rows_for_bench(a.rows)
     rows_file = "/tmp/train_bench/rows.jsonl"; write_jsonl(rows_file, rows)
-    out = {"data": f"{name}: {len(rows)} train rows, one pass", "batch": a.batch, "model": "embedded Gemma 3 270M (fp32, CPU)",
-           "lora": "r 16, alpha 32, all-linear (the specialist's)", "results": {}}
+    out = {"data": f"{name}: {len(rows)} train rows, one pass", "batch": a.batch, "model": "embedded Gemma 3 270M (CPU)",
+           "lora": "the specialist's (r 16, alpha 32, all-linear), the same for both", "results": {}}
     for kind in ("trl", "ours"):
         r = subprocess.run([sys.executable, str(HERE), "--worker", kind, "--name", name, "--rows-file", rows_file, "--batch", str(a.batch)],
                            capture_output=True, text=True)

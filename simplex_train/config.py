@@ -98,7 +98,7 @@ RANK_BY_COMPLEXITY = {"simple": 8, "moderate": 16, "complex": 32}
 class LoraConfig(_Strict):
     r: int | None = Field(None, ge=1)       # None: from the specialist's complexity (8 / 16 / 32)
     alpha: int | None = Field(None, ge=1)   # None: 2 * r
-    dropout: float = Field(0.05, ge=0, lt=1)
+    dropout: float = Field(0.0, ge=0, lt=1)   # 0: Unsloth's fast path, and dropout's masks cost ~20% of a CPU step
     target_modules: list[str] | Literal["all-linear"] = "all-linear"
 
 class TrainConfig(_Strict):
@@ -121,7 +121,7 @@ class TrainConfig(_Strict):
     gradient_checkpointing: bool | None = None   # None: on for CUDA, off on CPU (small models fit; it costs ~30 % time)
     quantization: Literal["none", "4bit", "8bit"] = "none"   # QLoRA (bitsandbytes NF4) or 8-bit base: CUDA only
     optimizer: str = "adamw_torch"          # e.g. adamw_8bit / paged_adamw_8bit on CUDA
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"   # auto: bf16 where the GPU supports it, else fp32
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"   # auto: bf16 on GPUs and CPUs with native bf16, else fp32
 
     @model_validator(mode="after")
     def _save_on_eval(self):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .config import Specialist
 from .core import RunDir, atomic_dir, atomic_write_text, log, read_jsonl, sha256_file, write_json
-from .models import cache_root, load_model, load_tokenizer
+from .models import cache_root, load_model, load_tokenizer, model_dtype
 
 # %% auto #0
 __all__ = ['LLAMA_CPP_SDIST', 'CONVERTER_TYPES', 'load_adapted', 'merge_adapter', 'verify_exports', 'ExportToolMissing',
@@ -19,14 +19,15 @@ __all__ = ['LLAMA_CPP_SDIST', 'CONVERTER_TYPES', 'load_adapted', 'merge_adapter'
            'render_go_template', 'gguf_name', 'export_gguf']
 
 # %% ../nbs/09_export.ipynb #22e39bee
-def load_adapted(base_path: str, adapter_dir: str | Path, device: str | None = None):
-    "The base model with a saved LoRA adapter applied (PEFT), in eval mode."
+def load_adapted(base_path: str, adapter_dir: str | Path, device: str | None = None, dtype=None):
+    "The base model (in `dtype`) with a saved LoRA adapter applied (PEFT), in eval mode."
     from peft import PeftModel
-    return PeftModel.from_pretrained(load_model(base_path, device=device), str(adapter_dir)).eval()
+    return PeftModel.from_pretrained(load_model(base_path, dtype, device), str(adapter_dir)).eval()
 
 def merge_adapter(base_path: str, adapter_dir: str | Path, out_dir: str | Path) -> Path:
     "Merge the adapter into the base weights and save model + tokenizer to `out_dir` (atomically)."
-    merged = load_adapted(base_path, adapter_dir, device="cpu").merge_and_unload()
+    import torch
+    merged = load_adapted(base_path, adapter_dir, device="cpu", dtype=torch.float32).merge_and_unload()  # exact sum
     with atomic_dir(out_dir, overwrite=True) as tmp:
         merged.save_pretrained(tmp); load_tokenizer(str(adapter_dir)).save_pretrained(tmp)
     log.info("merged model written to %s", out_dir)
@@ -40,7 +41,8 @@ def verify_exports(run: RunDir, spec: Specialist, base_path: str, n: int = 8) ->
     expected = [p["prediction"] for p in read_jsonl(run.metrics / "finetuned_predictions.jsonl")[:n]]
     tok = load_tokenizer(str(run.adapter))
     out = {"n": len(rows)}
-    for name, model in (("adapter", lambda: load_adapted(base_path, run.adapter)), ("merged", lambda: load_model(str(run.merged)))):
+    dtype = model_dtype(spec.train.precision)    # the dtype the evaluation ran in
+    for name, model in (("adapter", lambda: load_adapted(base_path, run.adapter, dtype=dtype)), ("merged", lambda: load_model(str(run.merged), dtype))):
         preds, _ = predict_rows(model(), tok, spec, rows, progress=False)
         out[f"{name}_matches"] = sum(p == e for p, e in zip(preds, expected))
     out["ok"] = out["adapter_matches"] == out["merged_matches"] == len(rows)

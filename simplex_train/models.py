@@ -14,8 +14,9 @@ from .config import LoraConfig
 
 # %% auto #0
 __all__ = ['EMBEDDED', 'TINY_CORPUS', 'LINEAR_MODULES', 'ModelRef', 'resolve_base_model', 'cache_root', 'embedded_gguf',
-           'gguf_to_safetensors', 'local_model_path', 'default_dtype', 'load_tokenizer', 'load_model', 'tiny_tokenizer',
-           'tiny_model_dir', 'peft_lora_config', 'attach_lora', 'trainable_parameters', 'load_unsloth']
+           'gguf_to_safetensors', 'local_model_path', 'cpu_has_native_bf16', 'default_dtype', 'model_dtype',
+           'load_tokenizer', 'load_model', 'tiny_tokenizer', 'tiny_model_dir', 'peft_lora_config', 'attach_lora',
+           'trainable_parameters', 'load_unsloth']
 
 # %% ../nbs/04_models.ipynb #58aa792f
 EMBEDDED = "embedded"
@@ -83,11 +84,25 @@ def local_model_path(ref: str | ModelRef) -> str:
     return str(out)
 
 # %% ../nbs/04_models.ipynb #21b83eb0
+def cpu_has_native_bf16() -> bool:
+    "Whether this CPU multiplies bfloat16 matrices in hardware (AVX512-BF16 or AMX)."
+    import torch
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
 def default_dtype(device: str | None = None):
     import torch
     device = device or detect_device()
     if device == "cuda": return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.float32
+
+def model_dtype(precision: str = "auto", device: str | None = None):
+    "The dtype a run loads its model in: `train.precision` resolved for `device`."
+    import torch
+    device = device or detect_device()
+    if precision == "auto":
+        if device == "cpu": return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+        return default_dtype(device)
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 def load_tokenizer(path: str):
     "The tokenizer at `path`, with a pad token and left padding."

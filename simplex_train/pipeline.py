@@ -75,9 +75,9 @@ def _model_info(spec: Specialist, path: str, adapter: str | None = None) -> dict
 
 def stage_baseline(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
     from simplex_train.evaluate import evaluate_split
-    from simplex_train.models import load_model, load_tokenizer, local_model_path
+    from simplex_train.models import load_model, load_tokenizer, local_model_path, model_dtype
     path = local_model_path(spec.base_model)
-    rec = evaluate_split(load_model(path), load_tokenizer(path), spec, read_jsonl(run.split("test")), run, "baseline",
+    rec = evaluate_split(load_model(path, model_dtype(spec.train.precision)), load_tokenizer(path), spec, read_jsonl(run.split("test")), run, "baseline",
                          model_info=_model_info(spec, path))
     return {"outputs": ["metrics/baseline.json"], "metrics": rec["metrics"]}
 
@@ -112,9 +112,10 @@ def train_run_folder(run_dir: str | Path) -> dict:
 def stage_evaluate(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
     from simplex_train.evaluate import evaluate_split
     from simplex_train.export import load_adapted
-    from simplex_train.models import load_tokenizer, local_model_path
+    from simplex_train.models import load_tokenizer, local_model_path, model_dtype
     path = local_model_path(spec.base_model)
-    rec = evaluate_split(load_adapted(path, run.adapter), load_tokenizer(str(run.adapter)), spec, read_jsonl(run.split("test")),
+    model = load_adapted(path, run.adapter, dtype=model_dtype(spec.train.precision))
+    rec = evaluate_split(model, load_tokenizer(str(run.adapter)), spec, read_jsonl(run.split("test")),
                          run, "finetuned", model_info=_model_info(spec, path, str(run.adapter)))
     return {"outputs": ["metrics/finetuned.json"], "metrics": rec["metrics"]}
 

@@ -11,8 +11,8 @@ import torch
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['encode_example', 'score_labels', 'prefer', 'predict_labels', 'generate', 'cut_at_stop', 'parse_label', 'parse_answer',
-           'parse_json']
+__all__ = ['encode_example', 'score_labels', 'prefer', 'predict_labels', 'StopOnStrings', 'generate', 'cut_at_stop',
+           'parse_label', 'parse_answer', 'parse_json']
 
 # %% ../nbs/06_predict.ipynb #56193403
 def encode_example(tok, prompt: str, response: str | None = None, max_len: int | None = None) -> dict:
@@ -29,6 +29,14 @@ def _device(model): return next(model.parameters()).device
 
 def _batches(items, size):
     for i in range(0, len(items), size): yield items[i:i + size]
+
+def _in_length_order(tok, prompts: list[str], fn) -> list:
+    "`fn(prompts)` run on the prompts sorted by token length (batches with little padding); results in the original order."
+    lengths = [len(ids) for ids in tok(prompts)["input_ids"]]
+    order = sorted(range(len(prompts)), key=lengths.__getitem__)
+    out = [None] * len(prompts)
+    for i, r in zip(order, fn([prompts[i] for i in order])): out[i] = r
+    return out
 
 @torch.no_grad()
 def _score_single_token(model, tok, prompts, cand_ids, batch_size, progress):
@@ -60,8 +68,8 @@ def score_labels(model, tok, prompts: list[str], responses: list[str], batch_siz
     "Log-likelihood of each candidate response after each prompt: a [len(prompts)][len(responses)] list."
     cand_ids = [tok(r, add_special_tokens=False)["input_ids"] for r in responses]
     if all(len(c) == 1 for c in cand_ids) and len({c[0] for c in cand_ids}) == len(cand_ids):
-        return _score_single_token(model, tok, prompts, [c[0] for c in cand_ids], batch_size, progress)
-    return _score_sequences(model, tok, prompts, cand_ids, batch_size, progress)
+        return _in_length_order(tok, prompts, lambda ps: _score_single_token(model, tok, ps, [c[0] for c in cand_ids], batch_size, progress))
+    return _in_length_order(tok, prompts, lambda ps: _score_sequences(model, tok, ps, cand_ids, batch_size, progress))
 
 def prefer(model, tok, prompts: list[str], chosen: list[str], rejected: list[str], batch_size: int = 8, progress: bool = True) -> list[str]:
     "'chosen' or 'rejected' per pair: the answer with the higher mean per-token log-likelihood (length-fair)."
@@ -78,16 +86,32 @@ def predict_labels(model, tok, prompts, labels, responses, batch_size=16, progre
     return [labels[max(range(len(labels)), key=s.__getitem__)] for s in scores]
 
 # %% ../nbs/06_predict.ipynb #dc18dcd7
+from transformers import StoppingCriteria
+
+class StopOnStrings(StoppingCriteria):
+    "Stops each row once its decoded continuation (after `prompt_len` tokens) contains one of `stop`."
+    def __init__(self, tok, stop: list[str], prompt_len: int): self.tok, self.stop, self.prompt_len = tok, stop, prompt_len
+    def __call__(self, input_ids, scores=None, **kwargs) -> torch.BoolTensor:
+        texts = self.tok.batch_decode(input_ids[:, self.prompt_len:], skip_special_tokens=True)
+        return torch.tensor([any(s in t for s in self.stop) for t in texts], device=input_ids.device)
+
+# %% ../nbs/06_predict.ipynb #bf2315e9
 @torch.no_grad()
 def generate(model, tok, prompts: list[str], max_new_tokens: int = 16, stop: list[str] | None = None,
              batch_size: int = 16, progress: bool = True) -> list[str]:
-    "Greedy continuations of `prompts`, cut at the first stop string."
+    "Greedy continuations of `prompts` (batched by token length), cut at the first stop string."
     tok.padding_side = "left"
+    return _in_length_order(tok, prompts, lambda ps: _generate(model, tok, ps, max_new_tokens, stop, batch_size, progress))
+
+def _generate(model, tok, prompts, max_new_tokens, stop, batch_size, progress) -> list[str]:
+    from transformers import StoppingCriteriaList
     out = []
     for batch in tqdm(list(_batches(prompts, batch_size)), desc="generating", disable=not progress):
         enc = tok(batch, return_tensors="pt", padding=True).to(_device(model))
+        width = enc["input_ids"].shape[1]
+        criteria = StoppingCriteriaList([StopOnStrings(tok, [s for s in stop if s], width)] if stop else [])
         gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id,
-                             eos_token_id=tok.eos_token_id, stop_strings=stop or None, tokenizer=tok,
+                             eos_token_id=tok.eos_token_id, stopping_criteria=criteria,
                              top_p=None, top_k=None, temperature=None)
         out += tok.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
     return [cut_at_stop(t, stop) for t in out]

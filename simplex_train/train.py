@@ -97,7 +97,9 @@ def check_device_options(spec: Specialist, device: str) -> None:
                          "Use train.quantization: none, train.optimizer: adamw_torch, train.precision: auto on CPU.")
 
 def _precision(t, device: str) -> dict:
-    if t.precision == "auto": return {"bf16": device == "cuda" and torch.cuda.is_bf16_supported(), "fp16": False}
+    "Trainer mixed-precision flags: CUDA only; on CPU the precision is the weights' dtype (`model_dtype`)."
+    if device != "cuda": return {"bf16": False, "fp16": False}
+    if t.precision == "auto": return {"bf16": torch.cuda.is_bf16_supported(), "fp16": False}
     return {"bf16": t.precision == "bf16", "fp16": t.precision == "fp16"}
 
 def best_by(spec: Specialist) -> str:
@@ -123,11 +125,11 @@ def sft_config(spec: Specialist, out_dir: Path, device: str) -> SFTConfig:
 # %% ../nbs/08_train.ipynb #473819ed
 def load_for_training(path: str, spec: Specialist, backend: str):
     "(LoRA-wrapped model, tokenizer) for training, quantized on CUDA when asked."
-    from simplex_train.models import attach_lora, load_model, load_tokenizer, load_unsloth
+    from simplex_train.models import attach_lora, load_model, load_tokenizer, load_unsloth, model_dtype
     device = detect_device(); check_device_options(spec, device)
     q = spec.train.quantization
     if backend == "unsloth": return load_unsloth(path, spec.lora, spec.train.max_seq_len, spec.train.seed, load_in_4bit=q == "4bit")
-    if q == "none": return attach_lora(load_model(path), spec.lora), load_tokenizer(path)
+    if q == "none": return attach_lora(load_model(path, model_dtype(spec.train.precision, device)), spec.lora), load_tokenizer(path)
     from peft import prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
     bnb = (BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
