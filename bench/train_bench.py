@@ -2,9 +2,9 @@
 Gemma 3 270M), same data (SST-2 train rows, one pass), same LoRA config, same batch size, learning rate and steps.
 Each trainer runs in its own process, so peak RSS is its own. Usage:
 
-    SIMPLEX_SHARED_DATA=../shared/data .venv/bin/python bench/train_bench.py [--rows 48] [--batch 8]
+    SIMPLEX_SHARED_DATA=../shared/data .venv/bin/python bench/train_bench.py [--rows 48] [--batch 8] [--specialist NAME]
 
-Without the shared data it uses the generated context-protocol rows.
+Without the shared data (or with --specialist context_protocol) it uses the generated context-protocol rows.
 """
 import argparse, json, os, platform, resource, subprocess, sys, time
 from pathlib import Path
@@ -12,11 +12,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve()
 
 
-def rows_for_bench(n: int) -> tuple[str, list[dict]]:
+def rows_for_bench(n: int, name: str | None) -> tuple[str, list[dict]]:
     from simplex_train.core import read_jsonl
     from simplex_train.pipeline import RunOptions, run_pipeline
-    name = "sentiment" if os.environ.get("SIMPLEX_SHARED_DATA") else "context_protocol"
-    run = run_pipeline(RunOptions(specialist=name, runs_root="/tmp/train_bench", run_id="data", max_train=n, gguf=False), ["prepare"])
+    name = name or ("sentiment" if os.environ.get("SIMPLEX_SHARED_DATA") else "context_protocol")
+    run = run_pipeline(RunOptions(specialist=name, runs_root="/tmp/train_bench", run_id=f"data-{name}", max_train=n, gguf=False), ["prepare"])
     return name, read_jsonl(run.split("train"))[:n]
 
 
@@ -62,18 +62,61 @@ def worker(kind: str, name: str, rows_file: str, batch: int) -> dict:
             "lora_dropout": spec.lora.dropout}
 
 
+def unsloth_worker(cfg: dict) -> dict:
+    """Unsloth's own recipe (FastLanguageModel + get_peft_model + TRL SFTTrainer defaults), run by an interpreter that
+    has Unsloth and its pinned transformers/TRL (--unsloth-python). No simplex_train import: Unsloth goes first."""
+    import unsloth  # noqa: F401  (patches transformers/TRL/PEFT on import)
+    from unsloth import FastLanguageModel
+    import torch
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+    torch.set_num_threads(os.cpu_count()); torch.manual_seed(0)
+    rows = [json.loads(l) for l in open(cfg["rows_file"])]
+    steps = len(rows) // cfg["batch"]
+    model, tok = FastLanguageModel.from_pretrained(model_name=cfg["model"], max_seq_length=cfg["max_seq_len"], dtype=None, load_in_4bit=False)
+    model = FastLanguageModel.get_peft_model(model, r=cfg["r"], lora_alpha=cfg["alpha"], lora_dropout=cfg["dropout"], random_state=0,
+                                             target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    ds = Dataset.from_list([{"prompt": r["prompt"], "completion": r["response"]} for r in rows])
+    args = SFTConfig(output_dir="/tmp/train_bench/unsloth", per_device_train_batch_size=cfg["batch"], max_steps=steps,
+                     learning_rate=cfg["lr"], max_length=cfg["max_seq_len"], report_to=[], logging_steps=1, save_strategy="no")
+    trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok)
+    t = time.perf_counter(); trainer.train(); seconds = time.perf_counter() - t
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    return {"trainer": "unsloth", "steps": steps, "seconds": round(seconds, 2), "s_per_step": round(seconds / steps, 2),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024), "first_loss": losses[0], "last_loss": losses[-1],
+            "base_dtype": str(next(model.parameters()).dtype).replace("torch.", ""), "unsloth": unsloth.__version__,
+            "transformers": __import__("transformers").__version__, "trl": __import__("trl").__version__}
+
+
+def run_unsloth(python: str, rows_file: str, name: str, batch: int) -> dict:
+    from simplex_train.config import load_specialist
+    from simplex_train.models import local_model_path
+    spec = load_specialist(name)
+    cfg = {"rows_file": rows_file, "batch": batch, "model": local_model_path("embedded"), "max_seq_len": spec.train.max_seq_len,
+           "r": spec.lora.r or 16, "alpha": spec.lora.alpha or 2 * (spec.lora.r or 16), "dropout": spec.lora.dropout, "lr": spec.train.learning_rate}
+    r = subprocess.run([python, str(HERE), "--unsloth-worker", json.dumps(cfg)], capture_output=True, text=True)
+    line = [l for l in r.stdout.splitlines() if l.startswith("RESULT ")]
+    if not line: raise SystemExit(f"unsloth failed:\n{r.stderr[-3000:]}")
+    return json.loads(line[0][7:])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=48)
     ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--specialist", default=None, help="sentiment (SST-2, short rows) or context_protocol (generated, ~127 tokens)")
     ap.add_argument("--worker", default=None)
+    ap.add_argument("--unsloth-python", default=None, help="a Python with unsloth installed: adds Unsloth's CPU fallback")
+    ap.add_argument("--unsloth-worker", default=None)
     ap.add_argument("--name"); ap.add_argument("--rows-file")
     ap.add_argument("--out", default="bench/train_results.json")
     a = ap.parse_args()
+    if a.unsloth_worker:
+        print("RESULT " + json.dumps(unsloth_worker(json.loads(a.unsloth_worker))), flush=True); return
     if a.worker:
         print("RESULT " + json.dumps(worker(a.worker, a.name, a.rows_file, a.batch)), flush=True); return
     from simplex_train.core import write_jsonl
-    name, rows = rows_for_bench(a.rows)
+    name, rows = rows_for_bench(a.rows, a.specialist)
     rows_file = "/tmp/train_bench/rows.jsonl"; write_jsonl(rows_file, rows)
     out = {"data": f"{name}: {len(rows)} train rows, one pass", "batch": a.batch, "model": "embedded Gemma 3 270M (CPU)",
            "lora": "the specialist's (r 16, alpha 32, all-linear), the same for both", "results": {}}
@@ -85,8 +128,13 @@ def main():
         out["results"][kind] = json.loads(line[0][7:]); print(kind, out["results"][kind], flush=True)
     t, o = out["results"]["trl"], out["results"]["ours"]
     out["speedup_tokens_per_s"] = round(o["tokens_per_s"] / t["tokens_per_s"], 2)
+    if a.unsloth_python:
+        u = out["results"]["unsloth"] = run_unsloth(a.unsloth_python, rows_file, name, a.batch)
+        u["tokens"] = o["tokens"]; u["tokens_per_s"] = round(o["tokens"] / u["seconds"], 1); print("unsloth", u, flush=True)
+        out["speedup_vs_unsloth_cpu"] = round(o["tokens_per_s"] / u["tokens_per_s"], 2)
     out["peak_rss_ratio"] = round(o["peak_rss_mb"] / t["peak_rss_mb"], 2)
-    out["command"] = f"SIMPLEX_SHARED_DATA=../shared/data python bench/train_bench.py --rows {a.rows} --batch {a.batch}"
+    out["command"] = (f"SIMPLEX_SHARED_DATA=../shared/data python bench/train_bench.py --rows {a.rows} --batch {a.batch} --specialist {name} --out {a.out}"
+                      + (" --unsloth-python UNSLOTH_VENV/bin/python" if a.unsloth_python else ""))
     out["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, no GPU; torch {__import__('torch').__version__}, trl {__import__('trl').__version__}"
     Path(a.out).write_text(json.dumps(out, indent=2) + "\n")
     print("speedup", out["speedup_tokens_per_s"], "rss ratio", out["peak_rss_ratio"])

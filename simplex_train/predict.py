@@ -64,12 +64,38 @@ def _score_sequences(model, tok, prompts, cand_ids, batch_size, progress):
             scores.append(logp[i, pos, torch.tensor(c)].sum().item())
     return [scores[i:i + len(cand_ids)] for i in range(0, len(scores), len(cand_ids))]
 
+@torch.no_grad()
+def _score_shared_prompt(model, tok, prompts, cand_ids, max_positions: int = 128, progress: bool = True):
+    """Multi-token labels: each prompt runs once and its KV cache is copied to the candidates, which add only their own
+    tokens. Candidates are grouped by length, so there is no padding, and at most `max_positions` label positions
+    (each a full-vocabulary row of logits) are computed at once."""
+    import copy
+    groups = {}
+    for i, c in enumerate(cand_ids):
+        if len(c) > 1: groups.setdefault(len(c), []).append(i)
+    out = []
+    for p in tqdm(prompts, desc="label scoring", disable=not progress):
+        ids = torch.tensor([tok(p)["input_ids"]], device=_device(model))
+        first = model(input_ids=ids, use_cache=True, logits_to_keep=1)
+        logp0 = torch.log_softmax(first.logits[0, -1].float(), -1)
+        scores = [logp0[c[0]].item() for c in cand_ids]
+        for n, idx in groups.items():
+            for chunk in _batches(idx, max(1, max_positions // (n - 1))):
+                cache = copy.deepcopy(first.past_key_values); cache.batch_repeat_interleave(len(chunk))
+                x = torch.tensor([cand_ids[i][:-1] for i in chunk], device=ids.device)
+                logp = torch.log_softmax(model(input_ids=x, past_key_values=cache).logits.float(), -1)
+                target = torch.tensor([cand_ids[i][1:] for i in chunk], device=ids.device)
+                rest = logp.gather(-1, target[..., None])[..., 0].sum(1).tolist()
+                for i, r in zip(chunk, rest): scores[i] += r
+        out.append(scores)
+    return out
+
 def score_labels(model, tok, prompts: list[str], responses: list[str], batch_size: int = 16, progress: bool = True) -> list[list[float]]:
     "Log-likelihood of each candidate response after each prompt: a [len(prompts)][len(responses)] list."
     cand_ids = [tok(r, add_special_tokens=False)["input_ids"] for r in responses]
     if all(len(c) == 1 for c in cand_ids) and len({c[0] for c in cand_ids}) == len(cand_ids):
         return _in_length_order(tok, prompts, lambda ps: _score_single_token(model, tok, ps, [c[0] for c in cand_ids], batch_size, progress))
-    return _in_length_order(tok, prompts, lambda ps: _score_sequences(model, tok, ps, cand_ids, batch_size, progress))
+    return _score_shared_prompt(model, tok, prompts, cand_ids, progress=progress)
 
 def prefer(model, tok, prompts: list[str], chosen: list[str], rejected: list[str], batch_size: int = 8, progress: bool = True) -> list[str]:
     "'chosen' or 'rejected' per pair: the answer with the higher mean per-token log-likelihood (length-fair)."
