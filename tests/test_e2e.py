@@ -15,7 +15,7 @@ from simplex_train.config import load_specialist
 from simplex_train.core import load_manifest, read_json, read_jsonl, RunDir
 from simplex_train.evaluate import compute_metrics, decide_gate, predict_rows
 from simplex_train.export import load_adapted
-from simplex_train.models import load_model, load_tokenizer, local_model_path
+from simplex_train.models import load_model, load_tokenizer, local_model_path, model_dtype
 
 pytestmark = pytest.mark.e2e
 
@@ -83,9 +83,10 @@ def test_exports_reload_and_reproduce(e2e_run):
     rows = read_jsonl(run.split("test"))[:6]
     expected = [p["prediction"] for p in read_jsonl(run.metrics / "finetuned_predictions.jsonl")[:6]]
     tok = load_tokenizer(str(run.adapter))
-    adapted = load_adapted(local_model_path("embedded"), run.adapter)   # peft.PeftModel.from_pretrained
+    dtype = model_dtype(spec.train.precision)                                       # the dtype the run evaluated in
+    adapted = load_adapted(local_model_path("embedded"), run.adapter, dtype=dtype)   # peft.PeftModel.from_pretrained
     assert predict_rows(adapted, tok, spec, rows, progress=False)[0] == expected
-    merged = load_model(str(run.merged))                                # AutoModelForCausalLM.from_pretrained
+    merged = load_model(str(run.merged), dtype)                                     # AutoModelForCausalLM.from_pretrained
     assert predict_rows(merged, tok, spec, rows, progress=False)[0] == expected
     assert read_json(run.root / "export.json")["ok"]
 
