@@ -35,16 +35,20 @@ def merge_adapter(base_path: str, adapter_dir: str | Path, out_dir: str | Path) 
 
 # %% ../nbs/09_export.ipynb #ccdb87df
 def verify_exports(run: RunDir, spec: Specialist, base_path: str, n: int = 8) -> dict:
-    "Re-predict `n` test rows with the reloaded adapter and merged model; compare with metrics/finetuned_predictions."
+    """Re-predict `n` test rows. The reloaded adapter, in the run's dtype, must reproduce metrics/finetuned_predictions;
+    the merged model must reproduce the adapter, both in float32 (the dtype of the merge, so the comparison is exact)."""
+    import torch
     from simplex_train.evaluate import predict_rows
     rows = read_jsonl(run.split("test"))[:n]
     expected = [p["prediction"] for p in read_jsonl(run.metrics / "finetuned_predictions.jsonl")[:n]]
     tok = load_tokenizer(str(run.adapter))
-    out = {"n": len(rows)}
+    predict = lambda model: predict_rows(model, tok, spec, rows, progress=False)[0]
+    same = lambda a, b: sum(x == y for x, y in zip(a, b))
     dtype = model_dtype(spec.train.precision)    # the dtype the evaluation ran in
-    for name, model in (("adapter", lambda: load_adapted(base_path, run.adapter, dtype=dtype)), ("merged", lambda: load_model(str(run.merged), dtype))):
-        preds, _ = predict_rows(model(), tok, spec, rows, progress=False)
-        out[f"{name}_matches"] = sum(p == e for p, e in zip(preds, expected))
+    adapter = predict(load_adapted(base_path, run.adapter, dtype=dtype))
+    adapter32 = adapter if dtype == torch.float32 else predict(load_adapted(base_path, run.adapter, dtype=torch.float32))
+    out = {"n": len(rows), "dtype": str(dtype).removeprefix("torch."), "adapter_matches": same(adapter, expected),
+           "merged_matches": same(predict(load_model(str(run.merged), torch.float32)), adapter32)}
     out["ok"] = out["adapter_matches"] == out["merged_matches"] == len(rows)
     write_json(run.root / "export.json", out)
     return out

@@ -129,7 +129,7 @@ def write_report(run: RunDir) -> Path:
     if run.adapter.exists():
         L += ["## Exports", "", f"- LoRA adapter: `adapter/` — `PeftModel.from_pretrained(base, '{run.adapter}')`"]
         if run.merged.exists(): L += [f"- merged model: `merged/` — `AutoModelForCausalLM.from_pretrained('{run.merged}')`"]
-        if exp: L += [f"- reload check on {exp['n']} test examples: adapter {exp['adapter_matches']}/{exp['n']}, merged {exp['merged_matches']}/{exp['n']} predictions identical"]
+        if exp: L += [f"- reload check on {exp['n']} test examples: adapter {exp['adapter_matches']}/{exp['n']} identical to the evaluation, merged {exp['merged_matches']}/{exp['n']} identical to the adapter (float32)"]
         L += [""] + _gguf_section(run)
     L += ["## Reproduce", "", f"```\n{man.get('command', 'simplex-train run ' + cfg.get('name', '?'))}\n```", "",
           f"Seed {man.get('seed')}, git commit `{man.get('git_commit')}`; versions: " +

@@ -86,8 +86,11 @@ def test_exports_reload_and_reproduce(e2e_run):
     dtype = model_dtype(spec.train.precision)                                       # the dtype the run evaluated in
     adapted = load_adapted(local_model_path("embedded"), run.adapter, dtype=dtype)   # peft.PeftModel.from_pretrained
     assert predict_rows(adapted, tok, spec, rows, progress=False)[0] == expected
-    merged = load_model(str(run.merged), dtype)                                     # AutoModelForCausalLM.from_pretrained
-    assert predict_rows(merged, tok, spec, rows, progress=False)[0] == expected
+    adapted32 = load_adapted(local_model_path("embedded"), run.adapter, dtype=torch.float32)
+    merged = load_model(str(run.merged), torch.float32)                             # AutoModelForCausalLM.from_pretrained
+    x = torch.tensor([tok(rows[0]["prompt"])["input_ids"]])
+    with torch.no_grad(): assert torch.allclose(adapted32(x).logits, merged(x).logits, atol=1e-3)   # merged == base + adapter
+    assert predict_rows(merged, tok, spec, rows, progress=False)[0] == predict_rows(adapted32, tok, spec, rows, progress=False)[0]
     assert read_json(run.root / "export.json")["ok"]
 
 
