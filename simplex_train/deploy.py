@@ -13,7 +13,8 @@ from .core import RunDir, _now, read_json, read_jsonl, write_json, write_jsonl
 
 # %% auto #0
 __all__ = ['JUDGE_PROMPT', 'free_port', 'LlamaServer', 'OpenAIClient', 'served_predictions', 'p95', 'score_correlation',
-           'deploy_check', 'current_model', 'promote', 'rollback', 'serving_recipes', 'hub_upload', 'judge_scores']
+           'reference_predictions', 'deploy_check', 'current_model', 'promote', 'rollback', 'serving_recipes',
+           'hub_upload', 'judge_scores']
 
 # %% ../nbs/13_deploy.ipynb #c2172568
 def free_port() -> int:
@@ -124,6 +125,17 @@ def score_correlation(preds: list, rows: list[dict]) -> float | None:
     return statistics.correlation(ref, pred)
 
 # %% ../nbs/13_deploy.ipynb #448610a3
+def reference_predictions(run: RunDir, spec: Specialist, rows: list[dict]) -> list:
+    """PyTorch's predictions for `rows` from the weights the GGUF files were converted from, the float32 merge: the
+    evaluation's own when it ran in float32, else predicted again (a bf16 evaluation rounds differently)."""
+    import torch
+    from simplex_train.evaluate import predict_rows
+    from simplex_train.models import load_model, load_tokenizer, model_dtype
+    if model_dtype(spec.train.precision) == torch.float32:
+        return [p["prediction"] for p in read_jsonl(run.metrics / "finetuned_predictions.jsonl")][: len(rows)]
+    model = load_model(str(run.merged), torch.float32)
+    return predict_rows(model, load_tokenizer(str(run.merged)), spec, rows, progress=False)[0]
+
 def deploy_check(run: RunDir, spec: Specialist, progress: bool = True, gguf_type: str | None = None, write: bool = True) -> dict:
     "Serve the run's GGUF (the Modelfile's, or `gguf_type`), predict the test rows over HTTP, compare with PyTorch; writes deploy_check.json."
     from simplex_train.evaluate import compute_metrics
@@ -131,7 +143,7 @@ def deploy_check(run: RunDir, spec: Specialist, progress: bool = True, gguf_type
     from simplex_train.models import load_tokenizer
     info, m, d = read_json(run.root / "gguf" / "gguf.json"), spec.task.metric, spec.deploy
     rows = read_jsonl(run.split("test"))[: d.max_rows]
-    torch_preds = [p["prediction"] for p in read_jsonl(run.metrics / "finetuned_predictions.jsonl")][: len(rows)]
+    torch_preds = reference_predictions(run, spec, rows)
     gguf = run.root / "gguf" / (info["files"][gguf_type]["file"] if gguf_type else info["modelfile_from"])
     t0 = time.perf_counter()
     with LlamaServer(gguf, served_context(spec)) as server:
@@ -140,7 +152,7 @@ def deploy_check(run: RunDir, spec: Specialist, progress: bool = True, gguf_type
     torch_metric = compute_metrics(spec, rows, torch_preds)["metrics"][m]
     served_metrics = compute_metrics(spec, rows, served["preds"])["metrics"]
     out = {"gguf": gguf.name, "engine": "llama.cpp server (xllamacpp), /v1/completions", "method": served["method"], "n": len(rows),
-           "metric": m, "served": served_metrics[m], "pytorch": torch_metric, "difference": served_metrics[m] - torch_metric,
+           "metric": m, "served": served_metrics[m], "pytorch": torch_metric, "pytorch_dtype": "float32", "difference": served_metrics[m] - torch_metric,
            "served_metrics": served_metrics, "agreement": sum(a == b for a, b in zip(served["preds"], torch_preds)) / max(len(rows), 1),
            "latency_s": {"p50": statistics.median(served["seconds"]) if rows else 0.0, "p95": p95(served["seconds"]),
                          "max": max(served["seconds"], default=0.0)}, "server_start_s": round(start_s, 2)}
