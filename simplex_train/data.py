@@ -29,7 +29,11 @@ def normalize_text(s: str) -> str:
 def _repair(s: str) -> tuple[str, bool]:
     "(repaired and normalised text, whether ftfy changed more than normalisation would)."
     if s.isascii() and "&" not in s: return " ".join(s.split()), False   # nothing for ftfy or NFKC to change
-    out = normalize_text(ftfy.fix_text(s, _FTFY))
+    out = s
+    for _ in range(4):   # to ftfy's fixpoint: a repair can reveal more mojibake ('\x8c¢' → 'Œ¢' → 'Ξ'), so one pass is not idempotent
+        nxt = normalize_text(ftfy.fix_text(out, _FTFY))
+        if nxt == out: break
+        out = nxt
     return out, out != normalize_text(s)
 
 def repair_text(s: str) -> str:

@@ -11,7 +11,7 @@ from simplex_train.sources import DataError, read_rows
 texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
 labels = st.sampled_from(["a", "b", "c"])
 rows_st = st.lists(st.fixed_dictionaries({"text": texts, "label": labels}), max_size=60)
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @SETTINGS

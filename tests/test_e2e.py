@@ -121,9 +121,15 @@ def test_gguf_files_load_and_serve(e2e_run):
 
 def test_served_check_and_promotion(e2e_run):
     run, spec = e2e_run
-    check = read_json(run.root / "deploy_check.json")
-    assert check["n"] == 48 and check["engine"].startswith("llama.cpp")
-    assert abs(check["served"] - check["pytorch"]) <= 0.1 and check["agreement"] >= 0.85, check
+    from simplex_train.deploy import deploy_check
+    check = read_json(run.root / "deploy_check.json")       # the default file, q8_0
+    assert check["n"] == 48 and check["engine"].startswith("llama.cpp") and check["pytorch_dtype"] == "float32"
+    assert check["ok"] == (abs(check["difference"]) <= spec.deploy.tolerance and check["latency_s"]["p95"] < spec.deploy.p95_latency_s)
+    # f16 keeps even this 12-step fine-tune: the served f16 file must answer as the float32 merge does. q8_0 may not:
+    # a small LoRA update partly rounds away at 8 bits (near-tied rows flip back towards the base model's answer),
+    # which is what the check is there to catch before promotion.
+    f16 = deploy_check(run, spec, progress=False, gguf_type="f16", write=False)
+    assert f16["agreement"] >= 0.95 and abs(f16["difference"]) <= 0.05, f16
     assert 0 < check["latency_s"]["p95"] < 5, check["latency_s"]
     assert len(read_jsonl(run.metrics / "served_predictions.jsonl")) == 48
     promo, gate = read_json(run.root / "promotion.json"), read_json(run.gate)["decision"]
