@@ -139,7 +139,7 @@ def _generate(model, tok, prompts, max_new_tokens, stop, batch_size, progress) -
         gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id,
                              eos_token_id=tok.eos_token_id, stopping_criteria=criteria,
                              top_p=None, top_k=None, temperature=None)
-        out += tok.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+        out += tok.batch_decode(gen[:, width:], skip_special_tokens=True)
     return [cut_at_stop(t, stop) for t in out]
 
 def cut_at_stop(text: str, stop: list[str] | None) -> str:
