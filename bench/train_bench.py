@@ -93,7 +93,8 @@ def run_unsloth(python: str, rows_file: str, name: str, batch: int) -> dict:
     from simplex_train.models import local_model_path
     spec = load_specialist(name)
     cfg = {"rows_file": rows_file, "batch": batch, "model": local_model_path("embedded"), "max_seq_len": spec.train.max_seq_len,
-           "r": spec.lora.r, "alpha": spec.lora.alpha,   # set from complexity when the YAML omits them "dropout": spec.lora.dropout, "lr": spec.train.learning_rate}
+           "r": spec.lora.r, "alpha": spec.lora.alpha,   # the config sets both from complexity when the YAML omits them
+           "dropout": spec.lora.dropout, "lr": spec.train.learning_rate}
     r = subprocess.run([python, str(HERE), "--unsloth-worker", json.dumps(cfg)], capture_output=True, text=True)
     line = [l for l in r.stdout.splitlines() if l.startswith("RESULT ")]
     if not line: raise SystemExit(f"unsloth failed:\n{r.stderr[-3000:]}")
