@@ -16,7 +16,7 @@ def rows_for_bench(n: int, name: str | None) -> tuple[str, list[dict]]:
     from simplex_train.core import read_jsonl
     from simplex_train.pipeline import RunOptions, run_pipeline
     name = name or ("sentiment" if os.environ.get("SIMPLEX_SHARED_DATA") else "context_protocol")
-    run = run_pipeline(RunOptions(specialist=name, runs_root="/tmp/train_bench", run_id=f"data-{name}", max_train=n, gguf=False), ["prepare"])
+    run = run_pipeline(RunOptions(specialist=name, runs_root="/tmp/train_bench", run_id=f"data-{name}", max_train=n, gguf=False, force=True), ["prepare"])
     return name, read_jsonl(run.split("train"))[:n]
 
 
@@ -51,15 +51,18 @@ def worker(kind: str, name: str, rows_file: str, batch: int) -> dict:
         trainer = SlicedLossSFTTrainer(model=model, args=args,
                                        train_dataset=sft_dataset(tok, rows, spec.train.max_seq_len), processing_class=tok)
     tokens = sum(len(encode_example(tok, r["prompt"], r["response"], spec.train.max_seq_len)["input_ids"]) for r in rows[: steps * batch])
+    from contextlib import nullcontext
+    from simplex_train.train import segment_attention
     t = time.perf_counter()
-    result = trainer.train()
+    with segment_attention(trainer.model) if kind == "ours" else nullcontext():   # as train_sft does
+        trainer.train()
     seconds = time.perf_counter() - t
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     return {"trainer": kind, "steps": steps, "tokens": tokens, "seconds": round(seconds, 2), "tokens_per_s": round(tokens / seconds, 1),
             "s_per_step": round(seconds / steps, 2), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "first_loss": losses[0], "last_loss": losses[-1], "gradient_checkpointing": bool(args.gradient_checkpointing),
             "bf16_autocast": bool(args.bf16), "base_dtype": str(next(trainer.model.parameters()).dtype).replace("torch.", ""),
-            "lora_dropout": spec.lora.dropout}
+            "lora_dropout": spec.lora.dropout, "padding_free": bool(args.padding_free)}
 
 
 def unsloth_worker(cfg: dict) -> dict:

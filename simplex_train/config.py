@@ -117,10 +117,11 @@ class TrainConfig(_Strict):
     seed: int = 42
     best_by: Literal["auto", "task_metric", "eval_loss"] = "auto"   # auto: the task metric when label scoring makes it cheap
     early_stopping_patience: int | None = Field(None, ge=1)   # stop after N evaluations without improvement
-    group_by_length: bool = True            # batches of similar length: less padding
+    group_by_length: bool = True            # batches of similar length: less padding (when not padding_free)
+    padding_free: bool = True               # a batch's rows concatenated into one sequence: no padding computed
     gradient_checkpointing: bool | None = None   # None: on for CUDA, off on CPU (small models fit; it costs ~30 % time)
     quantization: Literal["none", "4bit", "8bit"] = "none"   # QLoRA (bitsandbytes NF4) or 8-bit base: CUDA only
-    optimizer: str = "adamw_torch"          # e.g. adamw_8bit / paged_adamw_8bit on CUDA
+    optimizer: str = "adamw_torch_fused"    # one fused kernel per step (CPU and CUDA); adamw_8bit / paged_adamw_8bit on CUDA
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"   # auto: bf16 on GPUs and CPUs with native bf16, else fp32
 
     @model_validator(mode="after")

@@ -17,7 +17,8 @@ from .models import trainable_parameters
 from .predict import encode_example
 
 # %% auto #0
-__all__ = ['CHECKPOINT_FILES', 'GPU_ONLY_OPTIMIZERS', 'sliced_causal_lm_loss', 'SlicedLossSFTTrainer', 'sft_dataset',
+__all__ = ['SEGMENT_ATTENTION', 'PACKED_KEYS', 'CHECKPOINT_FILES', 'GPU_ONLY_OPTIMIZERS', 'sliced_causal_lm_loss',
+           'segment_sdpa_attention', 'segment_attention', 'padding_free_batch', 'SlicedLossSFTTrainer', 'sft_dataset',
            'complete_checkpoints', 'check_device_options', 'best_by', 'sft_config', 'load_for_training',
            'TaskMetricCallback', 'LivePlotCallback', 'in_notebook', 'train_sft']
 
@@ -29,20 +30,21 @@ def _body_and_head(model):
 
 def _is_ddp(model) -> bool: return isinstance(model, torch.nn.parallel.DistributedDataParallel)
 
-def sliced_causal_lm_loss(model, input_ids, attention_mask, labels, num_items_in_batch=None):
+def sliced_causal_lm_loss(model, input_ids, attention_mask, labels, num_items_in_batch=None, **packed):
     """Next-token cross-entropy over positions with a label, computing logits only at those positions.
+    `packed` carries a padding-free batch's `position_ids` and sequence boundaries (`cu_seq_lens_q`...) to the model.
     Under DDP the forward must go through the DDP wrapper (it synchronises gradients), so there the model computes
     logits at the union of the batch's response positions (`logits_to_keep`), still a small fraction of the sequence."""
     targets = labels[:, 1:]
     keep = targets != -100
     if _is_ddp(model):
         cols = keep.any(0).nonzero().squeeze(1)
-        logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, logits_to_keep=cols).logits
+        logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, logits_to_keep=cols, **packed).logits
         sel = keep[:, cols]
         loss = F.cross_entropy(logits[sel].float(), targets[:, cols][sel], reduction="sum")
     else:
         body, head, cfg = _body_and_head(model)
-        hidden = body(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+        hidden = body(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, **packed).last_hidden_state
         logits = head(hidden[:, :-1][keep]).float()
         cap = getattr(cfg, "final_logit_softcapping", None)
         if cap: logits = torch.tanh(logits / cap) * cap
@@ -50,13 +52,67 @@ def sliced_causal_lm_loss(model, input_ids, attention_mask, labels, num_items_in
     denom = num_items_in_batch if num_items_in_batch is not None else keep.sum()
     return loss / torch.as_tensor(denom, device=loss.device).clamp(min=1)
 
+# %% ../nbs/08_train.ipynb #42388a88
+from transformers import AttentionInterface
+from transformers.integrations.sdpa_attention import repeat_kv, sdpa_attention_forward
+from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+SEGMENT_ATTENTION = "simplex_segment_sdpa"
+
+def _window_mask(n: int, window: int, device) -> torch.Tensor:
+    "Causal mask that also hides keys `window` or more positions back (sliding-window layers)."
+    i = torch.arange(n, device=device)
+    return (i[None] <= i[:, None]) & (i[:, None] - i[None] < window)
+
+def segment_sdpa_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, sliding_window=None, **kw):
+    "Causal attention computed separately for each packed row (`cu_seq_lens_q`); plain SDPA when there are none."
+    cu = kw.get("cu_seq_lens_q")
+    if cu is None or query.shape[0] != 1:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
+                                      sliding_window=sliding_window, **kw)
+    n_rep = query.shape[1] // key.shape[1]
+    key, value = repeat_kv(key, n_rep), repeat_kv(value, n_rep)
+    outs = []
+    for s, e in zip(cu[:-1].tolist(), cu[1:].tolist()):
+        mask = _window_mask(e - s, sliding_window, query.device) if sliding_window and e - s > sliding_window else None
+        outs.append(F.scaled_dot_product_attention(query[:, :, s:e], key[:, :, s:e], value[:, :, s:e], attn_mask=mask,
+                                                   is_causal=mask is None, scale=scaling,
+                                                   dropout_p=dropout if module.training else 0.0))
+    return torch.cat(outs, 2).transpose(1, 2).contiguous(), None
+
+AttentionInterface.register(SEGMENT_ATTENTION, segment_sdpa_attention)
+AttentionMaskInterface.register(SEGMENT_ATTENTION, sdpa_mask)
+
+# %% ../nbs/08_train.ipynb #cc2be57d
+from contextlib import contextmanager, nullcontext
+
+@contextmanager
+def segment_attention(model):
+    "While training, route a model that uses SDPA through `segment_sdpa_attention`; restored afterwards."
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    before = getattr(base.config, "_attn_implementation", None)
+    if before != "sdpa": yield; return
+    base.set_attn_implementation(SEGMENT_ATTENTION)
+    try: yield
+    finally: base.set_attn_implementation(before)
+
+# %% ../nbs/08_train.ipynb #d9cad8c1
+PACKED_KEYS = ("position_ids", "cu_seq_lens_q", "cu_seq_lens_k", "max_length_q", "max_length_k")
+
+def padding_free_batch(examples: list[dict]) -> dict:
+    "One padding-free batch: the rows concatenated, positions restarting per row, row boundaries (as TRL's collator)."
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+    batch = DataCollatorForLanguageModeling(pad_token_id=0, padding_free=True)(examples)
+    return {k: v for k, v in batch.items() if k in ("input_ids", "labels", *PACKED_KEYS)}
+
 # %% ../nbs/08_train.ipynb #4b1050bb
 from trl import SFTConfig, SFTTrainer
 
 class SlicedLossSFTTrainer(SFTTrainer):
     "SFTTrainer whose loss applies the output head only at response positions."
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        loss = sliced_causal_lm_loss(model, inputs["input_ids"], inputs.get("attention_mask"), inputs["labels"], num_items_in_batch)
+        packed = {k: inputs[k] for k in PACKED_KEYS if k in inputs}
+        loss = sliced_causal_lm_loss(model, inputs["input_ids"], inputs.get("attention_mask"), inputs["labels"], num_items_in_batch, **packed)
         return (loss, {"loss": loss}) if return_outputs else loss
 
     def log(self, logs: dict, start_time: float | None = None) -> None:
@@ -94,7 +150,7 @@ def check_device_options(spec: Specialist, device: str) -> None:
     if t.precision == "fp16": bad.append("train.precision: fp16 (mixed precision with a gradient scaler)")
     if bad and device != "cuda":
         raise ValueError(f"{spec.name}: {'; '.join(bad)} need(s) a CUDA GPU, and this machine has only {device}. "
-                         "Use train.quantization: none, train.optimizer: adamw_torch, train.precision: auto on CPU.")
+                         "Use train.quantization: none, train.optimizer: adamw_torch_fused, train.precision: auto on CPU.")
 
 def _precision(t, device: str) -> dict:
     "Trainer mixed-precision flags: CUDA only; on CPU the precision is the weights' dtype (`model_dtype`)."
@@ -116,11 +172,12 @@ def sft_config(spec: Specialist, out_dir: Path, device: str) -> SFTConfig:
         warmup_steps=t.warmup_ratio, num_train_epochs=t.epochs, max_steps=t.max_steps, weight_decay=t.weight_decay,
         logging_steps=1, eval_strategy="steps", eval_steps=t.eval_steps, save_strategy="steps", save_steps=t.save_steps,
         save_total_limit=2, load_best_model_at_end=True, metric_for_best_model=metric, greater_is_better=metric == "task_metric",
-        prediction_loss_only=True, report_to=[], seed=t.seed, data_seed=t.seed, max_length=t.max_seq_len,
+        prediction_loss_only=True, report_to=[], seed=t.seed, data_seed=t.seed,
+        max_length=None if t.padding_free else t.max_seq_len,   # rows arrive truncated by `encode_example`
         use_cpu=device == "cpu", **_precision(t, device), gradient_checkpointing=gc, optim=t.optimizer,
-        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
+        train_sampling_strategy="group_by_length" if t.group_by_length and not t.padding_free else "random",
         include_num_input_tokens_seen=True, dataloader_num_workers=0, remove_unused_columns=False,
-        packing=False, ddp_find_unused_parameters=False)
+        packing=False, padding_free=t.padding_free, ddp_find_unused_parameters=False)
 
 # %% ../nbs/08_train.ipynb #473819ed
 def load_for_training(path: str, spec: Specialist, backend: str):
@@ -192,7 +249,8 @@ def train_sft(model, tok, spec: Specialist, run: RunDir, train_rows: list[dict],
     ckpts = complete_checkpoints(run.checkpoints) if resume else []
     if ckpts: log.info("resuming from %s", ckpts[-1])
     t0 = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=str(ckpts[-1]) if ckpts else None)
+    with segment_attention(model) if backend != "unsloth" else nullcontext():   # Unsloth brings its own attention
+        result = trainer.train(resume_from_checkpoint=str(ckpts[-1]) if ckpts else None)
     seconds = time.perf_counter() - t0
     if not trainer.is_world_process_zero(): return {"rank": args.process_index, "steps": trainer.state.global_step}
     with atomic_dir(run.adapter, overwrite=True) as tmp:
