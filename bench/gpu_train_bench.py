@@ -1,0 +1,200 @@
+"""LoRA training speed and memory on a GPU: plain TRL+PEFT (SFTTrainer defaults), Unsloth standalone (its own recipe)
+and our pipeline (`load_for_training` + `SlicedLossSFTTrainer`, as `train_sft` runs it), on the Qwen2.5-0.5B and
+1.5B architectures built from their configs with random weights (no hub needed). Same rows, LoRA, batch and
+learning rate for every trainer; each runs in its own process, so peak memory is its own. Usage:
+
+    python bench/gpu_train_bench.py --arch qwen2.5-0.5b qwen2.5-1.5b [--steps 30] [--batch 8] [--out FILE]
+    python bench/gpu_train_bench.py --arch tiny --device cpu --steps 3 --warmup 1     # a smoke run without a GPU
+
+Tokens/s counts real (non-padding) tokens over the steps after `--warmup`. MFU = tokens/s x model FLOPs per token /
+the bf16 matmul peak measured on the same device in the same run. Model FLOPs per token: 4 x the body's parameters
+(forward, plus the backward to the activations; the base weights are frozen) plus the output head at response tokens.
+"""
+import argparse, json, os, platform, random, subprocess, sys, time
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+ARCHS = {   # the published Qwen2.5 configs (hidden, intermediate, layers, heads, kv heads), vocab 151,936, tied embeddings
+    "qwen2.5-0.5b": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2),
+    "qwen2.5-1.5b": dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12, num_key_value_heads=2),
+    "tiny": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
+}
+TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+def build_model_dir(arch: str, out: Path) -> Path:
+    "A random-weight Qwen2 model (bf16) and a small tokenizer saved to `out`."
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+    from simplex_train.models import tiny_tokenizer
+    if (out / "config.json").exists(): return out
+    tok = tiny_tokenizer()
+    vocab = 151936 if arch != "tiny" else 1024
+    cfg = Qwen2Config(vocab_size=vocab, max_position_embeddings=32768, rope_theta=1e6, rms_norm_eps=1e-6, tie_word_embeddings=True,
+                      pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, **ARCHS[arch])
+    torch.manual_seed(0)
+    Qwen2ForCausalLM(cfg).to(torch.bfloat16).save_pretrained(out); tok.save_pretrained(out)
+    return out
+
+
+def synthetic_rows(n: int, vocab: int, seq_len: int, seed: int = 0) -> list[dict]:
+    "Rows of random token ids: a prompt of 25-75 % of `seq_len`, a response of 5-20 %, as instruction data has."
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        p, r = rng.randint(seq_len // 4, 3 * seq_len // 4), rng.randint(seq_len // 20, seq_len // 5)
+        rows.append({"prompt_ids": [rng.randrange(4, vocab) for _ in range(p)], "completion_ids": [rng.randrange(4, vocab) for _ in range(r)]})
+    return rows
+
+
+def measured_bf16_peak(device: str) -> float:
+    "FLOP/s of a large bf16 matrix product on `device`."
+    import torch
+    n = 8192 if device == "cuda" else 1024
+    a = torch.randn(n, n, device=device, dtype=torch.bfloat16); b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    for _ in range(3): a @ b
+    sync(); t = time.perf_counter(); k = 20 if device == "cuda" else 5
+    for _ in range(k): a @ b
+    sync()
+    return 2 * n ** 3 * k / (time.perf_counter() - t)
+
+
+def step_timer(device: str):
+    "A TrainerCallback recording when each optimizer step ends and the tokens seen so far (`.marks`)."
+    from transformers import TrainerCallback
+    class StepTimer(TrainerCallback):
+        def __init__(self): self.marks = []
+        def on_step_end(self, args, state, control, **kw):
+            if device == "cuda":
+                import torch; torch.cuda.synchronize()
+            self.marks.append((time.perf_counter(), state.num_input_tokens_seen))
+    return StepTimer()
+
+
+def common_args(cfg: dict) -> dict:
+    return dict(output_dir=f"/tmp/gpu_train_bench/{cfg['trainer']}", per_device_train_batch_size=cfg["batch"], max_steps=cfg["steps"],
+                learning_rate=2e-4, report_to=[], logging_steps=1, save_strategy="no", include_num_input_tokens_seen="non_padding",
+                use_cpu=cfg["device"] == "cpu")
+
+
+def worker(cfg: dict) -> dict:
+    import torch
+    from datasets import Dataset
+    kind, device, path = cfg["trainer"], cfg["device"], cfg["model"]
+    if kind == "unsloth": import unsloth  # noqa: F401  (it patches transformers/TRL on import, so it goes first)
+    from trl import SFTConfig, SFTTrainer
+    rows = [json.loads(l) for l in open(cfg["rows_file"])]
+    timer = step_timer(device)
+    if kind in ("trl", "unsloth"):
+        ds = Dataset.from_list([{"input_ids": r["prompt_ids"] + r["completion_ids"],
+                                 "completion_mask": [0] * len(r["prompt_ids"]) + [1] * len(r["completion_ids"])} for r in rows])
+        args = SFTConfig(**common_args(cfg), max_length=cfg["seq_len"])
+        if kind == "trl":
+            from peft import LoraConfig
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if device == "cuda" else torch.float32).to(device)
+            trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=AutoTokenizer.from_pretrained(path),
+                                 peft_config=LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules=TARGETS, task_type="CAUSAL_LM"),
+                                 callbacks=[timer])
+        else:
+            from unsloth import FastLanguageModel
+            model, tok = FastLanguageModel.from_pretrained(model_name=path, max_seq_length=cfg["seq_len"], dtype=None, load_in_4bit=False)
+            model = FastLanguageModel.get_peft_model(model, r=16, lora_alpha=32, lora_dropout=0.0, target_modules=TARGETS,
+                                                     use_gradient_checkpointing="unsloth", random_state=0)
+            trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok, callbacks=[timer])
+        ctx = None
+    else:
+        from contextlib import nullcontext
+        from simplex_train.config import apply_overrides, load_specialist
+        from simplex_train.models import load_tokenizer
+        from simplex_train.train import SlicedLossSFTTrainer, load_for_training, segment_attention, sft_config
+        backend = "unsloth" if kind == "ours-unsloth" else "peft"
+        spec = apply_overrides(load_specialist("context_protocol"), {
+            "train.batch_size": cfg["batch"], "train.grad_accum": 1, "train.max_steps": cfg["steps"], "train.learning_rate": 2e-4,
+            "train.warmup_ratio": 0.0, "train.max_seq_len": cfg["seq_len"], "lora.r": 16, "lora.alpha": 32, "lora.target_modules": TARGETS})
+        model, tok = load_for_training(path, spec, backend)
+        args = sft_config(spec, Path(common_args(cfg)["output_dir"]), device)
+        args.eval_strategy, args.save_strategy, args.load_best_model_at_end = "no", "no", False
+        args.include_num_input_tokens_seen = "non_padding"
+        ds = Dataset.from_list([{"input_ids": r["prompt_ids"] + r["completion_ids"] + [tok.eos_token_id],
+                                 "labels": [-100] * len(r["prompt_ids"]) + r["completion_ids"] + [tok.eos_token_id]} for r in rows])
+        trainer = SlicedLossSFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok, callbacks=[timer])
+        ctx = segment_attention(model) if backend == "peft" else nullcontext()
+    if device == "cuda": torch.cuda.reset_peak_memory_stats()
+    if ctx is None: trainer.train()
+    else:
+        with ctx: trainer.train()
+    (t0, n0), (t1, n1) = timer.marks[cfg["warmup"] - 1], timer.marks[-1]
+    out = {"trainer": kind, "steps": len(timer.marks), "measured_steps": len(timer.marks) - cfg["warmup"],
+           "tokens_per_s": round((n1 - n0) / (t1 - t0), 1), "s_per_step": round((t1 - t0) / (len(timer.marks) - cfg["warmup"]), 4),
+           "gradient_checkpointing": bool(trainer.args.gradient_checkpointing), "padding_free": bool(getattr(trainer.args, "padding_free", False)),
+           "versions": {m: __import__(m).__version__ for m in ("torch", "transformers", "trl", "peft")}}
+    if kind in ("unsloth", "ours-unsloth"): out["versions"]["unsloth"] = __import__("unsloth").__version__
+    if device == "cuda": out["peak_memory_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+    else:
+        import resource; out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return out
+
+
+def flops_per_token(model_dir: Path, rows: list[dict]) -> float:
+    "4 x the body's parameters, plus the output head (4 x vocab x hidden) at the share of tokens that are responses."
+    cfg = json.loads((model_dir / "config.json").read_text())
+    h, i, L, a, kv = (cfg[k] for k in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads"))
+    d = h // a
+    body = L * (h * a * d + 2 * h * kv * d + a * d * h + 3 * h * i)
+    resp = sum(len(r["completion_ids"]) for r in rows) / sum(len(r["prompt_ids"]) + len(r["completion_ids"]) for r in rows)
+    return 4 * body + 4 * cfg["vocab_size"] * h * resp
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--arch", nargs="+", default=["qwen2.5-0.5b", "qwen2.5-1.5b"], choices=list(ARCHS))
+    ap.add_argument("--trainers", default="trl,unsloth,ours,ours-unsloth", help="comma-separated; those whose packages are missing are skipped")
+    ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    ap.add_argument("--steps", type=int, default=30); ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=8); ap.add_argument("--seq-len", type=int, default=1024)
+    ap.add_argument("--rows", type=int, default=None, help="default: steps x batch")
+    ap.add_argument("--out", default="bench/gpu_train_results.json")
+    ap.add_argument("--worker", default=None)
+    a = ap.parse_args()
+    if a.worker:
+        print("RESULT " + json.dumps(worker(json.loads(a.worker))), flush=True); return
+    import importlib.util, torch
+    have = {"trl": True, "ours": True, "unsloth": importlib.util.find_spec("unsloth") is not None and a.device == "cuda"}
+    have["ours-unsloth"] = have["unsloth"]
+    trainers = [t for t in a.trainers.split(",") if have.get(t)]
+    device_name = torch.cuda.get_device_name() if a.device == "cuda" else f"{platform.machine()} CPU, {os.cpu_count()} cores"
+    out = {"command": "python bench/gpu_train_bench.py " + " ".join(sys.argv[1:]), "device": device_name,
+           "bf16_peak_tflops": round(measured_bf16_peak(a.device) / 1e12, 1), "batch": a.batch, "seq_len": a.seq_len,
+           "lora": "r 16, alpha 32, dropout 0, q/k/v/o/gate/up/down", "skipped": sorted(set(a.trainers.split(",")) - set(trainers)),
+           "results": {}}
+    print("device", device_name, "bf16 peak", out["bf16_peak_tflops"], "TFLOP/s", flush=True)
+    for arch in a.arch:
+        model_dir = build_model_dir(arch, Path(f"/tmp/gpu_train_bench/model-{arch}"))
+        vocab = json.loads((model_dir / "config.json").read_text())["vocab_size"]
+        rows = synthetic_rows(a.rows or a.steps * a.batch, vocab, a.seq_len)
+        rows_file = Path(f"/tmp/gpu_train_bench/rows-{arch}.jsonl"); rows_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        fpt, res = flops_per_token(model_dir, rows), {}
+        for kind in trainers:
+            cfg = {"trainer": kind, "device": a.device, "model": str(model_dir), "rows_file": str(rows_file), "batch": a.batch,
+                   "steps": a.steps, "warmup": a.warmup, "seq_len": a.seq_len}
+            r = subprocess.run([sys.executable, str(HERE), "--worker", json.dumps(cfg)], capture_output=True, text=True)
+            line = [l for l in r.stdout.splitlines() if l.startswith("RESULT ")]
+            if not line:
+                res[kind] = {"error": r.stderr[-2000:]}; print(arch, kind, "FAILED", r.stderr[-2000:], flush=True); continue
+            res[kind] = json.loads(line[0][7:])
+            res[kind]["mfu"] = round(res[kind]["tokens_per_s"] * fpt / (out["bf16_peak_tflops"] * 1e12), 4)
+            print(arch, kind, res[kind], flush=True)
+        ok = {k: v for k, v in res.items() if "tokens_per_s" in v}
+        for ours in ("ours", "ours-unsloth"):
+            for peer in ("trl", "unsloth"):
+                if ours in ok and peer in ok: res[f"{ours}_vs_{peer}"] = round(ok[ours]["tokens_per_s"] / ok[peer]["tokens_per_s"], 2)
+        out["results"][arch] = res
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(out, indent=2) + "\n")
+    print("wrote", a.out)
+
+
+if __name__ == "__main__":
+    main()
