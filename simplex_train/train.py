@@ -153,10 +153,11 @@ def check_device_options(spec: Specialist, device: str) -> None:
                          "Use train.quantization: none, train.optimizer: adamw_torch_fused, train.precision: auto on CPU.")
 
 def _precision(t, device: str) -> dict:
-    "Trainer mixed-precision flags: CUDA only; on CPU the precision is the weights' dtype (`model_dtype`)."
+    "Trainer mixed-precision flags: CUDA only (plus TF32 matmuls from Ampere on); on CPU the precision is the weights' dtype."
     if device != "cuda": return {"bf16": False, "fp16": False}
-    if t.precision == "auto": return {"bf16": torch.cuda.is_bf16_supported(), "fp16": False}
-    return {"bf16": t.precision == "bf16", "fp16": t.precision == "fp16"}
+    tf32 = {"tf32": True} if torch.cuda.get_device_capability()[0] >= 8 and t.precision != "fp32" else {}
+    if t.precision == "auto": return {"bf16": torch.cuda.is_bf16_supported(), "fp16": False, **tf32}
+    return {"bf16": t.precision == "bf16", "fp16": t.precision == "fp16", **tf32}
 
 def best_by(spec: Specialist) -> str:
     "What picks the best checkpoint: the task metric on validation (when label scoring makes it cheap) or eval loss."
@@ -176,7 +177,7 @@ def sft_config(spec: Specialist, out_dir: Path, device: str) -> SFTConfig:
         max_length=None if t.padding_free else t.max_seq_len,   # rows arrive truncated by `encode_example`
         use_cpu=device == "cpu", **_precision(t, device), gradient_checkpointing=gc, optim=t.optimizer,
         train_sampling_strategy="group_by_length" if t.group_by_length and not t.padding_free else "random",
-        include_num_input_tokens_seen=True, dataloader_num_workers=0, remove_unused_columns=False,
+        include_num_input_tokens_seen="non_padding", dataloader_num_workers=0, remove_unused_columns=False,
         packing=False, padding_free=t.padding_free, ddp_find_unused_parameters=False)
 
 # %% ../nbs/08_train.ipynb #473819ed
