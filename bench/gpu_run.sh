@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The GPU checks of the training issue, on a lent CUDA machine that has torch, transformers 5.17 and peft but no
+# trl / unsloth / datasets and no internet. Wheels travel in three parts (each call may carry 64 MiB).
+#   here:        bash bench/gpu_run.sh fetch                 # downloads .whl/{a,b,c} (Python 3.12 wheels)
+#   on the GPU:  bash bench/gpu_run.sh install a             # carry .whl/a; repeat with b, c (carry .whl/b, .whl/c)
+#                bash bench/gpu_run.sh check pinned|main     # our tests + bench under one version set
+# "pinned" is Unsloth's set (the machine's transformers 5.17.0, trl 1.15.0, unsloth); "main" adds transformers
+# 5.23.0 and trl 1.16.0 on top (PEFT+TRL backend, since Unsloth refuses transformers > 5.17).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PIPDL="--no-deps --only-binary=:all: --python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64
+  --platform manylinux_2_27_x86_64 --platform manylinux_2_24_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64"
+A="trl==1.15.0 datasets==4.8.5 dill multiprocess pydantic pydantic-core annotated-types typing-inspection ftfy wcwidth
+   sqlglot tyro cut_cross_entropy msgspec hf_transfer json5 nest-asyncio structlog docstring-parser shtab typeguard"
+B="bitsandbytes"
+C="unsloth==2026.10.9 unsloth_zoo==2026.10.9 torchao"
+NEW="transformers==5.23.0 trl==1.16.0"
+case "${1:-}" in
+  fetch)
+    for part in a b c new; do
+      mkdir -p .whl/$part; var=$(echo $part | tr a-z A-Z)
+      for p in ${!var}; do python3 -m pip download -q $PIPDL -d .whl/$part "$p"; done
+    done
+    du -sh .whl/* ;;
+  install)
+    dir=.site; [ "$2" = new ] && dir=.site-new
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target $dir .whl/$2/*.whl ;;
+  check)
+    export PYTHONPATH="$PWD:$PWD/.site"; [ "$2" = main ] && export PYTHONPATH="$PWD/.site-new:$PYTHONPATH"
+    python3 -c "import torch, transformers, trl, peft; print(torch.__version__, transformers.__version__, trl.__version__, peft.__version__, torch.cuda.get_device_name())"
+    mkdir -p "${OUT:-/tmp/out}"
+    trainers=trl,ours; [ "$2" = pinned ] && trainers=trl,unsloth,ours,ours-unsloth
+    PYTHONUNBUFFERED=1 python3 bench/gpu_train_bench.py --arch qwen2.5-0.5b qwen2.5-1.5b --trainers $trainers \
+      --out "${OUT:-/tmp/out}/gpu_train_results_$2.json" ;;
+  *) sed -n 2,8p "$0"; exit 2 ;;
+esac
