@@ -72,11 +72,12 @@ def segment_sdpa_attention(module, query, key, value, attention_mask, dropout=0.
                                       sliding_window=sliding_window, **kw)
     n_rep = query.shape[1] // key.shape[1]
     key, value = repeat_kv(key, n_rep), repeat_kv(value, n_rep)
-    outs = []
-    for s, e in zip(cu[:-1].tolist(), cu[1:].tolist()):
-        mask = _window_mask(e - s, sliding_window, query.device) if sliding_window and e - s > sliding_window else None
-        outs.append(F.scaled_dot_product_attention(query[:, :, s:e], key[:, :, s:e], value[:, :, s:e], attn_mask=mask,
-                                                   is_causal=mask is None, scale=scaling,
+    lengths, outs = cu.diff().tolist(), []
+    # split, not slicing: a slice's backward allocates and zero-fills a whole-batch gradient per row; split's is one concat
+    for q, k, v in zip(query.split(lengths, 2), key.split(lengths, 2), value.split(lengths, 2)):
+        n = q.shape[2]
+        mask = _window_mask(n, sliding_window, query.device) if sliding_window and n > sliding_window else None
+        outs.append(F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None, scale=scaling,
                                                    dropout_p=dropout if module.training else 0.0))
     return torch.cat(outs, 2).transpose(1, 2).contiguous(), None
 
