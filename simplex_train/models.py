@@ -15,8 +15,8 @@ from .config import LoraConfig
 # %% auto #0
 __all__ = ['EMBEDDED', 'TINY_CORPUS', 'LINEAR_MODULES', 'ModelRef', 'resolve_base_model', 'cache_root', 'embedded_gguf',
            'gguf_to_safetensors', 'local_model_path', 'cpu_has_native_bf16', 'default_dtype', 'model_dtype',
-           'load_tokenizer', 'load_model', 'tiny_tokenizer', 'tiny_model_dir', 'peft_lora_config', 'attach_lora',
-           'trainable_parameters', 'load_unsloth']
+           'load_tokenizer', 'contiguous_head_input', 'load_model', 'tiny_tokenizer', 'tiny_model_dir',
+           'peft_lora_config', 'attach_lora', 'trainable_parameters', 'load_unsloth']
 
 # %% ../nbs/04_models.ipynb #58aa792f
 EMBEDDED = "embedded"
@@ -112,12 +112,20 @@ def load_tokenizer(path: str):
     tok.padding_side = "left"
     return tok
 
+def contiguous_head_input(model):
+    """Make the output head's input contiguous. On CPU, a bf16 `F.linear` whose weight is frozen (LoRA training, an
+    unmerged adapter) is ~300x slower on a strided input (PyTorch 2.13: 8.3 s vs 0.03 s for the 262K-row head), and
+    `logits_to_keep` hands the head exactly such a view. The copy is a few KB."""
+    head = model.get_output_embeddings()
+    if head is not None: head.register_forward_pre_hook(lambda mod, args: (args[0].contiguous(), *args[1:]))
+    return model
+
 def load_model(path: str, dtype=None, device: str | None = None):
     "A causal LM from `path`, in eval mode, on `device` (the detected one by default)."
     from transformers import AutoModelForCausalLM
     device = device or detect_device()
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or default_dtype(device))
-    return model.to(device).eval()
+    return contiguous_head_input(model.to(device).eval())
 
 # %% ../nbs/04_models.ipynb #029f8188
 TINY_CORPUS = ["Review: a fine film\nSentiment: positive", "Review: dull and slow\nSentiment: negative",
