@@ -108,18 +108,15 @@ def worker(cfg: dict) -> dict:
         from contextlib import nullcontext
         from simplex_train.config import apply_overrides, load_specialist
         from simplex_train.models import load_tokenizer
-        from simplex_train.train import SlicedLossSFTTrainer, load_for_training, segment_attention, sft_config
+        from simplex_train.train import load_for_training, segment_attention, sliced_trainer
         backend = "unsloth" if kind == "ours-unsloth" else "peft"
         spec = apply_overrides(load_specialist("context_protocol"), {
             "train.batch_size": cfg["batch"], "train.grad_accum": 1, "train.max_steps": cfg["steps"], "train.learning_rate": 2e-4,
             "train.warmup_ratio": 0.0, "train.max_seq_len": cfg["seq_len"], "lora.r": 16, "lora.alpha": 32, "lora.target_modules": TARGETS})
         model, tok = load_for_training(path, spec, backend)
-        args = sft_config(spec, Path(common_args(cfg)["output_dir"]), device)
-        args.eval_strategy, args.save_strategy, args.load_best_model_at_end = "no", "no", False
-        args.include_num_input_tokens_seen = "non_padding"
-        ds = Dataset.from_list([{"input_ids": r["prompt_ids"] + r["completion_ids"] + [tok.eos_token_id],
+        ds = Dataset.from_list([{"input_ids": r["prompt_ids"] + r["completion_ids"] + [tok.eos_token_id],   # encoded as sft_dataset does
                                  "labels": [-100] * len(r["prompt_ids"]) + r["completion_ids"] + [tok.eos_token_id]} for r in rows])
-        trainer = SlicedLossSFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok, callbacks=[timer])
+        trainer = sliced_trainer(model, tok, spec, Path(common_args(cfg)["output_dir"]), ds, callbacks=[timer])
         ctx = segment_attention(model) if backend == "peft" else nullcontext()
     if device == "cuda": torch.cuda.reset_peak_memory_stats()
     if ctx is None: trainer.train()

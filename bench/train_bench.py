@@ -44,12 +44,10 @@ def worker(kind: str, name: str, rows_file: str, batch: int) -> dict:
         trainer = SFTTrainer(model=path, args=args, train_dataset=ds, processing_class=tok,   # TRL loads it: float32
                              peft_config=peft_lora_config(spec.lora))
     else:
-        from simplex_train.train import SlicedLossSFTTrainer, load_for_training, sft_config, sft_dataset
-        args = sft_config(spec, Path(out_dir), "cpu")
-        args.eval_strategy, args.save_strategy, args.load_best_model_at_end = "no", "no", False
+        from simplex_train.train import load_for_training, sft_dataset, sliced_trainer
         model, _ = load_for_training(path, spec, "peft")     # the pipeline's loader: the run's dtype, LoRA attached
-        trainer = SlicedLossSFTTrainer(model=model, args=args,
-                                       train_dataset=sft_dataset(tok, rows, spec.train.max_seq_len), processing_class=tok)
+        trainer = sliced_trainer(model, tok, spec, Path(out_dir), sft_dataset(tok, rows, spec.train.max_seq_len))   # the pipeline's trainer
+        args = trainer.args
     tokens = sum(len(encode_example(tok, r["prompt"], r["response"], spec.train.max_seq_len)["input_ids"]) for r in rows[: steps * batch])
     from contextlib import nullcontext
     from simplex_train.train import segment_attention

@@ -20,7 +20,7 @@ from .predict import encode_example
 __all__ = ['SEGMENT_ATTENTION', 'PACKED_KEYS', 'CHECKPOINT_FILES', 'GPU_ONLY_OPTIMIZERS', 'sliced_causal_lm_loss',
            'segment_sdpa_attention', 'segment_attention', 'padding_free_batch', 'SlicedLossSFTTrainer', 'sft_dataset',
            'complete_checkpoints', 'check_device_options', 'best_by', 'sft_config', 'load_for_training',
-           'TaskMetricCallback', 'LivePlotCallback', 'in_notebook', 'train_sft']
+           'TaskMetricCallback', 'LivePlotCallback', 'in_notebook', 'sliced_trainer', 'train_sft']
 
 # %% ../nbs/08_train.ipynb #a218a53f
 def _body_and_head(model):
@@ -235,19 +235,26 @@ def in_notebook() -> bool:
     except ImportError: return False
 
 # %% ../nbs/08_train.ipynb #1898d72a
+def sliced_trainer(model, tok, spec: Specialist, out_dir: Path, train_ds, val_ds=None, callbacks=()) -> SlicedLossSFTTrainer:
+    """The trainer `train_sft` runs, on encoded datasets (`sft_dataset`); the benchmarks build theirs here too.
+    Without `val_ds` there is no evaluation and no checkpoint."""
+    args = sft_config(spec, out_dir, detect_device())
+    if val_ds is None: args.eval_strategy, args.save_strategy, args.load_best_model_at_end = "no", "no", False
+    return SlicedLossSFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds, processing_class=tok,
+                                callbacks=list(callbacks))
+
 def train_sft(model, tok, spec: Specialist, run: RunDir, train_rows: list[dict], val_rows: list[dict],
               backend: str = "peft", resume: bool = True) -> dict:
     "Fine-tune `model` (already LoRA-wrapped); returns the training metadata."
     device = detect_device()
-    args = sft_config(spec, run.checkpoints, device)
-    train_ds, val_ds = sft_dataset(tok, train_rows, spec.train.max_seq_len), sft_dataset(tok, val_rows, spec.train.max_seq_len)
     callbacks = ([TaskMetricCallback(spec, tok, val_rows)] if best_by(spec) == "task_metric" else [])
     if spec.train.early_stopping_patience:
         from transformers import EarlyStoppingCallback
         callbacks.append(EarlyStoppingCallback(spec.train.early_stopping_patience))
     if in_notebook() and int(os.environ.get("LOCAL_RANK", 0)) == 0: callbacks.append(LivePlotCallback())
-    trainer = SlicedLossSFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds, processing_class=tok,
-                                   callbacks=callbacks)
+    encode = lambda rows: sft_dataset(tok, rows, spec.train.max_seq_len)
+    trainer = sliced_trainer(model, tok, spec, run.checkpoints, encode(train_rows), encode(val_rows), callbacks)
+    args = trainer.args
     ckpts = complete_checkpoints(run.checkpoints) if resume else []
     if ckpts: log.info("resuming from %s", ckpts[-1])
     t0 = time.perf_counter()
