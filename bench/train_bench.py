@@ -102,6 +102,20 @@ def run_unsloth(python: str, rows_file: str, name: str, batch: int) -> dict:
     return json.loads(line[0][7:])
 
 
+def run_worker(kind: str, name: str, rows_file: str, batch: int) -> dict:
+    "One timed training run in a fresh process (so its peak RSS is its own)."
+    r = subprocess.run([sys.executable, str(HERE), "--worker", kind, "--name", name, "--rows-file", rows_file, "--batch", str(batch)],
+                       capture_output=True, text=True)
+    line = [l for l in r.stdout.splitlines() if l.startswith("RESULT ")]
+    if not line: raise SystemExit(f"{kind} failed:\n{r.stderr[-3000:]}")
+    return json.loads(line[0][7:])
+
+
+def median_run(runs: list[dict]) -> dict:
+    "The run with the median tokens/s (the lower middle one for an even count)."
+    return sorted(runs, key=lambda r: r["tokens_per_s"])[(len(runs) - 1) // 2]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=48)
@@ -112,6 +126,7 @@ def main():
     ap.add_argument("--unsloth-worker", default=None)
     ap.add_argument("--name"); ap.add_argument("--rows-file")
     ap.add_argument("--out", default="bench/train_results.json")
+    ap.add_argument("--repeats", type=int, default=1, help="runs per trainer, interleaved; the median run is reported")
     a = ap.parse_args()
     if a.unsloth_worker:
         print("RESULT " + json.dumps(unsloth_worker(json.loads(a.unsloth_worker))), flush=True); return
@@ -122,20 +137,21 @@ def main():
     rows_file = "/tmp/train_bench/rows.jsonl"; write_jsonl(rows_file, rows)
     out = {"data": f"{name}: {len(rows)} train rows, one pass", "batch": a.batch, "model": "embedded Gemma 3 270M (CPU)",
            "lora": "the specialist's (r 16, alpha 32, all-linear), the same for both", "results": {}}
-    for kind in ("trl", "ours"):
-        r = subprocess.run([sys.executable, str(HERE), "--worker", kind, "--name", name, "--rows-file", rows_file, "--batch", str(a.batch)],
-                           capture_output=True, text=True)
-        line = [l for l in r.stdout.splitlines() if l.startswith("RESULT ")]
-        if not line: raise SystemExit(f"{kind} failed:\n{r.stderr[-3000:]}")
-        out["results"][kind] = json.loads(line[0][7:]); print(kind, out["results"][kind], flush=True)
+    runs = {"trl": [], "ours": [], "unsloth": []}
+    for i in range(a.repeats):   # interleaved, so that drift on a shared machine falls on every trainer alike
+        for kind in ("trl", "ours"):
+            runs[kind].append(run_worker(kind, name, rows_file, a.batch)); print(kind, i, runs[kind][-1], flush=True)
+        if a.unsloth_python:
+            u = run_unsloth(a.unsloth_python, rows_file, name, a.batch)
+            u["tokens"] = runs["ours"][-1]["tokens"]; u["tokens_per_s"] = round(u["tokens"] / u["seconds"], 1)
+            runs["unsloth"].append(u); print("unsloth", i, u, flush=True)
+    for kind, rs in runs.items():
+        if rs: out["results"][kind] = {**median_run(rs), "tokens_per_s_runs": [r["tokens_per_s"] for r in rs]}
     t, o = out["results"]["trl"], out["results"]["ours"]
     out["speedup_tokens_per_s"] = round(o["tokens_per_s"] / t["tokens_per_s"], 2)
-    if a.unsloth_python:
-        u = out["results"]["unsloth"] = run_unsloth(a.unsloth_python, rows_file, name, a.batch)
-        u["tokens"] = o["tokens"]; u["tokens_per_s"] = round(o["tokens"] / u["seconds"], 1); print("unsloth", u, flush=True)
-        out["speedup_vs_unsloth_cpu"] = round(o["tokens_per_s"] / u["tokens_per_s"], 2)
+    if a.unsloth_python: out["speedup_vs_unsloth_cpu"] = round(o["tokens_per_s"] / out["results"]["unsloth"]["tokens_per_s"], 2)
     out["peak_rss_ratio"] = round(o["peak_rss_mb"] / t["peak_rss_mb"], 2)
-    out["command"] = (f"SIMPLEX_SHARED_DATA=../shared/data python bench/train_bench.py --rows {a.rows} --batch {a.batch} --specialist {name} --out {a.out}"
+    out["command"] = (f"SIMPLEX_SHARED_DATA=../shared/data python bench/train_bench.py --rows {a.rows} --batch {a.batch} --specialist {name} --repeats {a.repeats} --out {a.out}"
                       + (" --unsloth-python UNSLOTH_VENV/bin/python" if a.unsloth_python else ""))
     out["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, no GPU; torch {__import__('torch').__version__}, trl {__import__('trl').__version__}"
     Path(a.out).write_text(json.dumps(out, indent=2) + "\n")

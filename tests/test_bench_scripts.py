@@ -26,3 +26,14 @@ def test_gpu_train_bench_smoke_on_cpu(tmp_path):
     res = json.loads(out.read_text())["results"]["tiny"]
     assert res["trl"]["tokens_per_s"] > 0 and res["ours"]["tokens_per_s"] > 0 and res["ours"]["padding_free"]
     assert res["ours_vs_trl"] > 0 and 0 < res["ours"]["mfu"] < 1
+
+
+def test_train_bench_reports_the_median_run():
+    "With --repeats the CPU training bench reports each trainer's median run, not its best or its last."
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("train_bench", Path(__file__).parent.parent / "bench" / "train_bench.py")
+    bench = importlib.util.module_from_spec(spec); spec.loader.exec_module(bench)
+    runs = [{"tokens_per_s": v, "i": i} for i, v in enumerate([30.0, 42.0, 34.0])]
+    assert bench.median_run(runs)["i"] == 2
+    assert bench.median_run(runs[:2])["i"] == 0     # an even count takes the lower middle run
+    assert bench.median_run(runs[:1])["i"] == 0
