@@ -64,6 +64,11 @@ def _window_mask(n: int, window: int, device) -> torch.Tensor:
     i = torch.arange(n, device=device)
     return (i[None] <= i[:, None]) & (i[:, None] - i[None] < window)
 
+def _row_lengths(cu: torch.Tensor) -> list[int]:
+    "Row lengths from the boundaries, read once per batch: every layer gets the same tensor, and on a GPU each read syncs."
+    if not hasattr(cu, "_row_lengths"): cu._row_lengths = cu.diff().tolist()
+    return cu._row_lengths
+
 def segment_sdpa_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, sliding_window=None, **kw):
     "Causal attention computed separately for each packed row (`cu_seq_lens_q`); plain SDPA when there are none."
     cu = kw.get("cu_seq_lens_q")
@@ -72,7 +77,7 @@ def segment_sdpa_attention(module, query, key, value, attention_mask, dropout=0.
                                       sliding_window=sliding_window, **kw)
     n_rep = query.shape[1] // key.shape[1]
     key, value = repeat_kv(key, n_rep), repeat_kv(value, n_rep)
-    lengths, outs = cu.diff().tolist(), []
+    lengths, outs = _row_lengths(cu), []
     # split, not slicing: a slice's backward allocates and zero-fills a whole-batch gradient per row; split's is one concat
     for q, k, v in zip(query.split(lengths, 2), key.split(lengths, 2), value.split(lengths, 2)):
         n = q.shape[2]
