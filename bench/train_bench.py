@@ -20,7 +20,7 @@ def rows_for_bench(n: int, name: str | None) -> tuple[str, list[dict]]:
     return name, read_jsonl(run.split("train"))[:n]
 
 
-def worker(kind: str, name: str, rows_file: str, batch: int) -> dict:
+def worker(kind: str, name: str, rows_file: str, batch: int, quantization: str = "none") -> dict:
     import torch
     from datasets import Dataset
     from simplex_train.config import apply_overrides, load_specialist
@@ -31,7 +31,8 @@ def worker(kind: str, name: str, rows_file: str, batch: int) -> dict:
     rows = read_jsonl(rows_file)
     steps = len(rows) // batch
     spec = apply_overrides(load_specialist(name), {"train.batch_size": batch, "train.grad_accum": 1, "train.max_steps": steps,
-                                                    "train.eval_steps": steps, "train.save_steps": steps, "train.warmup_ratio": 0.0})
+                                                    "train.eval_steps": steps, "train.save_steps": steps, "train.warmup_ratio": 0.0,
+                                                    "train.quantization": quantization if kind == "ours" else "none"})
     path = local_model_path("embedded")
     tok = load_tokenizer(path)
     set_seed(0)
@@ -60,7 +61,7 @@ def worker(kind: str, name: str, rows_file: str, batch: int) -> dict:
             "s_per_step": round(seconds / steps, 2), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "first_loss": losses[0], "last_loss": losses[-1], "gradient_checkpointing": bool(args.gradient_checkpointing),
             "bf16_autocast": bool(args.bf16), "base_dtype": str(next(trainer.model.parameters()).dtype).replace("torch.", ""),
-            "lora_dropout": spec.lora.dropout, "padding_free": bool(args.padding_free)}
+            "lora_dropout": spec.lora.dropout, "padding_free": bool(args.padding_free), "quantization": spec.train.quantization}
 
 
 def unsloth_worker(cfg: dict) -> dict:
@@ -102,9 +103,10 @@ def run_unsloth(python: str, rows_file: str, name: str, batch: int) -> dict:
     return json.loads(line[0][7:])
 
 
-def run_worker(kind: str, name: str, rows_file: str, batch: int) -> dict:
+def run_worker(kind: str, name: str, rows_file: str, batch: int, quantization: str = "none") -> dict:
     "One timed training run in a fresh process (so its peak RSS is its own)."
-    r = subprocess.run([sys.executable, str(HERE), "--worker", kind, "--name", name, "--rows-file", rows_file, "--batch", str(batch)],
+    r = subprocess.run([sys.executable, str(HERE), "--worker", kind, "--name", name, "--rows-file", rows_file, "--batch", str(batch),
+                        "--quantization", quantization],
                        capture_output=True, text=True)
     line = [l for l in r.stdout.splitlines() if l.startswith("RESULT ")]
     if not line: raise SystemExit(f"{kind} failed:\n{r.stderr[-3000:]}")
@@ -127,11 +129,12 @@ def main():
     ap.add_argument("--name"); ap.add_argument("--rows-file")
     ap.add_argument("--out", default="bench/train_results.json")
     ap.add_argument("--repeats", type=int, default=1, help="runs per trainer, interleaved; the median run is reported")
+    ap.add_argument("--quantization", default="none", choices=["none", "4bit", "8bit"], help="our trainer on a bitsandbytes-quantized base (QLoRA)")
     a = ap.parse_args()
     if a.unsloth_worker:
         print("RESULT " + json.dumps(unsloth_worker(json.loads(a.unsloth_worker))), flush=True); return
     if a.worker:
-        print("RESULT " + json.dumps(worker(a.worker, a.name, a.rows_file, a.batch)), flush=True); return
+        print("RESULT " + json.dumps(worker(a.worker, a.name, a.rows_file, a.batch, a.quantization)), flush=True); return
     from simplex_train.core import write_jsonl
     name, rows = rows_for_bench(a.rows, a.specialist)
     rows_file = "/tmp/train_bench/rows.jsonl"; write_jsonl(rows_file, rows)
@@ -140,7 +143,7 @@ def main():
     runs = {"trl": [], "ours": [], "unsloth": []}
     for i in range(a.repeats):   # interleaved, so that drift on a shared machine falls on every trainer alike
         for kind in ("trl", "ours"):
-            runs[kind].append(run_worker(kind, name, rows_file, a.batch)); print(kind, i, runs[kind][-1], flush=True)
+            runs[kind].append(run_worker(kind, name, rows_file, a.batch, a.quantization)); print(kind, i, runs[kind][-1], flush=True)
         if a.unsloth_python:
             u = run_unsloth(a.unsloth_python, rows_file, name, a.batch)
             u["tokens"] = runs["ours"][-1]["tokens"]; u["tokens_per_s"] = round(u["tokens"] / u["seconds"], 1)
@@ -151,7 +154,8 @@ def main():
     out["speedup_tokens_per_s"] = round(o["tokens_per_s"] / t["tokens_per_s"], 2)
     if a.unsloth_python: out["speedup_vs_unsloth_cpu"] = round(o["tokens_per_s"] / out["results"]["unsloth"]["tokens_per_s"], 2)
     out["peak_rss_ratio"] = round(o["peak_rss_mb"] / t["peak_rss_mb"], 2)
-    out["command"] = (f"SIMPLEX_SHARED_DATA=../shared/data python bench/train_bench.py --rows {a.rows} --batch {a.batch} --specialist {name} --repeats {a.repeats} --out {a.out}"
+    out["command"] = (f"SIMPLEX_SHARED_DATA=../shared/data python bench/train_bench.py --rows {a.rows} --batch {a.batch} --specialist {name} --repeats {a.repeats}"
+                      + (f" --quantization {a.quantization}" if a.quantization != "none" else "") + f" --out {a.out}"
                       + (" --unsloth-python UNSLOTH_VENV/bin/python" if a.unsloth_python else ""))
     out["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, no GPU; torch {__import__('torch').__version__}, trl {__import__('trl').__version__}"
     Path(a.out).write_text(json.dumps(out, indent=2) + "\n")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install simplex_train and its dev tools into ./.venv on a CPU machine.
 # torch is pinned to the CPU build (2.13.0) through constraints.txt, so pip never pulls CUDA packages;
-# the `gpu` extra (unsloth, bitsandbytes) is for CUDA machines only and is not installed here.
+# the `gpu` extra (unsloth) is for CUDA machines only and is not installed here; bitsandbytes (QLoRA) has a CPU backend.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}

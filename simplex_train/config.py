@@ -120,7 +120,7 @@ class TrainConfig(_Strict):
     group_by_length: bool = True            # batches of similar length: less padding (when not padding_free)
     padding_free: bool = True               # a batch's rows concatenated into one sequence: no padding computed
     gradient_checkpointing: bool | None = None   # None: on for CUDA, off on CPU (small models fit; it costs ~30 % time)
-    quantization: Literal["none", "4bit", "8bit"] = "none"   # QLoRA (bitsandbytes NF4) or 8-bit base: CUDA only
+    quantization: Literal["none", "4bit", "8bit"] = "none"   # QLoRA (bitsandbytes NF4) or 8-bit base (CUDA, or CPU)
     optimizer: str = "adamw_torch_fused"    # one fused kernel per step (CPU and CUDA); adamw_8bit / paged_adamw_8bit on CUDA
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"   # auto: bf16 on GPUs and CPUs with native bf16, else fp32
 

@@ -145,15 +145,15 @@ def tiny_tokenizer(corpus=TINY_CORPUS, vocab_size: int = 320):
     tok.padding_side = "left"
     return tok
 
-def tiny_model_dir(out: str | Path, seed: int = 0) -> str:
-    "Save a tiny random Gemma 3 text model and its tokenizer to `out`; returns the path."
+def tiny_model_dir(out: str | Path, seed: int = 0, **config) -> str:
+    "Save a tiny random Gemma 3 text model and its tokenizer to `out` (`config` overrides its sizes); returns the path."
     import torch
     from transformers import Gemma3ForCausalLM, Gemma3TextConfig
     tok = tiny_tokenizer()
-    cfg = Gemma3TextConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                           num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=512,
-                           pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                           sliding_window=64)
+    sizes = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+                 head_dim=16, max_position_embeddings=512, sliding_window=64) | config
+    cfg = Gemma3TextConfig(vocab_size=len(tok), pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                           eos_token_id=tok.eos_token_id, **sizes)
     torch.manual_seed(seed)
     Gemma3ForCausalLM(cfg).save_pretrained(out); tok.save_pretrained(out)
     return str(out)

@@ -19,8 +19,8 @@ from .predict import encode_example
 # %% auto #0
 __all__ = ['SEGMENT_ATTENTION', 'PACKED_KEYS', 'CHECKPOINT_FILES', 'GPU_ONLY_OPTIMIZERS', 'sliced_causal_lm_loss',
            'segment_sdpa_attention', 'segment_attention', 'padding_free_batch', 'SlicedLossSFTTrainer', 'sft_dataset',
-           'complete_checkpoints', 'check_device_options', 'best_by', 'sft_config', 'load_for_training',
-           'TaskMetricCallback', 'LivePlotCallback', 'in_notebook', 'sliced_trainer', 'train_sft']
+           'complete_checkpoints', 'check_device_options', 'best_by', 'uses_gradient_checkpointing', 'sft_config',
+           'load_for_training', 'TaskMetricCallback', 'LivePlotCallback', 'in_notebook', 'sliced_trainer', 'train_sft']
 
 # %% ../nbs/08_train.ipynb #a218a53f
 def _body_and_head(model):
@@ -149,14 +149,18 @@ def complete_checkpoints(folder: Path) -> list[Path]:
 GPU_ONLY_OPTIMIZERS = ("adamw_8bit", "paged_adamw_8bit", "paged_adamw_32bit", "adamw_bnb_8bit", "lion_8bit", "paged_lion_8bit")
 
 def check_device_options(spec: Specialist, device: str) -> None:
-    "Refuse, with a message naming the field, options that need a CUDA GPU when there is none."
+    """Refuse, with a message naming the field, options that need a CUDA GPU when there is none, and a quantized base
+    when bitsandbytes is missing (its CPU backend runs NF4 and LLM.int8 layers too, so QLoRA is not CUDA-only)."""
+    import importlib.util
     t, bad = spec.train, []
-    if t.quantization != "none": bad.append(f"train.quantization: {t.quantization} (bitsandbytes-quantized base, QLoRA)")
+    if t.quantization != "none" and importlib.util.find_spec("bitsandbytes") is None:
+        raise ValueError(f"{spec.name}: train.quantization: {t.quantization} needs bitsandbytes (pip install 'bitsandbytes>=0.49'), "
+                         "which is not installed; or use train.quantization: none.")
     if t.optimizer in GPU_ONLY_OPTIMIZERS: bad.append(f"train.optimizer: {t.optimizer} (bitsandbytes paged/8-bit optimizer)")
     if t.precision == "fp16": bad.append("train.precision: fp16 (mixed precision with a gradient scaler)")
     if bad and device != "cuda":
         raise ValueError(f"{spec.name}: {'; '.join(bad)} need(s) a CUDA GPU, and this machine has only {device}. "
-                         "Use train.quantization: none, train.optimizer: adamw_torch_fused, train.precision: auto on CPU.")
+                         "Use train.optimizer: adamw_torch_fused, train.precision: auto on CPU.")
 
 def _precision(t, device: str) -> dict:
     "Trainer mixed-precision flags: CUDA only (plus TF32 matmuls from Ampere on); on CPU the precision is the weights' dtype."
@@ -170,9 +174,13 @@ def best_by(spec: Specialist) -> str:
     if spec.train.best_by != "auto": return spec.train.best_by
     return "task_metric" if spec.eval.method == "label_scoring" and spec.task.type == "classification" else "eval_loss"
 
+def uses_gradient_checkpointing(t, device: str) -> bool:
+    "`train.gradient_checkpointing`, or by default on CUDA only (on CPU it costs about 30 % of a step)."
+    return t.gradient_checkpointing if t.gradient_checkpointing is not None else device == "cuda"
+
 def sft_config(spec: Specialist, out_dir: Path, device: str) -> SFTConfig:
     t, metric = spec.train, best_by(spec)
-    gc = t.gradient_checkpointing if t.gradient_checkpointing is not None else device == "cuda"
+    gc = uses_gradient_checkpointing(t, device)
     return SFTConfig(
         output_dir=str(out_dir), per_device_train_batch_size=t.batch_size, per_device_eval_batch_size=t.batch_size,
         gradient_accumulation_steps=t.grad_accum, learning_rate=t.learning_rate, lr_scheduler_type=t.lr_scheduler,
@@ -188,7 +196,7 @@ def sft_config(spec: Specialist, out_dir: Path, device: str) -> SFTConfig:
 
 # %% ../nbs/08_train.ipynb #473819ed
 def load_for_training(path: str, spec: Specialist, backend: str):
-    "(LoRA-wrapped model, tokenizer) for training, quantized on CUDA when asked."
+    "(LoRA-wrapped model, tokenizer) for training; the base quantized by bitsandbytes when `train.quantization` asks."
     from simplex_train.models import attach_lora, load_model, load_tokenizer, load_unsloth, model_dtype
     device = detect_device(); check_device_options(spec, device)
     q = spec.train.quantization
@@ -197,9 +205,11 @@ def load_for_training(path: str, spec: Specialist, backend: str):
     from peft import prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
     bnb = (BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                              bnb_4bit_compute_dtype=torch.bfloat16) if q == "4bit" else BitsAndBytesConfig(load_in_8bit=True))
-    model = AutoModelForCausalLM.from_pretrained(path, quantization_config=bnb, device_map={"": torch.cuda.current_device()})
-    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=spec.train.gradient_checkpointing is not False)
+                              bnb_4bit_compute_dtype=model_dtype(spec.train.precision, device))
+           if q == "4bit" else BitsAndBytesConfig(load_in_8bit=True))
+    where = torch.cuda.current_device() if device == "cuda" else "cpu"
+    model = AutoModelForCausalLM.from_pretrained(path, quantization_config=bnb, device_map={"": where})
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=uses_gradient_checkpointing(spec.train, device))
     return attach_lora(model, spec.lora), load_tokenizer(path)
 
 # %% ../nbs/08_train.ipynb #370c529d
