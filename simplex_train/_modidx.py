@@ -382,4 +382,6 @@ d = { 'settings': { 'branch': 'main',
                                      'simplex_train.train.sliced_trainer': ('train.html#sliced_trainer', 'simplex_train/train.py'),
                                      'simplex_train.train.train_sft': ('train.html#train_sft', 'simplex_train/train.py'),
                                      'simplex_train.train.uses_gradient_checkpointing': ( 'train.html#uses_gradient_checkpointing',
-                                                                                          'simplex_train/train.py')}}}
+                                                                                          'simplex_train/train.py'),
+                                     'simplex_train.train.with_row_boundaries': ( 'train.html#with_row_boundaries',
+                                                                                  'simplex_train/train.py')}}}

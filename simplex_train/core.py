@@ -31,6 +31,9 @@ def get_logger(name: str = "simplex_train") -> logging.Logger:
 
 log = get_logger()
 
+# %% ../nbs/00_core.ipynb #f4842472
+logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+
 # %% ../nbs/00_core.ipynb #648d0197
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     "Write `data` to `path` atomically (temp file + fsync + rename)."

@@ -18,9 +18,10 @@ from .predict import encode_example
 
 # %% auto #0
 __all__ = ['SEGMENT_ATTENTION', 'PACKED_KEYS', 'CHECKPOINT_FILES', 'GPU_ONLY_OPTIMIZERS', 'sliced_causal_lm_loss',
-           'segment_sdpa_attention', 'segment_attention', 'padding_free_batch', 'SlicedLossSFTTrainer', 'sft_dataset',
-           'complete_checkpoints', 'check_device_options', 'best_by', 'uses_gradient_checkpointing', 'sft_config',
-           'load_for_training', 'TaskMetricCallback', 'LivePlotCallback', 'in_notebook', 'sliced_trainer', 'train_sft']
+           'segment_sdpa_attention', 'segment_attention', 'with_row_boundaries', 'padding_free_batch',
+           'SlicedLossSFTTrainer', 'sft_dataset', 'complete_checkpoints', 'check_device_options', 'best_by',
+           'uses_gradient_checkpointing', 'sft_config', 'load_for_training', 'TaskMetricCallback', 'LivePlotCallback',
+           'in_notebook', 'sliced_trainer', 'train_sft']
 
 # %% ../nbs/08_train.ipynb #a218a53f
 def _body_and_head(model):
@@ -105,10 +106,20 @@ def segment_attention(model):
 # %% ../nbs/08_train.ipynb #d9cad8c1
 PACKED_KEYS = ("position_ids", "cu_seq_lens_q", "cu_seq_lens_k", "max_length_q", "max_length_k")
 
+def with_row_boundaries(batch: dict) -> dict:
+    """A padding-free batch with its row boundaries (`cu_seq_lens_*`, `max_length_*`), derived from `position_ids` where
+    the collator gave only those: TRL 1.16 adds them, TRL 1.15 (Unsloth's pin) does not."""
+    pos = batch.get("position_ids")
+    if pos is None or "cu_seq_lens_q" in batch or pos.shape[0] != 1: return batch
+    starts = (pos[0] == 0).nonzero().squeeze(1)
+    cu = torch.cat([starts, starts.new_tensor([pos.shape[1]])]).to(torch.int32)
+    longest = int(cu.diff().max())
+    return {**batch, "cu_seq_lens_q": cu, "cu_seq_lens_k": cu, "max_length_q": longest, "max_length_k": longest}
+
 def padding_free_batch(examples: list[dict]) -> dict:
     "One padding-free batch: the rows concatenated, positions restarting per row, row boundaries (as TRL's collator)."
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
-    batch = DataCollatorForLanguageModeling(pad_token_id=0, padding_free=True)(examples)
+    batch = with_row_boundaries(DataCollatorForLanguageModeling(pad_token_id=0, padding_free=True)(examples))
     return {k: v for k, v in batch.items() if k in ("input_ids", "labels", *PACKED_KEYS)}
 
 # %% ../nbs/08_train.ipynb #4b1050bb
@@ -117,6 +128,7 @@ from trl import SFTConfig, SFTTrainer
 class SlicedLossSFTTrainer(SFTTrainer):
     "SFTTrainer whose loss applies the output head only at response positions."
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        inputs = with_row_boundaries(inputs)
         packed = {k: inputs[k] for k in PACKED_KEYS if k in inputs}
         loss = sliced_causal_lm_loss(model, inputs["input_ids"], inputs.get("attention_mask"), inputs["labels"], num_items_in_batch, **packed)
         return (loss, {"loss": loss}) if return_outputs else loss
