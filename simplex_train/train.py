@@ -128,7 +128,6 @@ from trl import SFTConfig, SFTTrainer
 class SlicedLossSFTTrainer(SFTTrainer):
     "SFTTrainer whose loss applies the output head only at response positions."
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        inputs = with_row_boundaries(inputs)
         packed = {k: inputs[k] for k in PACKED_KEYS if k in inputs}
         loss = sliced_causal_lm_loss(model, inputs["input_ids"], inputs.get("attention_mask"), inputs["labels"], num_items_in_batch, **packed)
         return (loss, {"loss": loss}) if return_outputs else loss
@@ -267,8 +266,12 @@ def sliced_trainer(model, tok, spec: Specialist, out_dir: Path, train_ds, val_ds
     Without `val_ds` there is no evaluation and no checkpoint."""
     args = sft_config(spec, out_dir, detect_device())
     if val_ds is None: args.eval_strategy, args.save_strategy, args.load_best_model_at_end = "no", "no", False
-    return SlicedLossSFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds, processing_class=tok,
-                                callbacks=list(callbacks))
+    trainer = SlicedLossSFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds, processing_class=tok,
+                                   callbacks=list(callbacks))
+    if args.padding_free:   # boundaries made on the host, once per batch, before the batch moves to the device
+        collate = trainer.data_collator
+        trainer.data_collator = lambda examples: with_row_boundaries(collate(examples))
+    return trainer
 
 def train_sft(model, tok, spec: Specialist, run: RunDir, train_rows: list[dict], val_rows: list[dict],
               backend: str = "peft", resume: bool = True) -> dict:
