@@ -17,7 +17,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Fine-tune sp
 
 # %% auto #0
 __all__ = ['app', 'list_cmd', 'show', 'run', 'prepare', 'train', 'install_llama_cpp_cmd', 'promote', 'rollback', 'hub_upload_cmd',
-           'main']
+           'docs', 'main']
 
 # %% ../nbs/12_cli.ipynb #6df4b52c
 @app.command("list")
@@ -120,6 +120,15 @@ def hub_upload_cmd(run_dir: str, repo_id: str, dry_run: bool = typer.Option(Fals
     from simplex_train.deploy import hub_upload
     out = hub_upload(RunDir(Path(run_dir)), repo_id, dry_run=True if dry_run else None)
     for f in out["files"]: typer.echo(f"{'would upload' if out['dry_run'] else 'uploaded'} {f['path']} ({f['bytes']:,} bytes)")
+
+@app.command()
+def docs(out: str = typer.Option(None, help="output folder (default: doc_path in settings.ini, `_docs`)"),
+         strict: bool = typer.Option(True, help="fail on a broken link or anchor between pages")):
+    "Build the documentation site from the notebooks (nbdev + MkDocs); serve it with `python -m http.server -d _docs`."
+    from simplex_train.docs import build_docs
+    try: built = build_docs(out, strict=strict)
+    except (FileNotFoundError, RuntimeError) as e: typer.echo(str(e), err=True); raise typer.Exit(2)
+    typer.echo(f"{len(built['pages'])} pages in {built['out']}")
 
 def _latest_run(runs_root: str, name: str) -> str | None:
     runs = sorted(p.name for p in (Path(runs_root) / name).glob("*") if p.is_dir())
