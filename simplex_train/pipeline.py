@@ -152,7 +152,7 @@ def stage_deploy(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
 def stage_report(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
     from simplex_train.report import write_report
     write_report(run)
-    return {"outputs": ["report.md"]}
+    return {"outputs": ["report.md", "report.html"]}
 
 STAGES = {"prepare": stage_prepare, "baseline": stage_baseline, "train": stage_train, "evaluate": stage_evaluate,
           "gate": stage_gate, "export": stage_export, "deploy": stage_deploy, "report": stage_report}

@@ -76,6 +76,8 @@ def test_metrics_files_are_consistent(e2e_run):
     assert "paired bootstrap" in gate["reasons"][-1] and (run.metrics / "comparison.json").exists()
     report = run.report.read_text()
     assert gate["decision"] in report and (run.plots / "training.png").exists()
+    page = (run.root / "report.html").read_text()
+    assert f"<strong>{gate['decision']}</strong>" in page and "data:image/png;base64," in page
 
 
 def test_exports_reload_and_reproduce(e2e_run):
