@@ -134,4 +134,6 @@ def _latest_run(runs_root: str, name: str) -> str | None:
     runs = sorted(p.name for p in (Path(runs_root) / name).glob("*") if p.is_dir())
     return runs[-1] if runs else None
 
-def main(): app()
+def main():
+    "Entry point of the `simplex-train` command."
+    app()

@@ -84,6 +84,7 @@ Metric = Literal["accuracy", "exact_match", "entity_f1", "execution_accuracy", "
                  "field_f1", "score_agreement", "preference_accuracy"]
 
 class TaskConfig(_Strict):
+    "What the specialist does: its task type, closed label set (if any) and primary metric."
     type: Literal["classification", "generation", "preference"]
     labels: list[str] | None = None
     metric: Metric = "accuracy"
@@ -96,12 +97,14 @@ class TaskConfig(_Strict):
 RANK_BY_COMPLEXITY = {"simple": 8, "moderate": 16, "complex": 32}
 
 class LoraConfig(_Strict):
+    "The LoRA adapter: rank, scaling, dropout and the modules it wraps."
     r: int | None = Field(None, ge=1)       # None: from the specialist's complexity (8 / 16 / 32)
     alpha: int | None = Field(None, ge=1)   # None: 2 * r
     dropout: float = Field(0.0, ge=0, lt=1)   # 0: Unsloth's fast path, and dropout's masks cost ~20% of a CPU step
     target_modules: list[str] | Literal["all-linear"] = "all-linear"
 
 class TrainConfig(_Strict):
+    "Training hyperparameters, precision, quantization, checkpointing and early stopping."
     learning_rate: float = Field(2e-4, gt=0)
     lr_scheduler: str = "cosine"
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
@@ -131,6 +134,7 @@ class TrainConfig(_Strict):
         return self
 
 class EvalConfig(_Strict):
+    "How the test split is evaluated: label scoring or generation, and their limits."
     method: Literal["label_scoring", "generate"] = "label_scoring"
     batch_size: int = Field(16, ge=1)
     max_new_tokens: int = Field(16, ge=1)
@@ -163,6 +167,7 @@ class Thresholds(_Strict):
     review_band: float = Field(0.03, ge=0, le=1)  # REVIEW within this distance below the target
 
 class Specialist(_Strict):
+    "A whole specialist as its YAML file states it: task, data, prompt, base model, LoRA, training, evaluation, gates."
     name: str = Field(pattern=r"^[a-z0-9_\-]+$")
     description: str = ""
     task: TaskConfig

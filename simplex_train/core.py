@@ -88,7 +88,9 @@ def atomic_dir(path: str | Path, overwrite: bool = False):
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
 
 # %% ../nbs/00_core.ipynb #d0dc203b
-def sha256_bytes(data: bytes) -> str: return hashlib.sha256(data).hexdigest()
+def sha256_bytes(data: bytes) -> str:
+    "SHA-256 of bytes, as hex."
+    return hashlib.sha256(data).hexdigest()
 
 def sha256_file(path: str | Path, block: int = 1 << 20) -> str:
     "SHA-256 of a file, streamed."

@@ -86,7 +86,9 @@ def clean_rows(rows: list[dict], text_field: str = "text", label_field: str = "l
     return out, report
 
 # %% ../nbs/02_data.ipynb #b6a9751c
-def score_tier(score: float) -> str: return "low" if score < 0.4 else "medium" if score < 0.7 else "high"
+def score_tier(score: float) -> str:
+    "A 0-1 score as a tier: low (< 0.4), medium (< 0.7) or high."
+    return "low" if score < 0.4 else "medium" if score < 0.7 else "high"
 
 def derive_fields(rows: list[dict], d: DataConfig) -> list[dict]:
     "Check and round `score_field`, adding `tier`."

@@ -18,6 +18,7 @@ __all__ = ['JUDGE_PROMPT', 'free_port', 'LlamaServer', 'OpenAIClient', 'served_p
 
 # %% ../nbs/13_deploy.ipynb #c2172568
 def free_port() -> int:
+    "A free TCP port on loopback."
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
 

@@ -13,7 +13,7 @@ import yaml
 from .core import atomic_dir, atomic_write_text, read_json
 
 # %% auto #0
-__all__ = ['front_matter', 'notebook_page', 'anchor_slug', 'mkdocs_config', 'docs_pages', 'build_docs']
+__all__ = ['front_matter', 'title_cell', 'notebook_page', 'anchor_slug', 'mkdocs_config', 'docs_pages', 'build_docs']
 
 # %% ../nbs/14_docs.ipynb #fa6a9ee9
 def front_matter(nb: dict) -> dict:
@@ -56,11 +56,17 @@ def _cell_markdown(cell: dict, doc_host: str) -> list[str]:
     shown = [] if directives.get("echo") == "false" or not code else ["```python\n" + code + "\n```"]
     return shown + _outputs(cell, doc_host)
 
-def notebook_page(nb: dict, doc_host: str = "") -> tuple[str, str]:
-    "A processed notebook -> (page file name, Markdown page with title, description, prose, code and rendered docs)."
+def title_cell(nb: dict) -> str | None:
+    "The source notebook's first cell if it is the `# Title` cell (nbdev keeps only its title and first line)."
+    first = next((c for c in nb["cells"] if c["cell_type"] == "markdown"), None)
+    src = "".join(first["source"]).strip() if first else ""
+    return src if src.startswith("# ") else None
+
+def notebook_page(nb: dict, doc_host: str = "", head: str | None = None) -> tuple[str, str]:
+    "A processed notebook -> (page name, Markdown page): `head` (default: title and description), prose, code, docs."
     fm = front_matter(nb)
     name = Path(fm.get("output-file", "page.html")).with_suffix(".md").as_posix()
-    head = [f"# {fm.get('title', Path(name).stem)}"] + ([f"> {fm['description']}"] if fm.get("description") else [])
+    head = [head] if head else [f"# {fm.get('title', Path(name).stem)}"] + ([f"> {fm['description']}"] if fm.get("description") else [])
     body = [part for cell in nb["cells"] for part in _cell_markdown(cell, doc_host)]
     return name, "\n\n".join(head + body) + "\n"
 
@@ -71,7 +77,7 @@ def anchor_slug(value: str, separator: str = "-") -> str:
     return re.sub(r"\s+", separator, re.sub(r"[^\w.\s-]", "", value).strip().lower())
 
 # %% ../nbs/14_docs.ipynb #8b143a27
-def mkdocs_config(site_name: str, description: str, nav: list, repo_url: str | None = None) -> str:
+def mkdocs_config(site_name: str, description: str, nav: list) -> str:
     "MkDocs configuration (YAML text) for a site whose pages are in `pages/`, with this navigation."
     cfg = {"site_name": site_name, "site_description": description, "docs_dir": "pages", "use_directory_urls": False,
            "theme": {"name": "material", "font": False,
@@ -81,7 +87,6 @@ def mkdocs_config(site_name: str, description: str, nav: list, repo_url: str | N
                                    {"pymdownx.highlight": {"use_pygments": True}},
                                    {"toc": {"permalink": True, "slugify": "__SLUG__"}}],
            "validation": {"links": {"anchors": "warn", "unrecognized_links": "warn"}}}
-    if repo_url: cfg["repo_url"] = repo_url
     text = yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True)
     return text.replace("__SLUG__", "!!python/name:simplex_train.docs.anchor_slug")
 
@@ -105,7 +110,7 @@ def docs_pages(n_workers: int = 1) -> list[tuple[str, str, str]]:
     for nb_path in sorted(cfg.nbs_path.rglob("*.ipynb")):
         rel = nb_path.relative_to(cfg.nbs_path)
         if any(p.startswith((".", "_")) for p in rel.parts): continue
-        name, text = notebook_page(read_json(proc / rel), host)
+        name, text = notebook_page(read_json(proc / rel), host, title_cell(read_json(nb_path)))
         section = "Stages" if len(rel.parts) == 1 else rel.parts[0].capitalize()
         pages.append((section, (rel.parent / name).as_posix(), text))
     return pages
@@ -130,7 +135,7 @@ def build_docs(out: str | Path | None = None, strict: bool = True, n_workers: in
         for _, name, text in pages: atomic_write_text(src / name, text)
         config = Path(work) / "mkdocs.yml"
         nav = _nav(pages, [{title: name} for title, name, _ in extra])
-        atomic_write_text(config, mkdocs_config(cfg.title, cfg.description, nav, cfg.get("git_url")))
+        atomic_write_text(config, mkdocs_config(cfg.title, cfg.description, nav))
         with atomic_dir(out, overwrite=True) as site:
             cmd = [sys.executable, "-m", "mkdocs", "build", "-q", "-f", str(config), "-d", str(site)]
             done = subprocess.run(cmd + (["--strict"] if strict else []), capture_output=True, text=True)

@@ -204,7 +204,9 @@ def render_go_template(template: str, prompt: str, system: str | None = None) ->
     return template.replace('{{ "{{" }}', "\x02").replace("{{ .Prompt }}", prompt).replace("{{ .System }}", system or "").replace("\x02", "{{")
 
 # %% ../nbs/09_export.ipynb #655f105b
-def gguf_name(spec: Specialist, qtype: str) -> str: return f"{spec.name}-{qtype}.gguf"
+def gguf_name(spec: Specialist, qtype: str) -> str:
+    "File name of a GGUF export: `NAME-QTYPE.gguf`."
+    return f"{spec.name}-{qtype}.gguf"
 
 def _gguf_file(run: RunDir, spec: Specialist, qtype: str, made: dict) -> Path:
     out = run.root / "gguf" / gguf_name(spec, qtype)

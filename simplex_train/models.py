@@ -90,6 +90,7 @@ def cpu_has_native_bf16() -> bool:
     return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 def default_dtype(device: str | None = None):
+    "The dtype a model is loaded in when none is asked for: bf16 (or fp16) on CUDA, else float32."
     import torch
     device = device or detect_device()
     if device == "cuda": return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -160,6 +161,7 @@ def tiny_model_dir(out: str | Path, seed: int = 0, **config) -> str:
 
 # %% ../nbs/04_models.ipynb #b3b89dba
 def peft_lora_config(lora: LoraConfig):
+    "The specialist's LoRA section as PEFT's `LoraConfig` for a causal LM."
     from peft import LoraConfig as PeftLoraConfig
     return PeftLoraConfig(task_type="CAUSAL_LM", r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                           target_modules=lora.target_modules)

@@ -21,6 +21,7 @@ __all__ = ['STAGES', 'RunOptions', 'resolve_spec', 'open_run', 'stage_prepare', 
 
 # %% ../nbs/11_pipeline.ipynb #a0035d1a
 class RunOptions(BaseModel):
+    "One run's options, as the CLI, the workbook's parameters and a batch give them."
     specialist: str = "context_protocol"
     runs_root: str = "runs"
     run_id: str | None = None
@@ -62,6 +63,7 @@ def _flags(opts: RunOptions) -> list[str]:
 
 # %% ../nbs/11_pipeline.ipynb #50c4bfcf
 def stage_prepare(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
+    "Load, clean, format and split the data into `data/`."
     from simplex_train.data import prepare_data
     from simplex_train.models import load_tokenizer, local_model_path
     tok = load_tokenizer(local_model_path(spec.base_model)) if spec.data.drop_too_long or spec.prompt.chat_template else None
@@ -74,6 +76,7 @@ def _model_info(spec: Specialist, path: str, adapter: str | None = None) -> dict
     return {"base_model": spec.base_model, "path": path, "adapter": adapter}
 
 def stage_baseline(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
+    "Evaluate the base model on the test split, before training."
     from simplex_train.evaluate import evaluate_split
     from simplex_train.models import load_model, load_tokenizer, local_model_path, model_dtype
     path = local_model_path(spec.base_model)
@@ -87,6 +90,7 @@ def _load_trainable(spec: Specialist, backend: str):
     return load_for_training(local_model_path(spec.base_model), spec, backend)
 
 def stage_train(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
+    "Fine-tune the LoRA adapter (resuming from the last complete checkpoint), on the backend chosen for this machine."
     from simplex_train.train import train_sft
     backend = select_backend()
     if _rank() == 0: update_manifest(run, backend=backend)
@@ -110,6 +114,7 @@ def train_run_folder(run_dir: str | Path) -> dict:
     return stage_train(run, spec, opts)
 
 def stage_evaluate(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
+    "Evaluate the fine-tuned model (base + adapter) on the test split."
     from simplex_train.evaluate import evaluate_split
     from simplex_train.export import load_adapted
     from simplex_train.models import load_tokenizer, local_model_path, model_dtype
@@ -120,11 +125,13 @@ def stage_evaluate(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
     return {"outputs": ["metrics/finetuned.json"], "metrics": rec["metrics"]}
 
 def stage_gate(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
+    "DEPLOY, REVIEW or FAIL, from the metrics files and the thresholds."
     from simplex_train.evaluate import gate_run
     g = gate_run(run, spec)
     return {"outputs": ["gate.json"], "decision": g["decision"]}
 
 def stage_export(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
+    "Merge the adapter, re-check the reloaded exports, and write the GGUF files and Modelfile."
     from simplex_train.export import merge_adapter, verify_exports
     from simplex_train.models import local_model_path
     if not opts.export_merged: return {"outputs": ["adapter/adapter_config.json"], "merged": False}
@@ -150,6 +157,7 @@ def stage_deploy(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
             "p95_latency_s": check["latency_s"]["p95"], "ok": check["ok"], "action": event["action"]}
 
 def stage_report(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
+    "Write the plots, `report.md` and `report.html`."
     from simplex_train.report import write_report
     write_report(run)
     return {"outputs": ["report.md", "report.html"]}

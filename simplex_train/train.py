@@ -190,6 +190,7 @@ def uses_gradient_checkpointing(t, device: str) -> bool:
     return t.gradient_checkpointing if t.gradient_checkpointing is not None else device == "cuda"
 
 def sft_config(spec: Specialist, out_dir: Path, device: str) -> SFTConfig:
+    "TRL's `SFTConfig` from the specialist's training section, for this device."
     t, metric = spec.train, best_by(spec)
     gc = uses_gradient_checkpointing(t, device)
     return SFTConfig(

@@ -57,3 +57,13 @@ def test_links_between_pages_resolve_and_nothing_loads_from_outside(site):
 def test_search_index_finds_a_function(site):
     docs = json.loads((site / "search" / "search_index.json").read_text())["docs"]
     assert "train.html#sliced_causal_lm_loss" in {d["location"] for d in docs}
+
+
+def test_every_exported_function_and_class_has_a_docstring():
+    "The site's API entries are the docstrings: an exported name without one shows an empty (or inherited) entry."
+    import inspect
+    import simplex_train._modidx as modidx
+    bare = [f"{module}.{name}" for module, syms in modidx.d["syms"].items()
+            for name in getattr(importlib.import_module(module), "__all__", [])
+            if f"{module}.{name}" in syms and not getattr(importlib.import_module(module), name).__doc__]
+    assert not bare, bare
