@@ -110,9 +110,10 @@ def write_report(run: RunDir) -> Path:
         L += [f"Per-example change ({cmp['metric']}): {d['delta']:+.4f}, paired-bootstrap 95 % CI [{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}]; "
               f"{cmp['improvements']} examples improved, {cmp['regressions']} regressed.", ""]
         if cmp["worst_errors"]:
-            L += ["### Worst errors of the fine-tuned model", "", "| source | reference | fine-tuned | baseline |", "|---|---|---|---|"]
-            cell = lambda v: str(v).replace("|", "\\|").replace("\n", " ")[:80]
-            L += [f"| {e['source']} | {cell(e['reference'])} | {cell(e['finetuned'])} | {cell(e['baseline'])} |" for e in cmp["worst_errors"]] + [""]
+            L += ["### Worst errors of the fine-tuned model", "", "| source | input | reference | fine-tuned | baseline |", "|---|---|---|---|---|"]
+            cell = lambda v, n=80: (lambda t: t if len(t) <= n else t[:n - 1] + "…")(str(v).replace("\n", " ").strip()).replace("|", "\\|")
+            L += [f"| {e['source']} | {cell(e.get('prompt', ''), 120)} | {cell(e['reference'])} | {cell(e['finetuned'])} | {cell(e['baseline'])} |"
+                  for e in cmp["worst_errors"]] + [""]
     if data:
         L += ["## Data", "", "| split | rows | sha256 | distribution |", "|---|---|---|---|"]
         L += [f"| {n} | {s['rows']} | `{s['sha256'][:16]}` | {s['distribution'] if len(s['distribution']) <= 8 else str(len(s['distribution'])) + ' classes'} |" for n, s in data["splits"].items()]
