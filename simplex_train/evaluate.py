@@ -162,15 +162,22 @@ def evaluate_split(model, tok, spec: Specialist, rows: list[dict], run: RunDir, 
     return record
 
 # %% ../nbs/07_evaluate.ipynb #89a33402
+def _confidence(pred: dict) -> float:
+    "The probability label scoring gave the predicted label (0 for generated predictions, which carry none)."
+    raw = pred.get("raw")
+    if not isinstance(raw, dict) or not raw or not all(isinstance(v, (int, float)) for v in raw.values()): return 0.0
+    return float(raw.get(pred["prediction"], 0.0))
+
 def compare_predictions(base: list[dict], ft: list[dict], base_rec: dict, ft_rec: dict, n_worst: int = 10, seed: int = 0) -> dict:
     "Deltas with bootstrap CIs, per-class deltas and the worst errors, from two predictions files."
     from simplex_train.metrics import bootstrap_delta
     a, b = [p["score"] for p in base], [p["score"] for p in ft]
     per_class = {k: {"baseline_f1": base_rec["per_class"][k]["f1"], "finetuned_f1": v["f1"], "delta": v["f1"] - base_rec["per_class"][k]["f1"]}
                  for k, v in (ft_rec.get("per_class") or {}).items()}
-    order = sorted(range(len(ft)), key=lambda i: (ft[i]["score"] - a[i] >= 0, ft[i]["score"]))
+    order = sorted(range(len(ft)), key=lambda i: (ft[i]["score"] - a[i] >= 0, ft[i]["score"], -_confidence(ft[i])))
     worst = [{"source": ft[i].get("source"), "prompt": ft[i]["prompt"][-300:], "reference": ft[i]["reference"],
-              "finetuned": ft[i]["prediction"], "baseline": base[i]["prediction"], "score": ft[i]["score"], "baseline_score": a[i]}
+              "finetuned": ft[i]["prediction"], "baseline": base[i]["prediction"], "score": ft[i]["score"], "baseline_score": a[i],
+              "confidence": round(_confidence(ft[i]), 4)}
              for i in order[:n_worst] if ft[i]["score"] < 1]
     return {"metric": ft_rec["primary_metric"], "n": len(ft), "per_example_delta": bootstrap_delta(a, b, seed=seed),
             "metric_deltas": {k: v - base_rec["metrics"][k] for k, v in ft_rec["metrics"].items() if k in base_rec["metrics"]},
