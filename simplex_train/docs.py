@@ -13,7 +13,8 @@ import yaml
 from .core import atomic_dir, atomic_write_text, read_json
 
 # %% auto #0
-__all__ = ['front_matter', 'title_cell', 'notebook_page', 'anchor_slug', 'mkdocs_config', 'docs_pages', 'build_docs']
+__all__ = ['front_matter', 'title_cell', 'notebook_page', 'anchor_slug', 'mkdocs_config', 'catalog_page', 'docs_pages',
+           'build_docs']
 
 # %% ../nbs/14_docs.ipynb #fa6a9ee9
 def front_matter(nb: dict) -> dict:
@@ -90,6 +91,25 @@ def mkdocs_config(site_name: str, description: str, nav: list) -> str:
     text = yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True)
     return text.replace("__SLUG__", "!!python/name:simplex_train.docs.anchor_slug")
 
+# %% ../nbs/14_docs.ipynb #9a2aeadf
+def _data_origin(spec) -> str:
+    d = spec.data
+    if d.generator: return f"generated (`{d.generator}`)"
+    return f"`{d.root or d.path or d.sql_query or '?'}`" + (f", hub `{d.hub_id}`" if d.hub_id else "")
+
+def catalog_page() -> str:
+    "Markdown page of the shipped specialists: a summary table, then each YAML file verbatim."
+    from simplex_train.config import list_specialists, load_specialist, specialists_dir
+    specs = [load_specialist(n) for n in list_specialists()]
+    rows = [f"| [`{s.name}`](#{anchor_slug(s.name)}) | {s.task.type} | {s.task.metric} | {s.eval.method} | "
+            f"{_data_origin(s)} | {s.thresholds.baseline_target} → {s.thresholds.finetuned_target} |" for s in specs]
+    head = ["# Specialists", "", "> The shipped catalog: `simplex-train list`, `simplex-train show NAME`, "
+            "`simplex-train run NAME`.", "", "| specialist | task | metric | evaluation | data | gate (baseline → target) |",
+            "|---|---|---|---|---|---|"]
+    body = [f"## {s.name}\n\n{s.description}\n\n```yaml\n{(specialists_dir() / f'{s.name}.yaml').read_text().strip()}\n```"
+            for s in specs]
+    return "\n".join(head + rows) + "\n\n" + "\n\n".join(body) + "\n"
+
 # %% ../nbs/14_docs.ipynb #fcfedf0f
 def _nbdev_config():
     "settings.ini of the checkout the docs are built from."
@@ -132,12 +152,13 @@ def build_docs(out: str | Path | None = None, strict: bool = True, n_workers: in
     with tempfile.TemporaryDirectory() as work:
         src = Path(work) / "pages"
         for title, name, path in extra: atomic_write_text(src / name, path.read_text())
+        atomic_write_text(src / "specialists.md", catalog_page())
         for _, name, text in pages: atomic_write_text(src / name, text)
         config = Path(work) / "mkdocs.yml"
-        nav = _nav(pages, [{title: name} for title, name, _ in extra])
+        nav = _nav(pages, [{title: name} for title, name, _ in extra] + [{"Specialists": "specialists.md"}])
         atomic_write_text(config, mkdocs_config(cfg.title, cfg.description, nav))
         with atomic_dir(out, overwrite=True) as site:
             cmd = [sys.executable, "-m", "mkdocs", "build", "-q", "-f", str(config), "-d", str(site)]
             done = subprocess.run(cmd + (["--strict"] if strict else []), capture_output=True, text=True)
             if done.returncode: raise RuntimeError(f"mkdocs build failed:\n{done.stdout}{done.stderr}")
-    return {"out": str(out), "pages": [name for _, name, _ in extra] + [name for _, name, _ in pages]}
+    return {"out": str(out), "pages": [name for _, name, _ in extra] + ["specialists.md"] + [name for _, name, _ in pages]}

@@ -25,7 +25,7 @@ def test_every_notebook_has_a_page(site):
     names = {p.relative_to(ROOT / "nbs").with_suffix(".html").as_posix() for p in (ROOT / "nbs").rglob("*.ipynb")}
     pages = {re.sub(r"^\d+[a-z]?_", "", n) for n in names}          # nbdev drops the number: 08_train -> train
     assert pages <= set(_pages(site)), pages - set(_pages(site))
-    assert {"index.html", "benchmarks.html"} <= set(_pages(site))
+    assert {"index.html", "benchmarks.html", "specialists.html"} <= set(_pages(site))
     assert "padding-free" in _pages(site)["index.html"].lower()      # the README is the home page
 
 
