@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 from .core import RunDir, atomic_write_text, load_manifest, read_json
 
 # %% auto #0
-__all__ = ['plot_training', 'plot_confusions', 'write_report', 'report_html']
+__all__ = ['plot_training', 'plot_confusions', 'write_report', 'inline_images', 'report_html']
 
 # %% ../nbs/10_report.ipynb #87643bd2
 def plot_training(history: list[dict], out: Path) -> Path:
@@ -145,17 +145,17 @@ _CSS = """body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem au
 table{border-collapse:collapse;margin:.5rem 0}th,td{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}
 th{background:#f3f3f3}code,pre{background:#f6f6f6;font-size:90%}pre{padding:.6rem;overflow-x:auto}img{max-width:100%}"""
 
-def _inline_images(body: str, base: Path) -> str:
-    "Replace `<img src=\"plots/x.png\">` with a data URI of the file (left as is if the file is missing)."
+def inline_images(markdown: str, base: Path) -> str:
+    "Markdown whose `![alt](plots/x.png)` images under `base` become data URIs (a missing file stays a link)."
     def inline(m):
-        path = base / html.unescape(m.group(2))
+        path = Path(base) / m.group(2)
         if not path.is_file(): return m.group(0)
-        return f'{m.group(1)}data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}"'
-    return re.sub(r'(<img src=")([^":]+\.png)"', inline, body)
+        return f"{m.group(1)}(data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()})"
+    return re.sub(r"(!\[[^\]]*\])\(([^():]+\.png)\)", inline, markdown)
 
 def report_html(markdown: str, base: Path, title: str = "report") -> str:
     "A Markdown report -> one self-contained HTML page (tables rendered, PNG plots under `base` inlined)."
     from markdown_it import MarkdownIt
-    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)   # model text like <context> stays text
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(inline_images(markdown, base))   # <context> stays text
     return (f"<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{_CSS}</style></head>\n<body>\n{_inline_images(body, Path(base))}</body></html>\n")
+            f"<style>{_CSS}</style></head>\n<body>\n{body}</body></html>\n")

@@ -36,6 +36,8 @@ def test_executed_notebook_is_the_record(e2e_run):
     run, _ = e2e_run
     nb = json.loads((run.notebooks / "run_specialist.ipynb").read_text())
     assert any("injected-parameters" in c["metadata"].get("tags", []) for c in nb["cells"])
+    shown = [o["data"]["text/markdown"] for c in nb["cells"] for o in c.get("outputs", []) if "text/markdown" in o.get("data", {})]
+    assert any("## Reproduce" in "".join(md) and "data:image/png;base64," in "".join(md) for md in shown)  # report, plots inside
     man = load_manifest(run)
     assert all(s["status"] == "done" for s in man["stages"].values()) and len(man["stages"]) == 8
     assert man["data_hashes"] and man["versions"]["torch"] and man["seed"] == 42 and man["backend"] == "peft"
