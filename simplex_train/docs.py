@@ -142,10 +142,16 @@ def _nav(pages: list[tuple[str, str, str]], extra: list[dict]) -> list:
     return extra + [{s: entries} for s, entries in sections.items()]
 
 # %% ../nbs/14_docs.ipynb #669e593d
+def _check_replaceable(out: Path):
+    "The output folder is replaced whole: refuse a folder that holds anything but an earlier build of the site."
+    if out.exists() and any(out.iterdir()) and not (out / "search" / "search_index.json").exists():
+        raise FileExistsError(f"{out} is not empty and is not a docs site built here: give a new or empty folder")
+
 def build_docs(out: str | Path | None = None, strict: bool = True, n_workers: int = 1) -> dict:
     "Build the documentation site into `out` (default: `doc_path` from settings.ini); returns what was built."
     cfg = _nbdev_config()
     root, out = Path(cfg.config_path), Path(out or cfg.doc_path)
+    _check_replaceable(out)
     pages = docs_pages(n_workers)
     extra = [("Home", "index.md", root / "README.md"), ("Benchmarks", "benchmarks.md", root / "bench" / "RESULTS.md")]
     extra = [(title, name, path) for title, name, path in extra if path.exists()]
