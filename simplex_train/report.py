@@ -85,6 +85,11 @@ def _gguf_section(run: RunDir) -> list[str]:
         L += [serving_recipes(run, spec, (_read(run.metrics_file("finetuned")) or {}).get("model", {}).get("path") or spec.base_model)]
     return L
 
+def _table_cell(value, width: int = 80) -> str:
+    "A value as one Markdown table cell: newlines flattened, cut to `width` with an ellipsis, `|` escaped."
+    text = str(value).replace("\n", " ").strip()
+    return (text if len(text) <= width else text[:width - 1] + "…").replace("|", "\\|")
+
 def write_report(run: RunDir) -> Path:
     "Write plots/ and report.md from what the run folder holds; missing stages are reported as missing."
     man, gate = load_manifest(run), _read(run.gate)
@@ -111,8 +116,7 @@ def write_report(run: RunDir) -> Path:
               f"{cmp['improvements']} examples improved, {cmp['regressions']} regressed.", ""]
         if cmp["worst_errors"]:
             L += ["### Worst errors of the fine-tuned model", "", "| source | input | reference | fine-tuned | baseline |", "|---|---|---|---|---|"]
-            cell = lambda v, n=80: (lambda t: t if len(t) <= n else t[:n - 1] + "…")(str(v).replace("\n", " ").strip()).replace("|", "\\|")
-            L += [f"| {e['source']} | {cell(e.get('prompt', ''), 120)} | {cell(e['reference'])} | {cell(e['finetuned'])} | {cell(e['baseline'])} |"
+            L += [f"| {e['source']} | {_table_cell(e.get('prompt', ''), 120)} | {_table_cell(e['reference'])} | {_table_cell(e['finetuned'])} | {_table_cell(e['baseline'])} |"
                   for e in cmp["worst_errors"]] + [""]
     if data:
         L += ["## Data", "", "| split | rows | sha256 | distribution |", "|---|---|---|---|"]
@@ -137,8 +141,9 @@ def write_report(run: RunDir) -> Path:
           f"Seed {man.get('seed')}, git commit `{man.get('git_commit')}`; versions: " +
           ", ".join(f"{k} {v}" for k, v in (man.get("versions") or {}).items() if v), ""]
     L += ["## Stages", "", "| stage | seconds |", "|---|---|"] + [f"| {k} | {v.get('seconds', '—')} |" for k, v in sorted(man.get("stages", {}).items(), key=lambda kv: kv[1].get("started", ""))]
-    atomic_write_text(run.root / "report.html", report_html("\n".join(L) + "\n", run.root, title=L[0][2:]))
-    return atomic_write_text(run.report, "\n".join(L) + "\n")
+    text = "\n".join(L) + "\n"
+    atomic_write_text(run.root / "report.html", report_html(text, run.root, title=L[0][2:]))
+    return atomic_write_text(run.report, text)
 
 # %% ../nbs/10_report.ipynb #08b1fc19
 _CSS = """body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
