@@ -9,9 +9,10 @@ import argparse, json, os, platform, time
 from pathlib import Path
 
 from simplex_train.config import apply_overrides, load_specialist
-from simplex_train.core import RunDir, read_json
+from simplex_train.runs import RunDir
+from simplex_train.core import read_json
 from simplex_train.deploy import deploy_check
-from simplex_train.export import export_gguf
+from simplex_train.gguf import export_gguf
 from simplex_train.models import local_model_path
 
 

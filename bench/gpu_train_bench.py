@@ -26,7 +26,7 @@ def build_model_dir(arch: str, out: Path) -> Path:
     "A random-weight Qwen2 model (bf16) and a small tokenizer saved to `out`."
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
-    from simplex_train.models import tiny_tokenizer
+    from simplex_train.tiny import tiny_tokenizer
     if (out / "config.json").exists(): return out
     tok = tiny_tokenizer()
     vocab = 151936 if arch != "tiny" else 1024
@@ -108,7 +108,7 @@ def worker(cfg: dict) -> dict:
         from contextlib import nullcontext
         from simplex_train.config import apply_overrides, load_specialist
         from simplex_train.models import load_tokenizer
-        from simplex_train.train import load_for_training, segment_attention, sliced_trainer
+        from simplex_train.training import load_for_training, segment_attention, sliced_trainer
         backend = "unsloth" if kind == "ours-unsloth" else "peft"
         spec = apply_overrides(load_specialist("context_protocol"), {
             "train.batch_size": cfg["batch"], "train.grad_accum": 1, "train.max_steps": cfg["steps"], "train.learning_rate": 2e-4,

@@ -14,7 +14,8 @@ HERE = Path(__file__).resolve()
 
 def rows_for_bench(n: int, name: str | None) -> tuple[str, list[dict]]:
     from simplex_train.core import read_jsonl
-    from simplex_train.pipeline import RunOptions, run_pipeline
+    from simplex_train.options import RunOptions
+    from simplex_train.pipeline import run_pipeline
     name = name or ("sentiment" if os.environ.get("SIMPLEX_SHARED_DATA") else "context_protocol")
     run = run_pipeline(RunOptions(specialist=name, runs_root="/tmp/train_bench", run_id=f"data-{name}", max_train=n, gguf=False, force=True), ["prepare"])
     return name, read_jsonl(run.split("train"))[:n]
@@ -24,9 +25,10 @@ def worker(kind: str, name: str, rows_file: str, batch: int, quantization: str =
     import torch
     from datasets import Dataset
     from simplex_train.config import apply_overrides, load_specialist
-    from simplex_train.core import read_jsonl, set_seed
+    from simplex_train.core import read_jsonl
+    from simplex_train.device import set_seed
     from simplex_train.models import load_tokenizer, local_model_path, peft_lora_config
-    from simplex_train.predict import encode_example
+    from simplex_train.prompts import encode_example
     torch.set_num_threads(os.cpu_count())
     rows = read_jsonl(rows_file)
     steps = len(rows) // batch
@@ -45,13 +47,13 @@ def worker(kind: str, name: str, rows_file: str, batch: int, quantization: str =
         trainer = SFTTrainer(model=path, args=args, train_dataset=ds, processing_class=tok,   # TRL loads it: float32
                              peft_config=peft_lora_config(spec.lora))
     else:
-        from simplex_train.train import load_for_training, sft_dataset, sliced_trainer
+        from simplex_train.training import load_for_training, sft_dataset, sliced_trainer
         model, _ = load_for_training(path, spec, "peft")     # the pipeline's loader: the run's dtype, LoRA attached
         trainer = sliced_trainer(model, tok, spec, Path(out_dir), sft_dataset(tok, rows, spec.train.max_seq_len))   # the pipeline's trainer
         args = trainer.args
     tokens = sum(len(encode_example(tok, r["prompt"], r["response"], spec.train.max_seq_len)["input_ids"]) for r in rows[: steps * batch])
     from contextlib import nullcontext
-    from simplex_train.train import segment_attention
+    from simplex_train.training import segment_attention
     t = time.perf_counter()
     with segment_attention(trainer.model) if kind == "ours" else nullcontext():   # as train_sft does
         trainer.train()

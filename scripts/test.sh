@@ -3,7 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
-if [ -z "${SIMPLEX_SHARED_DATA:-}" ] && [ -d ../shared/data ]; then export SIMPLEX_SHARED_DATA="$(cd ../shared/data && pwd)"; fi
+# SIMPLEX_SHARED_DATA=none runs every test as on a fresh clone without the shared data folder
+if [ -z "${SIMPLEX_SHARED_DATA:-}" ] && [ -d ../shared/data ]; then
+  export SIMPLEX_SHARED_DATA="$(cd ../shared/data && pwd)"
+fi
 
 echo "== nbdev_clean leaves no diff"
 nbdev_clean

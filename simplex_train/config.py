@@ -23,45 +23,50 @@ __all__ = ['Reader', 'Metric', 'RANK_BY_COMPLEXITY', 'GGUF_TYPES', 'SplitFile', 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
+
 class SplitFile(_Strict):
     "One split's file, when it needs its own reading options (e.g. a header-less CSV next to a TSV)."
+
     file: str
     format: Literal["auto", "csv", "tsv", "jsonl", "json", "parquet"] = "auto"
-    has_header: bool | None = None           # None: as data.has_header
+    has_header: bool | None = None  # None: as data.has_header
     column_names: list[str] | None = None
+
 
 Reader = Literal["table", "conll", "squad", "spider", "humaneval", "mbpp", "hh_rlhf", "sql"]
 
+
 class DataConfig(_Strict):
     "Where rows come from, which fields matter, and how they are cleaned and split."
-    reader: Reader = "table"                 # the file family: plain tables, or one of the dataset formats
-    generator: str | None = None            # a built-in generator (e.g. 'context_protocol') instead of files
+
+    reader: Reader = "table"  # the file family: plain tables, or one of the dataset formats
+    generator: str | None = None  # a built-in generator (e.g. 'context_protocol') instead of files
     generator_rows: int = 2000
-    root: str | None = None                  # folder the split files are relative to (env vars expanded)
-    path: str | None = None                  # one file, split 80/10/10 by the data stage
+    root: str | None = None  # folder the split files are relative to (env vars expanded)
+    path: str | None = None  # one file, split 80/10/10 by the data stage
     splits: dict[str, str | SplitFile] | None = None  # given splits, e.g. {train: train.tsv, test: dev.tsv}
-    hub_id: str | None = None                # datasets hub id, used when no local file is given (needs internet)
-    hub_splits: dict[str, str] | None = None # our split name -> the hub's split name
-    sql_query: str | None = None             # rows from a SQL query (PostgreSQL) ...
-    dsn_env: str = "SIMPLEX_PG_DSN"          # ... connecting with the DSN in this environment variable (never in the YAML)
-    tables: str | None = None                # Spider: tables.json (relative to root)
+    hub_id: str | None = None  # datasets hub id, used when no local file is given (needs internet)
+    hub_splits: dict[str, str] | None = None  # our split name -> the hub's split name
+    sql_query: str | None = None  # rows from a SQL query (PostgreSQL) ...
+    dsn_env: str = "SIMPLEX_PG_DSN"  # ... connecting with the DSN in this environment variable (never in the YAML)
+    tables: str | None = None  # Spider: tables.json (relative to root)
     format: Literal["auto", "csv", "tsv", "jsonl", "json", "parquet"] = "auto"
     has_header: bool = True
-    column_names: list[str] | None = None    # for header-less CSV/TSV
-    text_field: str = "text"                 # the input shown to the model
-    label_field: str = "label"               # the expected answer
-    rejected_field: str | None = None        # preference data: the rejected answer
+    column_names: list[str] | None = None  # for header-less CSV/TSV
+    text_field: str = "text"  # the input shown to the model
+    label_field: str = "label"  # the expected answer
+    rejected_field: str | None = None  # preference data: the rejected answer
     label_map: dict[str, str] | None = None  # raw label -> label word, e.g. {'0': negative, '1': positive}
-    json_fields: list[str] | None = None     # the answer is a JSON object of these fields
-    score_field: str | None = None           # a 0.00-1.00 score: checked, rounded, and bucketed into `tier`
-    metadata_fields: list[str] = []          # fields kept with each example for evaluation (e.g. gold answers)
-    verbatim_fields: list[str] = []          # fields never re-spaced or re-encoded (code)
-    dedup_fields: list[str] | None = None    # what makes two rows the same input (default: text_field)
-    near_duplicates: bool = True             # also drop rows equal after lower-casing and removing punctuation
+    json_fields: list[str] | None = None  # the answer is a JSON object of these fields
+    score_field: str | None = None  # a 0.00-1.00 score: checked, rounded, and bucketed into `tier`
+    metadata_fields: list[str] = []  # fields kept with each example for evaluation (e.g. gold answers)
+    verbatim_fields: list[str] = []  # fields never re-spaced or re-encoded (code)
+    dedup_fields: list[str] | None = None  # what makes two rows the same input (default: text_field)
+    near_duplicates: bool = True  # also drop rows equal after lower-casing and removing punctuation
     unknown_labels: Literal["error", "drop"] = "error"
-    drop_too_long: bool = True               # drop examples longer than train.max_seq_len tokens (else truncated)
-    stratify_field: str | None = None        # defaults to the label field
-    group_field: str | None = None           # split by groups (e.g. Spider's db_id): no group in two splits
+    drop_too_long: bool = True  # drop examples longer than train.max_seq_len tokens (else truncated)
+    stratify_field: str | None = None  # defaults to the label field
+    group_field: str | None = None  # split by groups (e.g. Spider's db_id): no group in two splits
     val_fraction: float = Field(0.1, gt=0, lt=0.5)
     test_fraction: float = Field(0.1, gt=0, lt=0.5)
 
@@ -71,110 +76,151 @@ class DataConfig(_Strict):
             raise ValueError("give one data source: generator, path, splits (with root), sql_query or hub_id")
         return self
 
+
 class PromptConfig(_Strict):
     "Format strings: the prompt shows the input, the response is what the model learns to write."
+
     template: str = "{text}\n"
     response: str = " {label}"
-    engine: Literal["format", "jinja"] = "format"   # Python format strings, or Jinja2 templates
+    engine: Literal["format", "jinja"] = "format"  # Python format strings, or Jinja2 templates
     chat_template: bool = False  # wrap the prompt in the base model's chat template (system + user turn)
-    system: str | None = None   # the system prompt: chat template, exported Modelfiles and reports
+    system: str | None = None  # the system prompt: chat template, exported Modelfiles and reports
+
 
 # the primary metric: every one is "higher is better" (a scorer's `score_agreement` is 1 - MAE)
-Metric = Literal["accuracy", "exact_match", "entity_f1", "execution_accuracy", "squad_f1", "rouge_l", "chrf", "pass_at_1",
-                 "field_f1", "score_agreement", "preference_accuracy"]
+Metric = Literal[
+    "accuracy",
+    "exact_match",
+    "entity_f1",
+    "execution_accuracy",
+    "squad_f1",
+    "rouge_l",
+    "chrf",
+    "pass_at_1",
+    "field_f1",
+    "score_agreement",
+    "preference_accuracy",
+]
+
 
 class TaskConfig(_Strict):
     "What the specialist does: its task type, closed label set (if any) and primary metric."
+
     type: Literal["classification", "generation", "preference"]
     labels: list[str] | None = None
     metric: Metric = "accuracy"
 
     @model_validator(mode="after")
     def _labels_for_classification(self):
-        if self.type == "classification" and not self.labels: raise ValueError("classification needs `labels`")
+        if self.type == "classification" and not self.labels:
+            raise ValueError("classification needs `labels`")
         return self
+
 
 RANK_BY_COMPLEXITY = {"simple": 8, "moderate": 16, "complex": 32}
 
+
 class LoraConfig(_Strict):
     "The LoRA adapter: rank, scaling, dropout and the modules it wraps."
-    r: int | None = Field(None, ge=1)       # None: from the specialist's complexity (8 / 16 / 32)
-    alpha: int | None = Field(None, ge=1)   # None: 2 * r
-    dropout: float = Field(0.0, ge=0, lt=1)   # 0: Unsloth's fast path, and dropout's masks cost ~20% of a CPU step
+
+    r: int | None = Field(None, ge=1)  # None: from the specialist's complexity (8 / 16 / 32)
+    alpha: int | None = Field(None, ge=1)  # None: 2 * r
+    dropout: float = Field(0.0, ge=0, lt=1)  # 0: Unsloth's fast path, and dropout's masks cost ~20% of a CPU step
     target_modules: list[str] | Literal["all-linear"] = "all-linear"
+
 
 class TrainConfig(_Strict):
     "Training hyperparameters, precision, quantization, checkpointing and early stopping."
+
     learning_rate: float = Field(2e-4, gt=0)
     lr_scheduler: str = "cosine"
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     epochs: float = Field(3, gt=0)
-    batch_size: int = Field(8, ge=1)        # per device
-    grad_accum: int = Field(2, ge=1)        # effective batch = batch_size * grad_accum * devices
+    batch_size: int = Field(8, ge=1)  # per device
+    grad_accum: int = Field(2, ge=1)  # effective batch = batch_size * grad_accum * devices
     max_seq_len: int = Field(512, ge=8)
-    max_steps: int = -1                     # > 0 overrides epochs
-    max_train_rows: int | None = None       # stratified subsample of the train split
+    max_steps: int = -1  # > 0 overrides epochs
+    max_train_rows: int | None = None  # stratified subsample of the train split
     eval_steps: int = Field(25, ge=1)
-    save_steps: int | None = Field(None, ge=1)   # checkpoints (resume points): a multiple of eval_steps (default: eval_steps)
+    save_steps: int | None = Field(
+        None, ge=1
+    )  # checkpoints (resume points): a multiple of eval_steps (default: eval_steps)
     weight_decay: float = 0.0
     seed: int = 42
-    best_by: Literal["auto", "task_metric", "eval_loss"] = "auto"   # auto: the task metric when label scoring makes it cheap
-    early_stopping_patience: int | None = Field(None, ge=1)   # stop after N evaluations without improvement
-    group_by_length: bool = True            # batches of similar length: less padding (when not padding_free)
-    padding_free: bool = True               # a batch's rows concatenated into one sequence: no padding computed
-    gradient_checkpointing: bool | None = None   # None: on for CUDA, off on CPU (small models fit; it costs ~30 % time)
-    quantization: Literal["none", "4bit", "8bit"] = "none"   # QLoRA (bitsandbytes NF4) or 8-bit base (CUDA, or CPU)
-    optimizer: str = "adamw_torch_fused"    # one fused kernel per step (CPU and CUDA); adamw_8bit / paged_adamw_8bit on CUDA
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"   # auto: bf16 on GPUs and CPUs with native bf16, else fp32
+    best_by: Literal["auto", "task_metric", "eval_loss"] = (
+        "auto"  # auto: the task metric when label scoring makes it cheap
+    )
+    early_stopping_patience: int | None = Field(None, ge=1)  # stop after N evaluations without improvement
+    group_by_length: bool = True  # batches of similar length: less padding (when not padding_free)
+    padding_free: bool = True  # a batch's rows concatenated into one sequence: no padding computed
+    gradient_checkpointing: bool | None = None  # None: on for CUDA, off on CPU (small models fit; it costs ~30 % time)
+    quantization: Literal["none", "4bit", "8bit"] = "none"  # QLoRA (bitsandbytes NF4) or 8-bit base (CUDA, or CPU)
+    optimizer: str = (
+        "adamw_torch_fused"  # one fused kernel per step (CPU and CUDA); adamw_8bit / paged_adamw_8bit on CUDA
+    )
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = (
+        "auto"  # auto: bf16 on GPUs and CPUs with native bf16, else fp32
+    )
 
     @model_validator(mode="after")
     def _save_on_eval(self):
-        if self.save_steps is None: self.__dict__["save_steps"] = self.eval_steps   # no re-validation loop
-        if self.save_steps % self.eval_steps: raise ValueError(f"save_steps ({self.save_steps}) must be a multiple of eval_steps ({self.eval_steps})")
+        if self.save_steps is None:
+            self.__dict__["save_steps"] = self.eval_steps  # no re-validation loop
+        if self.save_steps % self.eval_steps:
+            raise ValueError(f"save_steps ({self.save_steps}) must be a multiple of eval_steps ({self.eval_steps})")
         return self
+
 
 class EvalConfig(_Strict):
     "How the test split is evaluated: label scoring or generation, and their limits."
+
     method: Literal["label_scoring", "generate"] = "label_scoring"
     batch_size: int = Field(16, ge=1)
     max_new_tokens: int = Field(16, ge=1)
     stop: list[str] = ["\n"]
-    max_val_rows: int | None = 200          # validation during training costs time: keep it small
-    max_test_rows: int | None = None        # None: the whole test split
-    sqlite_dir: str | None = None           # SQL: folder of <db_id>/<db_id>.sqlite (default: <data.root>/database)
-    timeout_s: float = Field(10.0, gt=0)    # per query (SQL) or per program (pass@1)
-    judge_url: str | None = None            # optional LLM-as-judge: an OpenAI-compatible base URL (…/v1)
+    max_val_rows: int | None = 200  # validation during training costs time: keep it small
+    max_test_rows: int | None = None  # None: the whole test split
+    sqlite_dir: str | None = None  # SQL: folder of <db_id>/<db_id>.sqlite (default: <data.root>/database)
+    timeout_s: float = Field(10.0, gt=0)  # per query (SQL) or per program (pass@1)
+    judge_url: str | None = None  # optional LLM-as-judge: an OpenAI-compatible base URL (…/v1)
     judge_model: str = "default"
-    judge_chat: bool = False                # /v1/chat/completions instead of /v1/completions; key from OPENAI_API_KEY
+    judge_chat: bool = False  # /v1/chat/completions instead of /v1/completions; key from OPENAI_API_KEY
+
 
 GGUF_TYPES = ("f32", "f16", "bf16", "q8_0", "q4_k_m", "q5_k_m", "q6_k", "q4_0", "q3_k_m", "q2_k")
 
+
 class DeployConfig(_Strict):
     "Export formats and the served check a model must pass before it is promoted."
-    gguf: list[Literal[GGUF_TYPES]] = ["f16", "q8_0", "q4_k_m"]   # K-quants need llama.cpp's quantizer
-    serve: Literal[GGUF_TYPES] = "q8_0"     # the GGUF the served check runs on
-    tolerance: float = Field(0.02, ge=0, le=1)   # |served metric - PyTorch metric| allowed
-    p95_latency_s: float = Field(5.0, gt=0)      # per example, through HTTP
-    min_correlation: float = Field(0.85, ge=-1, le=1)   # scorers: served scores vs reference scores
-    max_rows: int | None = 200              # test rows sent through the server (None: all)
-    num_ctx: int | None = None              # context of the served model (default: max_seq_len + max_new_tokens)
-    temperature: float = Field(0.0, ge=0)   # 0: greedy, as evaluated
+
+    gguf: list[Literal[GGUF_TYPES]] = ["f16", "q8_0", "q4_k_m"]  # K-quants need llama.cpp's quantizer
+    serve: Literal[GGUF_TYPES] = "q8_0"  # the GGUF the served check runs on
+    tolerance: float = Field(0.02, ge=0, le=1)  # |served metric - PyTorch metric| allowed
+    p95_latency_s: float = Field(5.0, gt=0)  # per example, through HTTP
+    min_correlation: float = Field(0.85, ge=-1, le=1)  # scorers: served scores vs reference scores
+    max_rows: int | None = 200  # test rows sent through the server (None: all)
+    num_ctx: int | None = None  # context of the served model (default: max_seq_len + max_new_tokens)
+    temperature: float = Field(0.0, ge=0)  # 0: greedy, as evaluated
+
 
 class Thresholds(_Strict):
     "Gate thresholds on the task metric, as fractions."
-    baseline_target: float = Field(ge=0, le=1)    # what the base model is expected to reach (informational)
-    finetuned_target: float = Field(ge=0, le=1)   # DEPLOY at or above this
+
+    baseline_target: float = Field(ge=0, le=1)  # what the base model is expected to reach (informational)
+    finetuned_target: float = Field(ge=0, le=1)  # DEPLOY at or above this
     review_band: float = Field(0.03, ge=0, le=1)  # REVIEW within this distance below the target
+
 
 class Specialist(_Strict):
     "A whole specialist as its YAML file states it: task, data, prompt, base model, LoRA, training, evaluation, gates."
+
     name: str = Field(pattern=r"^[a-z0-9_\-]+$")
     description: str = ""
     task: TaskConfig
     data: DataConfig
     prompt: PromptConfig = PromptConfig()
-    base_model: str = "embedded"     # 'embedded', a hub id, a local folder, or a .gguf file
-    complexity: Literal["simple", "moderate", "complex"] = "moderate"   # sets the LoRA rank unless lora.r is given
+    base_model: str = "embedded"  # 'embedded', a hub id, a local folder, or a .gguf file
+    complexity: Literal["simple", "moderate", "complex"] = "moderate"  # sets the LoRA rank unless lora.r is given
     lora: LoraConfig = LoraConfig()
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
@@ -191,18 +237,24 @@ class Specialist(_Strict):
 class SpecialistError(ValueError):
     "A specialist YAML that does not validate."
 
+
 def _yaml_line(node: yaml.Node | None, loc: tuple) -> int | None:
     "1-based line of the deepest YAML node along `loc`."
     line = node.start_mark.line + 1 if node is not None else None
     for key in loc:
         if isinstance(node, yaml.MappingNode):
             match = [(k, v) for k, v in node.value if k.value == str(key)]
-            if not match: break
-            k, node = match[0]; line = k.start_mark.line + 1
+            if not match:
+                break
+            k, node = match[0]
+            line = k.start_mark.line + 1
         elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]; line = node.start_mark.line + 1
-        else: break
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            break
     return line
+
 
 def _format_errors(path: str, err: ValidationError, root: yaml.Node | None) -> str:
     lines = []
@@ -218,21 +270,27 @@ def parse_specialist(text: str, source: str = "<string>") -> Specialist:
         root, data = yaml.compose(text), yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise SpecialistError(f"{source}: not valid YAML: {e}") from None
-    if not isinstance(data, dict): raise SpecialistError(f"{source}:1: a specialist must be a YAML mapping")
-    try: return Specialist.model_validate(data)
-    except ValidationError as e: raise SpecialistError(_format_errors(source, e, root)) from None
+    if not isinstance(data, dict):
+        raise SpecialistError(f"{source}:1: a specialist must be a YAML mapping")
+    try:
+        return Specialist.model_validate(data)
+    except ValidationError as e:
+        raise SpecialistError(_format_errors(source, e, root)) from None
 
 # %% ../nbs/01_config.ipynb #ad5119b6
 def apply_overrides(spec: Specialist, overrides: dict[str, Any]) -> Specialist:
     "A copy of `spec` with dotted-key `overrides` applied and validated; None values are ignored."
     data = spec.model_dump()
     for key, value in overrides.items():
-        if value is None: continue
+        if value is None:
+            continue
         *parents, leaf = key.split(".")
         node = data
-        for p in parents: node = node.setdefault(p, {})
+        for p in parents:
+            node = node.setdefault(p, {})
         node[leaf] = value
-    try: return Specialist.model_validate(data)
+    try:
+        return Specialist.model_validate(data)
     except ValidationError as e:
         raise SpecialistError(_format_errors("overrides", e, None)) from None
 
@@ -240,7 +298,10 @@ def apply_overrides(spec: Specialist, overrides: dict[str, Any]) -> Specialist:
 def expand_path(value: str) -> Path:
     "Expand `${VAR}` and `~` in a path; an unset variable raises a clear error."
     missing = [v for v in re.findall(r"\$\{(\w+)\}", value) if v not in os.environ]
-    if missing: raise SpecialistError(f"data path {value!r} uses unset environment variable(s) {missing}; set them or pass --data")
+    if missing:
+        raise SpecialistError(
+            f"data path {value!r} uses unset environment variable(s) {missing}; set them or pass --data"
+        )
     return Path(os.path.expanduser(os.path.expandvars(value)))
 
 # %% ../nbs/01_config.ipynb #27d10e38
@@ -248,14 +309,17 @@ def specialists_dir() -> Path:
     "Folder of the specialist YAMLs shipped with the package."
     return package_dir() / "specialists"
 
+
 def list_specialists() -> list[str]:
     "Names of the shipped specialists."
     return sorted(p.stem for p in specialists_dir().glob("*.yaml"))
 
+
 def load_specialist(name_or_path: str | Path) -> Specialist:
     "Load a shipped specialist by name, or any specialist YAML by path."
     p = Path(name_or_path)
-    if not p.suffix: p = specialists_dir() / f"{name_or_path}.yaml"
+    if not p.suffix:
+        p = specialists_dir() / f"{name_or_path}.yaml"
     if not p.exists():
         raise SpecialistError(f"no specialist {str(name_or_path)!r}: not a file, and not one of {list_specialists()}")
     return parse_specialist(p.read_text(encoding="utf-8"), str(p))

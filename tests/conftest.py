@@ -19,5 +19,5 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> str:
-    from simplex_train.models import tiny_model_dir
+    from simplex_train.tiny import tiny_model_dir
     return tiny_model_dir(tmp_path_factory.mktemp("tiny"))

@@ -30,3 +30,20 @@ def test_missing_data_is_a_clear_error(tmp_path):
     r = cli("run", "sentiment", "--no-notebook", "--runs-root", str(tmp_path), env=env)
     assert r.returncode != 0
     assert "SIMPLEX_SHARED_DATA" in (r.stdout + r.stderr)
+
+
+def test_readme_is_rendered_from_the_index_notebook():
+    r = cli("readme", "--check", cwd=Path(__file__).resolve().parents[1])
+    assert r.returncode == 0, r.stdout + r.stderr      # README.md == what nbs/index.ipynb renders to
+
+
+def test_a_misspelt_papermill_parameter_stops_the_workbook(tmp_path):
+    "papermill injects any -p name; the workbook refuses one that is not a run option, before any stage runs."
+    from simplex_train.workbook import workbook_path
+    out = tmp_path / "out.ipynb"
+    r = subprocess.run([sys.executable, "-m", "papermill", str(workbook_path()), str(out), "-p", "max_trian", "5",
+                        "-p", "runs_root", str(tmp_path / "runs"), "-k", "python3"], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode != 0
+    assert "unknown workbook parameter(s) ['max_trian']" in r.stdout + r.stderr
+    assert not (tmp_path / "runs").exists()            # nothing was started

@@ -3,7 +3,9 @@ Gemma 3 270M GGUF), and the served label scoring against PyTorch label scoring o
 import pytest
 
 from simplex_train.config import load_specialist
-from simplex_train.deploy import LlamaServer, OpenAIClient, judge_scores, served_predictions
+from simplex_train.clients import LlamaServer, OpenAIClient
+from simplex_train.judge import judge_scores
+from simplex_train.deploy import served_predictions
 from simplex_train.models import embedded_gguf, load_model, load_tokenizer, local_model_path
 from simplex_train.predict import score_labels
 
@@ -56,7 +58,7 @@ def test_served_label_scoring_matches_pytorch(server):
 
 def test_evaluation_records_llm_judge(server, tiny_model, tmp_path):
     from simplex_train.config import apply_overrides
-    from simplex_train.core import RunDir
+    from simplex_train.runs import RunDir
     from simplex_train.evaluate import evaluate_split
     spec = apply_overrides(load_specialist("summarization"), {"eval.judge_url": server.url, "eval.max_new_tokens": 4})
     rows = [{"prompt": f"Article: the cat sat on mat number {i}.\nSummary:", "response": " a cat sat",

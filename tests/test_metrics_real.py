@@ -2,7 +2,7 @@
 datasets (skipped when the shared data folder is absent)."""
 import gzip, json
 
-from simplex_train.metrics import (entity_f1, execution_match, pass_at_1, rouge_l, sql_valid, squad_scores, tags_from_output)
+from simplex_train.metrics import entity_f1, execution_match, pass_at_1, rouge_l, sql_valid, squad_scores, tags_from_output
 from simplex_train.sources import bio_to_spans, read_conll, read_spider, read_squad, spans_to_text
 
 

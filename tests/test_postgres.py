@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from simplex_train.config import load_specialist, apply_overrides
-from simplex_train.core import RunDir, read_jsonl
+from simplex_train.runs import RunDir
+from simplex_train.core import read_jsonl
 from simplex_train.data import prepare_data
 from simplex_train.sources import DataError
 

@@ -8,10 +8,12 @@ import torch
 pytest.importorskip("bitsandbytes")
 
 from simplex_train.config import parse_specialist
-from simplex_train.core import RunDir
+from simplex_train.runs import RunDir
 from simplex_train.export import merge_adapter
-from simplex_train.models import load_model, tiny_model_dir
-from simplex_train.train import load_for_training, train_sft
+from simplex_train.models import load_model
+from simplex_train.tiny import tiny_model_dir
+from simplex_train.training import load_for_training
+from simplex_train.sft import train_sft
 
 SPEC = """
 name: q

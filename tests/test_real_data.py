@@ -4,7 +4,8 @@ import collections, gzip, json
 import pytest
 
 from simplex_train.config import load_specialist
-from simplex_train.core import RunDir, read_jsonl
+from simplex_train.runs import RunDir
+from simplex_train.core import read_jsonl
 from simplex_train.data import prepare_data
 from simplex_train.sources import bio_to_spans, read_conll, spans_to_text, text_to_spans
 

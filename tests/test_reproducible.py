@@ -1,6 +1,8 @@
 "Two runs with the same seed give identical split hashes and identical metrics (tiny model, CPU)."
-from simplex_train.core import load_manifest, read_json
-from simplex_train.pipeline import RunOptions, run_pipeline
+from simplex_train.runs import load_manifest
+from simplex_train.core import read_json
+from simplex_train.options import RunOptions
+from simplex_train.pipeline import run_pipeline
 
 
 def _run(tmp_path, tiny_model, run_id, seed=42):
