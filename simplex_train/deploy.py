@@ -240,7 +240,7 @@ def rollback(specialist_dir: str | Path) -> dict:
     }
     return _record(folder, event)
 
-# %% ../nbs/10_deploy.ipynb #92b57d81
+# %% ../nbs/10_deploy.ipynb #5a6cda37
 def _engine_recipes(run: RunDir, spec: Specialist, info: dict) -> list[str]:
     g = run.gguf
     return [
@@ -254,7 +254,7 @@ def _engine_recipes(run: RunDir, spec: Specialist, info: dict) -> list[str]:
         "```bash",
         f"llama-server -m {g / info['modelfile_from']} --host 127.0.0.1 --port 8080 -c {served_context(spec)}",
         "# or the base model plus the GGUF LoRA adapter:",
-        f"llama-server -m BASE.gguf --lora {g / info['adapter']['file']}",
+        f"# llama-server -m BASE.gguf --lora {g / info['adapter']['file']}",
         "```",
     ]
 

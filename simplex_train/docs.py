@@ -209,7 +209,7 @@ def build_docs(out: str | Path | None = None, strict: bool = True, n_workers: in
     root, out = Path(cfg.config_path), Path(out or cfg.doc_path)
     _check_replaceable(out)
     pages = docs_pages(n_workers)
-    home = [p for p in pages if p[1] == "index.md"]   # nbs/index.ipynb, the source of README.md
+    home = [p for p in pages if p[1] == "index.md"]  # nbs/index.ipynb, the source of README.md
     pages = [p for p in pages if p[1] != "index.md"]
     extra = [("Benchmarks", "benchmarks.md", root / "bench" / "RESULTS.md")]
     extra = [(title, name, path) for title, name, path in extra if path.exists()]

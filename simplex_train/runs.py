@@ -15,7 +15,7 @@ from .core import log, now, read_json, write_json
 # %% auto #0
 __all__ = ['new_run_id', 'SpecialistDir', 'RunDir', 'load_manifest', 'update_manifest', 'stage_done', 'run_stage']
 
-# %% ../nbs/00b_runs.ipynb #3c89b47c
+# %% ../nbs/00b_runs.ipynb #0cbeb8a4
 def new_run_id() -> str:
     "A sortable run id: UTC time to the second."
     return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
@@ -90,13 +90,15 @@ class RunDir:
         return self.gguf / f"{specialist}-lora-f16.gguf"
 
     def relative(self, path: str | Path) -> str:
-        return str(Path(path).relative_to(self.root))
+        "`path` relative to the run folder (a path that is already relative to it is returned as it is)."
+        path = Path(path)
+        return str(path.relative_to(self.root) if path.is_relative_to(self.root) else path)
 
     @property
     def specialist(self) -> SpecialistDir:
         return SpecialistDir(self.root.parent)
 
-# %% ../nbs/00b_runs.ipynb #df6ed5ab
+# %% ../nbs/00b_runs.ipynb #329bebd3
 def load_manifest(run: RunDir) -> dict:
     "The run's manifest, or an empty one."
     return read_json(run.manifest) if run.manifest.exists() else {"stages": {}}
@@ -130,7 +132,7 @@ def run_stage(run: RunDir, name: str, fn: Callable[[], dict], force: bool = Fals
     started, t0 = now(), time.perf_counter()
     _set_stage(run, name, {"status": "running", "started": started})
     result = fn() or {}
-    outputs = [run.relative(run.root / o) for o in result.pop("outputs", [])]
+    outputs = [run.relative(o) for o in result.pop("outputs", [])]
     _set_stage(
         run,
         name,

