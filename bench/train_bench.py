@@ -115,6 +115,16 @@ def run_worker(kind: str, name: str, rows_file: str, batch: int, quantization: s
     return json.loads(line[0][7:])
 
 
+def run_tree_worker(tree: str, name: str, rows_file: str, batch: int) -> dict:
+    "Our trainer from another checkout of the project (its own bench worker, its own package), on the same rows."
+    env = {**os.environ, "PYTHONPATH": str(Path(tree).resolve())}
+    r = subprocess.run([sys.executable, str(Path(tree) / "bench" / "train_bench.py"), "--worker", "ours", "--name", name,
+                        "--rows-file", rows_file, "--batch", str(batch)], capture_output=True, text=True, env=env)
+    line = [l for l in r.stdout.splitlines() if l.startswith("RESULT ")]
+    if not line: raise SystemExit(f"the trainer of {tree} failed:\n{r.stderr[-3000:]}")
+    return json.loads(line[0][7:])
+
+
 def median_run(runs: list[dict]) -> dict:
     "The run with the median tokens/s (the lower middle one for an even count)."
     return sorted(runs, key=lambda r: r["tokens_per_s"])[(len(runs) - 1) // 2]
@@ -132,6 +142,8 @@ def main():
     ap.add_argument("--out", default="bench/train_results.json")
     ap.add_argument("--repeats", type=int, default=1, help="runs per trainer, interleaved; the median run is reported")
     ap.add_argument("--quantization", default="none", choices=["none", "4bit", "8bit"], help="our trainer on a bitsandbytes-quantized base (QLoRA)")
+    ap.add_argument("--baseline-tree", default=None,
+                    help="another checkout (git worktree add /tmp/before REV): its trainer runs interleaved too")
     a = ap.parse_args()
     if a.unsloth_worker:
         print("RESULT " + json.dumps(unsloth_worker(json.loads(a.unsloth_worker))), flush=True); return
@@ -142,10 +154,13 @@ def main():
     rows_file = "/tmp/train_bench/rows.jsonl"; write_jsonl(rows_file, rows)
     out = {"data": f"{name}: {len(rows)} train rows, one pass", "batch": a.batch, "model": "embedded Gemma 3 270M (CPU)",
            "lora": "the specialist's (r 16, alpha 32, all-linear), the same for both", "results": {}}
-    runs = {"trl": [], "ours": [], "unsloth": []}
+    runs = {"trl": [], "ours": [], "unsloth": [], "ours_baseline_tree": []}
     for i in range(a.repeats):   # interleaved, so that drift on a shared machine falls on every trainer alike
         for kind in ("trl", "ours"):
             runs[kind].append(run_worker(kind, name, rows_file, a.batch, a.quantization)); print(kind, i, runs[kind][-1], flush=True)
+        if a.baseline_tree:
+            runs["ours_baseline_tree"].append(run_tree_worker(a.baseline_tree, name, rows_file, a.batch))
+            print("ours (baseline tree)", i, runs["ours_baseline_tree"][-1], flush=True)
         if a.unsloth_python:
             u = run_unsloth(a.unsloth_python, rows_file, name, a.batch)
             u["tokens"] = runs["ours"][-1]["tokens"]; u["tokens_per_s"] = round(u["tokens"] / u["seconds"], 1)
@@ -156,10 +171,18 @@ def main():
     out["speedup_tokens_per_s"] = round(o["tokens_per_s"] / t["tokens_per_s"], 2)
     if a.unsloth_python: out["speedup_vs_unsloth_cpu"] = round(o["tokens_per_s"] / out["results"]["unsloth"]["tokens_per_s"], 2)
     out["peak_rss_ratio"] = round(o["peak_rss_mb"] / t["peak_rss_mb"], 2)
+    if a.baseline_tree:
+        b = out["results"]["ours_baseline_tree"]
+        out["baseline_tree"] = subprocess.run(["git", "-C", a.baseline_tree, "rev-parse", "--short", "HEAD"],
+                                              capture_output=True, text=True).stdout.strip()
+        out["speedup_vs_baseline_tree"] = round(o["tokens_per_s"] / b["tokens_per_s"], 2)
+        out["same_losses_as_baseline_tree"] = (o["first_loss"], o["last_loss"]) == (b["first_loss"], b["last_loss"])
     out["command"] = (f"SIMPLEX_SHARED_DATA=../shared/data python bench/train_bench.py --rows {a.rows} --batch {a.batch} --specialist {name} --repeats {a.repeats}"
                       + (f" --quantization {a.quantization}" if a.quantization != "none" else "") + f" --out {a.out}"
-                      + (" --unsloth-python UNSLOTH_VENV/bin/python" if a.unsloth_python else ""))
-    out["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, no GPU; torch {__import__('torch').__version__}, trl {__import__('trl').__version__}"
+                      + (" --unsloth-python UNSLOTH_VENV/bin/python" if a.unsloth_python else "")
+                      + (" --baseline-tree BEFORE_CHECKOUT" if a.baseline_tree else ""))
+    bf16 = __import__("simplex_train.device", fromlist=["x"]).cpu_has_native_bf16()
+    out["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, {'AVX512-BF16/AMX' if bf16 else 'AVX2'}, no GPU; torch {__import__('torch').__version__}, trl {__import__('trl').__version__}"
     Path(a.out).write_text(json.dumps(out, indent=2) + "\n")
     print("speedup", out["speedup_tokens_per_s"], "rss ratio", out["peak_rss_ratio"])
 
