@@ -50,14 +50,11 @@ def show(name: str):
     except SpecialistError as e:
         _fail(e)
 
-# %% ../nbs/12_cli.ipynb #1fd8f29a
-_Path = Optional[str]
-
-
+# %% ../nbs/12_cli.ipynb #88162346
 @app.command()
 def run(
     specialist: str = typer.Argument(..., help="a shipped specialist name or a YAML path"),
-    data: _Path = typer.Option(None, help="data file or folder replacing the specialist's source"),
+    data: Optional[str] = typer.Option(None, help="data file or folder replacing the specialist's source"),
     base_model: Optional[str] = typer.Option(None, help="'embedded', a hub id, a model folder or a .gguf file"),
     max_train: Optional[int] = typer.Option(None, help="train on at most N rows (stratified)"),
     max_test: Optional[int] = typer.Option(None, help="evaluate on at most N test rows"),
@@ -118,7 +115,7 @@ def _print_prepared(out: RunDir) -> None:
 @app.command()
 def prepare(
     specialist: str = typer.Argument(..., help="a shipped specialist name or a YAML path"),
-    data: _Path = typer.Option(None, help="data file or folder replacing the specialist's source"),
+    data: Optional[str] = typer.Option(None, help="data file or folder replacing the specialist's source"),
     max_train: Optional[int] = typer.Option(None),
     max_test: Optional[int] = typer.Option(None),
     seed: int = typer.Option(42),
