@@ -10,14 +10,12 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from pydantic import ValidationError
 
-from .config import SpecialistError, list_specialists, load_specialist
-from .core import read_json
+from .config import list_specialists, load_specialist
+from .core import UserError, read_json
 from .docs import build_docs, write_readme
 from .options import RunOptions
-from .runs import RunDir
-from .sources import DataError
+from .runs import RunDir, acquire_lock
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Fine-tune specialist LLMs from real data, reproducibly."
@@ -47,7 +45,7 @@ def show(name: str):
     "Print a specialist's resolved config as JSON."
     try:
         typer.echo(json.dumps(load_specialist(name).model_dump(mode="json"), indent=2))
-    except SpecialistError as e:
+    except UserError as e:
         _fail(e)
 
 # %% ../nbs/12_cli.ipynb #88162346
@@ -73,9 +71,9 @@ def run(
     from simplex_train.pipeline import run_pipeline  # heavy: torch, transformers, trl; `list` and `show` stay instant
     from simplex_train.workbook import run_workbook  # heavy: papermill and the pipeline
 
-    if resume and run_id is None:
-        run_id = _latest_run(runs_root, load_specialist(specialist).name)
     try:
+        if resume and run_id is None:
+            run_id = _latest_run(runs_root, load_specialist(specialist).name)
         opts = RunOptions(
             specialist=specialist,
             runs_root=runs_root,
@@ -92,7 +90,7 @@ def run(
             force=force,
         )
         out = run_workbook(opts) if notebook else run_pipeline(opts)
-    except (SpecialistError, ValidationError) as e:
+    except UserError as e:
         _fail(e)
     gate = read_json(out.gate) if out.gate.exists() else {"decision": "?"}
     typer.echo(f"run folder: {out.root}\nreport: {out.report}\ngate: {gate['decision']}")
@@ -106,6 +104,7 @@ def _print_prepared(out: RunDir) -> None:
             f"repaired {c.get('modified') or '{}'}"
         )
     typer.echo(f"leakage removed: {m['leakage_removed']}")
+    typer.echo(f"subsampled to the row limits: {m.get('subsampled') or 'none'}")
     for k, s in m["splits"].items():
         dist = s["distribution"] if len(str(s["distribution"])) < 200 else ""
         typer.echo(f"{k}: {s['rows']} rows sha256 {s['sha256'][:12]} {dist}")
@@ -126,19 +125,19 @@ def prepare(
     "Run only the data stage; print rows in, rows dropped per reason, leakage and the splits."
     from simplex_train.pipeline import run_pipeline  # heavy: torch, transformers, trl
 
-    opts = RunOptions(
-        specialist=specialist,
-        runs_root=runs_root,
-        run_id=run_id,
-        data=data,
-        max_train=max_train,
-        max_test=max_test,
-        seed=seed,
-        force=force,
-    )
     try:
+        opts = RunOptions(
+            specialist=specialist,
+            runs_root=runs_root,
+            run_id=run_id,
+            data=data,
+            max_train=max_train,
+            max_test=max_test,
+            seed=seed,
+            force=force,
+        )
         out = run_pipeline(opts, ["prepare"])
-    except (SpecialistError, DataError) as e:
+    except UserError as e:
         _fail(e)
     _print_prepared(out)
 
@@ -150,7 +149,10 @@ def train(run_dir: str = typer.Argument(..., help="a prepared run folder (runs/N
     `simplex-train run NAME --run-id RUN_ID` finishes the other stages."""
     from simplex_train.pipeline import train_run_folder  # heavy: torch, transformers, trl
 
-    typer.echo(json.dumps(train_run_folder(run_dir), default=str))
+    try:
+        typer.echo(json.dumps(train_run_folder(run_dir), default=str))
+    except UserError as e:
+        _fail(e)
 
 # %% ../nbs/12_cli.ipynb #42f0256e
 @app.command("install-llama-cpp")
@@ -169,7 +171,12 @@ def promote(run_dir: str = typer.Argument(..., help="a run folder (runs/NAME/RUN
     "Make a run its specialist's current model if its gate is DEPLOY and its served check passed."
     from simplex_train.deploy import promote as promote_run  # heavy: torch, transformers
 
-    e = promote_run(RunDir(Path(run_dir)))
+    try:
+        run = RunDir.existing(run_dir)
+        acquire_lock(run, "simplex-train promote")
+        e = promote_run(run)
+    except UserError as err:
+        _fail(err)
     typer.echo(f"{e['action']}: {e['run_id']}" + (f" ({'; '.join(e['reasons'])})" if e["reasons"] else ""))
     if e["action"] != "promoted":
         raise typer.Exit(1)
@@ -193,7 +200,10 @@ def hub_upload_cmd(
     "Upload a run's adapter, merged model and GGUF files to a Hugging Face repo (HF_TOKEN); a dry run lists them."
     from simplex_train.deploy import hub_upload  # heavy: torch, transformers
 
-    out = hub_upload(RunDir(Path(run_dir)), repo_id, dry_run=True if dry_run else None)
+    try:
+        out = hub_upload(RunDir.existing(run_dir), repo_id, dry_run=True if dry_run else None)
+    except UserError as e:
+        _fail(e)
     verb = "would upload" if out["dry_run"] else "uploaded"
     for f in out["files"]:
         typer.echo(f"{verb} {f['path']} ({f['bytes']:,} bytes)")

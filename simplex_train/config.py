@@ -5,19 +5,19 @@
 # %% ../nbs/01_config.ipynb #8ecddb4e
 from __future__ import annotations
 
-import os, re
+import os, re, string
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from .core import package_dir
+import jinja2, yaml
+from .core import UserError, package_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 # %% auto #0
-__all__ = ['Reader', 'Metric', 'RANK_BY_COMPLEXITY', 'GGUF_TYPES', 'SplitFile', 'DataConfig', 'PromptConfig', 'TaskConfig',
-           'LoraConfig', 'TrainConfig', 'EvalConfig', 'DeployConfig', 'Thresholds', 'Specialist', 'SpecialistError',
-           'parse_specialist', 'apply_overrides', 'expand_path', 'specialists_dir', 'list_specialists',
-           'load_specialist']
+__all__ = ['Reader', 'Metric', 'RANK_BY_COMPLEXITY', 'SCHEDULERS', 'OPTIMIZERS', 'GGUF_TYPES', 'SplitFile', 'DataConfig',
+           'PromptConfig', 'template_syntax_error', 'TaskConfig', 'LoraConfig', 'TrainConfig', 'EvalConfig',
+           'DeployConfig', 'Thresholds', 'Specialist', 'SpecialistError', 'parse_specialist', 'apply_overrides',
+           'expand_path', 'specialists_dir', 'list_specialists', 'load_specialist']
 
 # %% ../nbs/01_config.ipynb #3264a075
 class _Strict(BaseModel):
@@ -41,7 +41,7 @@ class DataConfig(_Strict):
 
     reader: Reader = "table"  # the file family: plain tables, or one of the dataset formats
     generator: str | None = None  # a built-in generator (e.g. 'context_protocol') instead of files
-    generator_rows: int = 2000
+    generator_rows: int = Field(2000, ge=1)
     root: str | None = None  # folder the split files are relative to (env vars expanded)
     path: str | None = None  # one file, split 80/10/10 by the data stage
     splits: dict[str, str | SplitFile] | None = None  # given splits, e.g. {train: train.tsv, test: dev.tsv}
@@ -53,6 +53,8 @@ class DataConfig(_Strict):
     format: Literal["auto", "csv", "tsv", "jsonl", "json", "parquet"] = "auto"
     has_header: bool = True
     column_names: list[str] | None = None  # for header-less CSV/TSV
+    multiline_fields: bool = False  # CSV fields may hold line breaks (else a quoted field over several lines is an error)
+    max_field_chars: int = Field(100_000, ge=1)  # a longer field is an error (usually a broken quote or a wrong column)
     text_field: str = "text"  # the input shown to the model
     label_field: str = "label"  # the expected answer
     rejected_field: str | None = None  # preference data: the rejected answer
@@ -86,6 +88,25 @@ class PromptConfig(_Strict):
     chat_template: bool = False  # wrap the prompt in the base model's chat template (system + user turn)
     system: str | None = None  # the system prompt: chat template, exported Modelfiles and reports
 
+    @model_validator(mode="after")
+    def _templates_parse(self):
+        for name in ("template", "response"):
+            template_syntax_error(getattr(self, name), self.engine, name)
+        return self
+
+
+def template_syntax_error(template: str, engine: str, name: str = "template") -> None:
+    "Raise ValueError naming `name` when `template` does not parse (an unmatched brace, a broken Jinja tag)."
+    try:
+        if engine == "jinja":
+            jinja2.Environment().parse(template)
+        else:
+            list(string.Formatter().parse(template))
+    except jinja2.TemplateSyntaxError as e:
+        raise ValueError(f"{name}: not a valid Jinja template (its line {e.lineno}): {e.message}") from None
+    except ValueError as e:
+        raise ValueError(f"{name}: not a valid format string ({e}); write a literal brace as {{{{ or }}}}") from None
+
 
 # the primary metric: every one is "higher is better" (a scorer's `score_agreement` is 1 - MAE)
 Metric = Literal[
@@ -118,6 +139,18 @@ class TaskConfig(_Strict):
 
 
 RANK_BY_COMPLEXITY = {"simple": 8, "moderate": 16, "complex": 32}
+# the names transformers accepts (its SchedulerType and OptimizerNames; tests/test_bad_input.py checks they match)
+SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+              "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr", "cosine_warmup_with_min_lr",
+              "warmup_stable_decay", "greedy")  # fmt: skip
+OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "adamw_torch_xla", "adamw_torch_npu_fused", "adafactor",
+              "adamw_anyprecision", "adamw_torch_4bit", "adamw_torch_8bit", "ademamix", "sgd", "adagrad",
+              "adamw_bnb_8bit", "adamw_8bit", "ademamix_8bit", "lion_8bit", "lion_32bit", "paged_adamw_32bit",
+              "paged_adamw_8bit", "paged_ademamix_32bit", "paged_ademamix_8bit", "paged_lion_32bit", "paged_lion_8bit",
+              "rmsprop", "rmsprop_bnb", "rmsprop_bnb_8bit", "rmsprop_bnb_32bit", "galore_adamw", "galore_adamw_8bit",
+              "galore_adafactor", "galore_adamw_layerwise", "galore_adamw_8bit_layerwise", "galore_adafactor_layerwise",
+              "lomo", "adalomo", "grokadamw", "schedule_free_radam", "schedule_free_adamw", "schedule_free_sgd",
+              "apollo_adamw", "apollo_adamw_layerwise", "stable_adamw")  # fmt: skip
 
 
 class LoraConfig(_Strict):
@@ -133,19 +166,19 @@ class TrainConfig(_Strict):
     "Training hyperparameters, precision, quantization, checkpointing and early stopping."
 
     learning_rate: float = Field(2e-4, gt=0)
-    lr_scheduler: str = "cosine"
+    lr_scheduler: Literal[SCHEDULERS] = "cosine"
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     epochs: float = Field(3, gt=0)
     batch_size: int = Field(8, ge=1)  # per device
     grad_accum: int = Field(2, ge=1)  # effective batch = batch_size * grad_accum * devices
     max_seq_len: int = Field(512, ge=8)
-    max_steps: int = -1  # > 0 overrides epochs
-    max_train_rows: int | None = None  # stratified subsample of the train split
+    max_steps: int = Field(-1, ge=-1)  # > 0 overrides epochs; -1: epochs decide
+    max_train_rows: int | None = Field(None, ge=1)  # stratified subsample of the train split
     eval_steps: int = Field(25, ge=1)
     save_steps: int | None = Field(
         None, ge=1
     )  # checkpoints (resume points): a multiple of eval_steps (default: eval_steps)
-    weight_decay: float = 0.0
+    weight_decay: float = Field(0.0, ge=0)
     seed: int = 42
     best_by: Literal["auto", "task_metric", "eval_loss"] = (
         "auto"  # auto: the task metric when label scoring makes it cheap
@@ -155,7 +188,7 @@ class TrainConfig(_Strict):
     padding_free: bool = True  # a batch's rows concatenated into one sequence: no padding computed
     gradient_checkpointing: bool | None = None  # None: on for CUDA, off on CPU (small models fit; it costs ~30 % time)
     quantization: Literal["none", "4bit", "8bit"] = "none"  # QLoRA (bitsandbytes NF4) or 8-bit base (CUDA, or CPU)
-    optimizer: str = (
+    optimizer: Literal[OPTIMIZERS] = (
         "adamw_torch_fused"  # one fused kernel per step (CPU and CUDA); adamw_8bit / paged_adamw_8bit on CUDA
     )
     precision: Literal["auto", "fp32", "bf16", "fp16"] = (
@@ -164,6 +197,8 @@ class TrainConfig(_Strict):
 
     @model_validator(mode="after")
     def _save_on_eval(self):
+        if self.max_steps == 0:
+            raise ValueError("max_steps: 0 would train nothing; give a positive number, or -1 to train by epochs")
         if self.save_steps is None:
             self.__dict__["save_steps"] = self.eval_steps  # no re-validation loop
         if self.save_steps % self.eval_steps:
@@ -178,8 +213,8 @@ class EvalConfig(_Strict):
     batch_size: int = Field(16, ge=1)
     max_new_tokens: int = Field(16, ge=1)
     stop: list[str] = ["\n"]
-    max_val_rows: int | None = 200  # validation during training costs time: keep it small
-    max_test_rows: int | None = None  # None: the whole test split
+    max_val_rows: int | None = Field(200, ge=1)  # validation during training costs time: keep it small
+    max_test_rows: int | None = Field(None, ge=1)  # None: the whole test split
     sqlite_dir: str | None = None  # SQL: folder of <db_id>/<db_id>.sqlite (default: <data.root>/database)
     timeout_s: float = Field(10.0, gt=0)  # per query (SQL) or per program (pass@1)
     judge_url: str | None = None  # optional LLM-as-judge: an OpenAI-compatible base URL (…/v1)
@@ -228,13 +263,21 @@ class Specialist(_Strict):
     thresholds: Thresholds
 
     @model_validator(mode="after")
+    def _label_map_in_labels(self):
+        labels, mapping = self.task.labels, self.data.label_map or {}
+        outside = sorted({v for v in mapping.values() if labels and v not in labels})
+        if outside:
+            raise ValueError(f"data.label_map: maps to {outside}, which are not in task.labels {labels}")
+        return self
+
+    @model_validator(mode="after")
     def _rank_from_complexity(self):
         r = self.lora.r or RANK_BY_COMPLEXITY[self.complexity]
         self.__dict__["lora"] = self.lora.model_copy(update={"r": r, "alpha": self.lora.alpha or 2 * r})
         return self
 
 # %% ../nbs/01_config.ipynb #d2cd249e
-class SpecialistError(ValueError):
+class SpecialistError(UserError):
     "A specialist YAML that does not validate."
 
 
@@ -256,12 +299,21 @@ def _yaml_line(node: yaml.Node | None, loc: tuple) -> int | None:
     return line
 
 
-def _format_errors(path: str, err: ValidationError, root: yaml.Node | None) -> str:
+def _located(e: dict) -> tuple[tuple, str]:
+    "(where, message): a cross-field check names its field first ('Value error, data.label_map: ...')."
+    m = re.match(r"Value error, ([\w.]+): (.*)", e["msg"], re.S)
+    return (tuple(e["loc"]) + tuple(m[1].split(".")), m[2]) if m else (tuple(e["loc"]), e["msg"])
+
+
+def _format_errors(path: str, err: ValidationError, root: yaml.Node | None, names: dict | None = None) -> str:
+    "One line per error, `file:line: field 'a.b': message` (an override is named by its option, not a line)."
     lines = []
     for e in err.errors():
-        field = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        lines.append(f"{path}:{_yaml_line(root, e['loc'])}: field '{field}': {e['msg']}")
-    return "invalid specialist config\n  " + "\n  ".join(lines)
+        loc, msg = _located(e)
+        field = ".".join(str(p) for p in loc) or "(top level)"
+        where = f"{path}:{_yaml_line(root, loc)}" if root is not None else f"{(names or {}).get(field, path)}"
+        lines.append(f"{where}: field '{field}': {msg}")
+    return "\n".join(lines)
 
 # %% ../nbs/01_config.ipynb #6e6c2cc5
 def parse_specialist(text: str, source: str = "<string>") -> Specialist:
@@ -278,8 +330,9 @@ def parse_specialist(text: str, source: str = "<string>") -> Specialist:
         raise SpecialistError(_format_errors(source, e, root)) from None
 
 # %% ../nbs/01_config.ipynb #ad5119b6
-def apply_overrides(spec: Specialist, overrides: dict[str, Any]) -> Specialist:
-    "A copy of `spec` with dotted-key `overrides` applied and validated; None values are ignored."
+def apply_overrides(spec: Specialist, overrides: dict[str, Any], names: dict[str, str] | None = None) -> Specialist:
+    """A copy of `spec` with dotted-key `overrides` applied and validated; None values are ignored. An error names the
+    override by `names[key]` (e.g. the CLI option) when given."""
     data = spec.model_dump()
     for key, value in overrides.items():
         if value is None:
@@ -292,7 +345,7 @@ def apply_overrides(spec: Specialist, overrides: dict[str, Any]) -> Specialist:
     try:
         return Specialist.model_validate(data)
     except ValidationError as e:
-        raise SpecialistError(_format_errors("overrides", e, None)) from None
+        raise SpecialistError(_format_errors("override", e, None, names)) from None
 
 # %% ../nbs/01_config.ipynb #92ce7024
 def expand_path(value: str) -> Path:

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 # %% auto #0
-__all__ = ['log', 'TRACKED_PACKAGES', 'get_logger', 'atomic_write_bytes', 'atomic_write_text', 'write_json', 'read_json',
-           'write_jsonl', 'read_jsonl', 'atomic_dir', 'sha256_bytes', 'sha256_file', 'hash_rows', 'package_versions',
-           'package_dir', 'git_commit', 'now']
+__all__ = ['log', 'TRACKED_PACKAGES', 'get_logger', 'UserError', 'user_error_names', 'atomic_write_bytes', 'atomic_write_text',
+           'write_json', 'read_json', 'write_jsonl', 'read_jsonl', 'atomic_dir', 'sha256_bytes', 'sha256_file',
+           'hash_rows', 'package_versions', 'package_dir', 'git_commit', 'now']
 
 # %% ../nbs/00_core.ipynb #e85a608a
 def get_logger(name: str = "simplex_train") -> logging.Logger:
@@ -32,6 +32,20 @@ log = get_logger()
 
 # %% ../nbs/00_core.ipynb #f4842472
 logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+
+# %% ../nbs/00_core.ipynb #u5e7e771
+class UserError(ValueError):
+    "Bad input or misuse: the message says what is wrong, where, and what to do next (the CLI exits with code 2)."
+
+
+def user_error_names() -> set[str]:
+    "Class names of every `UserError` kind (how an error raised inside a notebook kernel is recognised)."
+    todo, names = [UserError], set()
+    while todo:
+        cls = todo.pop()
+        names.add(cls.__name__)
+        todo += cls.__subclasses__()
+    return names
 
 # %% ../nbs/00_core.ipynb #648d0197
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -87,14 +101,16 @@ def atomic_dir(path: str | Path, overwrite: bool = False):
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    old = tmp.with_name(tmp.name + ".old")
     try:
         yield tmp
         if path.exists():
-            shutil.rmtree(path)
+            os.replace(path, old)  # moved aside, not deleted: the swap is two renames, never a half-deleted folder
         os.replace(tmp, path)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        for leftover in (tmp, old):
+            if leftover.exists():
+                shutil.rmtree(leftover, ignore_errors=True)
 
 # %% ../nbs/00_core.ipynb #d0dc203b
 def sha256_bytes(data: bytes) -> str:

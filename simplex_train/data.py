@@ -13,7 +13,7 @@ import datasets
 import ftfy
 
 from .config import DataConfig, SplitFile, Specialist, SpecialistError, expand_path
-from .core import atomic_write_text, hash_rows, log, write_json, write_jsonl
+from .core import atomic_dir, atomic_write_text, hash_rows, log, sha256_file, write_json, write_jsonl
 from .prompts import format_row, prompt_wrapper
 from .runs import RunDir
 from .sources import DataError, read_source
@@ -22,7 +22,7 @@ from .synth import generate
 # %% auto #0
 __all__ = ['normalize_text', 'repair_text', 'near_key', 'clean_rows', 'score_tier', 'derive_fields', 'token_lengths',
            'drop_too_long', 'stratified_split', 'group_split', 'subsample', 'remove_leakage', 'load_raw_splits',
-           'build_splits', 'data_card', 'prepare_data']
+           'source_files', 'build_splits', 'data_card', 'prepare_data']
 
 # %% ../nbs/03_data.ipynb #4d7d9d74
 _FTFY = ftfy.TextFixerConfig(uncurl_quotes=False, explain=False)
@@ -348,6 +348,18 @@ def load_raw_splits(spec: Specialist, data_path=None, seed: int = 42) -> dict[st
         for k, v in hub.items()
     }
 
+# %% ../nbs/03_data.ipynb #5ea7c0de
+def source_files(spec: Specialist, data_path=None) -> dict[str, str]:
+    """The content hash of every local file the data comes from ({path: sha256}): what the prepare stage's inputs
+    record, so an edited or replaced source is noticed. Generated, hub and SQL data have no files (their config is)."""
+    d = spec.data
+    if (d.generator or d.sql_query) and data_path is None:
+        return {}
+    files = [p for p, _ in (_file_splits(spec, data_path) or {}).values()]
+    if d.tables and files:
+        files.append(files[0].parent / d.tables)
+    return {str(p): sha256_file(p) for p in files if p.is_file()}
+
 # %% ../nbs/03_data.ipynb #6e5a4a9d
 def _split(rows, fractions, seed, d: DataConfig):
     return (group_split if d.group_field else stratified_split)(rows, fractions, seed)
@@ -389,6 +401,10 @@ def build_splits(
 def _distribution(rows, classification):
     c = collections.Counter(r["metadata"]["label"] if classification else _stratum(r) for r in rows)
     return dict(sorted(c.items())) if (classification or len(c) <= 50) else {"distinct": len(c)}
+
+
+def _subsample_counts(cut: dict) -> str:
+    return ", ".join(f"{k} -{c['removed']} (limit {c['limit']})" for k, c in cut.items()) or "none"
 
 
 def _counts(counts: dict) -> str:
@@ -437,6 +453,8 @@ def data_card(m: dict, splits: dict[str, list[dict]], n_examples: int = 2) -> st
         *_cleaning_table(m),
         "",
         f"Leakage removed (prompt also in train): {m['leakage_removed']}",
+        "",
+        f"Subsampled to the row limits: {_subsample_counts(m.get('subsampled', {}))}",
         "",
         "## Splits",
         "",
@@ -490,22 +508,50 @@ def _data_manifest(
     }
 
 
+def _subsampled(splits: dict, spec: Specialist, seed: int) -> dict[str, dict]:
+    "Subsample each split to its limit, in place; returns {split: {'limit', 'removed'}} for the splits it cut."
+    limits = {"train": spec.train.max_train_rows, "val": spec.eval.max_val_rows, "test": spec.eval.max_test_rows}
+    cut = {}
+    for name, limit in limits.items():
+        before = len(splits[name])
+        splits[name] = subsample(splits[name], limit, seed)
+        if len(splits[name]) < before:
+            cut[name] = {"limit": limit, "removed": before - len(splits[name])}
+    return cut
+
+
+def _check_usable(splits: dict, spec: Specialist) -> None:
+    "Every split has rows, and a classifier's train split has at least two classes."
+    for name, rows in splits.items():
+        if not rows:
+            raise DataError(name, 0, None, f"split {name!r} is empty after cleaning (see the counts above)")
+    classes = {r["metadata"]["label"] for r in splits["train"]}
+    if spec.task.type == "classification" and len(classes) < 2:
+        raise DataError(
+            "train", 0, "label", f"every train row has the label {classes.pop()!r}: a classifier needs two or more"
+        )
+
+
+def _write_data(run: RunDir, splits: dict, manifest: dict) -> None:
+    "The splits, the data manifest and the card, written to a new folder that replaces `data/` in one rename."
+    with atomic_dir(run.data, overwrite=True) as tmp:
+        for name, rows in splits.items():
+            write_jsonl(tmp / run.split(name).name, rows)
+        write_json(tmp / run.data_manifest.name, manifest)
+        atomic_write_text(tmp / run.data_card.name, data_card(manifest, splits))
+
+
 def prepare_data(spec: Specialist, run: RunDir, data_path=None, seed: int = 42, tokenizer=None) -> dict:
-    "The prepare stage: writes the splits, data_manifest.json and data_card.md; returns the manifest."
+    """The prepare stage: writes the splits, data_manifest.json and data_card.md; returns the manifest.
+    Nothing is written until every check has passed, and then `data/` is replaced whole: a failure keeps the old one."""
     raw = load_raw_splits(spec, data_path, seed)
     cleaning = {}
     splits = build_splits(spec, raw, seed, cleaning, tokenizer)
     leaks = remove_leakage(splits, spec.data.near_duplicates)  # against the whole train split, before subsampling
     n_train = len(splits["train"])
-    limits = {"train": spec.train.max_train_rows, "val": spec.eval.max_val_rows, "test": spec.eval.max_test_rows}
-    for name, limit in limits.items():
-        splits[name] = subsample(splits[name], limit, seed)
-    for name, rows in splits.items():
-        if not rows:
-            raise DataError(name, 0, None, f"split {name!r} is empty after cleaning")
-        write_jsonl(run.split(name), rows)
-    manifest = _data_manifest(spec, seed, raw, splits, cleaning, leaks, n_train, tokenizer)
-    write_json(run.data_manifest, manifest)
-    atomic_write_text(run.data_card, data_card(manifest, splits))
+    cut = _subsampled(splits, spec, seed)
+    _check_usable(splits, spec)
+    manifest = {**_data_manifest(spec, seed, raw, splits, cleaning, leaks, n_train, tokenizer), "subsampled": cut}
+    _write_data(run, splits, manifest)
     log.info("prepared %s", {n: len(r) for n, r in splits.items()})
     return manifest

@@ -6,33 +6,69 @@
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .config import Specialist, apply_overrides, load_specialist
+from .core import UserError
+from .runs import check_run_id
 
 # %% auto #0
-__all__ = ['IPYTHON_NAMES', 'RunOptions', 'resolve_spec', 'command_flags', 'run_command', 'notebook_parameters',
-           'options_from_namespace']
+__all__ = ['OVERRIDDEN_BY', 'IPYTHON_NAMES', 'RunOptions', 'OptionsError', 'options_message', 'resolve_spec', 'command_flags',
+           'run_command', 'notebook_parameters', 'options_from_namespace']
 
 # %% ../nbs/11_options.ipynb #2fd9f17c
 class RunOptions(BaseModel):
     "One run's options, as the CLI, the workbook's parameters and a batch give them; an unknown one is an error."
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
     specialist: str = "context_protocol"  # a shipped specialist name or a YAML path
     runs_root: str = "runs"  # where run folders are created
     run_id: str | None = None  # reuse a run folder: finished stages are skipped, training resumes
     data: str | None = None  # file or folder replacing the specialist's data source
     base_model: str | None = None  # 'embedded', a hub id, a model folder or a .gguf file
-    max_train: int | None = None  # train rows (stratified subsample)
-    max_test: int | None = None  # test rows
-    max_steps: int | None = None  # optimizer steps (overrides epochs)
-    epochs: float | None = None
+    max_train: int | None = Field(None, ge=1)  # train rows (stratified subsample)
+    max_test: int | None = Field(None, ge=1)  # test rows
+    max_steps: int | None = Field(None, ge=1)  # optimizer steps (overrides epochs)
+    epochs: float | None = Field(None, gt=0)
     seed: int = 42
     export_merged: bool = True  # merge the adapter into the base weights (and check the merge)
     gguf: bool = True  # GGUF files + Modelfile, then the served check and promotion
     force: bool = False  # re-run stages that are already done
+
+    def __init__(self, **values):
+        try:
+            super().__init__(**values)
+        except ValidationError as e:
+            raise OptionsError(options_message(e)) from None
+
+    @field_validator("run_id")
+    @classmethod
+    def _plain_run_id(cls, v):
+        return v if v is None else check_run_id(v)
+
+    @field_validator("data")
+    @classmethod
+    def _data_exists(cls, v):
+        if v is not None and "://" not in v and not Path(v).exists():
+            raise ValueError(f"no file or folder {v!r} (relative paths are from {Path.cwd()})")
+        return v
+
+
+class OptionsError(UserError):
+    "A run option (CLI flag, workbook parameter) that is unknown or out of range."
+
+
+def options_message(e: ValidationError) -> str:
+    "One line per bad option, named as a flag and as a parameter: `--max-train (max_train): ...`."
+    out = []
+    for err in e.errors():
+        name = str(err["loc"][0]) if err["loc"] else "?"
+        got = f", got {err['input']!r}" if err["type"] != "extra_forbidden" else ""
+        why = "unknown option" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+        out.append(f"--{name.replace('_', '-')} ({name}): {why}{got}")
+    return "\n".join(out)
 
 
 def resolve_spec(opts: RunOptions) -> Specialist:
@@ -48,7 +84,12 @@ def resolve_spec(opts: RunOptions) -> Specialist:
             "train.epochs": opts.epochs,
             "train.seed": opts.seed,
         },
+        OVERRIDDEN_BY,
     )
+
+
+OVERRIDDEN_BY = {"base_model": "--base-model", "train.max_train_rows": "--max-train", "eval.max_test_rows": "--max-test",
+                 "train.max_steps": "--max-steps", "train.epochs": "--epochs", "train.seed": "--seed"}  # fmt: skip
 
 
 def _flag(name: str, value) -> list[str]:
@@ -87,7 +128,7 @@ def options_from_namespace(namespace: dict) -> RunOptions:
     params = notebook_parameters(namespace)
     unknown = sorted(set(params) - set(RunOptions.model_fields))
     if unknown:
-        raise ValueError(
+        raise OptionsError(
             f"unknown workbook parameter(s) {unknown}; the parameters are {sorted(RunOptions.model_fields)}"
         )
     return RunOptions(**params)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .config import Specialist
 from .core import git_commit, log, package_dir, package_versions, read_jsonl
-from .data import prepare_data
+from .data import prepare_data, source_files
 from .deploy import deploy_check, promote
 from .device import model_dtype, select_backend, set_seed
 from .evaluate import evaluate_split
@@ -20,25 +20,36 @@ from .gguf import export_gguf
 from .models import load_adapted, load_model, load_tokenizer, local_model_path
 from .options import RunOptions, resolve_spec, run_command
 from .report import write_report
-from .runs import RunDir, load_manifest, run_stage, update_manifest
+from simplex_train.runs import (
+    RunDir,
+    StaleRun,
+    acquire_lock,
+    digest,
+    holds_lock,
+    load_manifest,
+    release_lock,
+    run_stage,
+    stage_state,
+    stale_message,
+    update_manifest,
+)
 from .sft import train_sft
 from .training import load_for_training
 
 # %% auto #0
-__all__ = ['STAGES', 'open_run', 'stage_prepare', 'stage_baseline', 'stage_train', 'stage_evaluate', 'stage_gate', 'stage_export',
-           'stage_deploy', 'stage_report', 'run_one', 'run_pipeline', 'train_run_folder']
+__all__ = ['STAGES', 'STAGE_INPUTS', 'open_run', 'stage_prepare', 'stage_baseline', 'stage_train', 'stage_evaluate', 'stage_gate',
+           'stage_export', 'stage_deploy', 'stage_report', 'stage_inputs', 'check_stages', 'run_one', 'run_pipeline',
+           'train_run_folder']
 
 # %% ../nbs/11a_pipeline.ipynb #74ed97a6
 def open_run(opts: RunOptions, spec: Specialist) -> RunDir:
-    "Create (or re-open for resuming) the run folder and write the manifest header."
+    "Create (or re-open for resuming) the run folder: take its lock, check its finished stages, write the header."
     run = RunDir.create(spec.name, opts.runs_root, opts.run_id)
-    config = spec.model_dump(mode="json")
-    man = load_manifest(run)
-    if man.get("config") and man["config"] != config and not opts.force:
-        raise ValueError(f"{run.root} was started with a different config; use a new run id, or force=True")
+    acquire_lock(run, run_command(opts))
+    check_stages(run, spec, opts)
     update_manifest(
         run,
-        config=config,
+        config=spec.model_dump(mode="json"),
         options=opts.model_dump(),
         seed=opts.seed,
         versions=package_versions(),
@@ -170,30 +181,89 @@ STAGES = {
 }
 
 # %% ../nbs/11a_pipeline.ipynb #ba35e74f
+# what each stage depends on: (config sections, run options, earlier stages whose outputs it reads)
+STAGE_INPUTS = {
+    "prepare": (
+        ["data", "prompt", "task", "base_model", "train.max_seq_len", "train.max_train_rows", "eval.max_val_rows",
+         "eval.max_test_rows"],
+        ["data", "seed"],
+        [],
+    ),  # fmt: skip
+    "baseline": (["base_model", "task", "prompt", "eval", "train.precision"], [], ["prepare"]),
+    "train": (["base_model", "task", "prompt", "complexity", "lora", "train"], [], ["prepare"]),
+    "evaluate": (["base_model", "task", "prompt", "eval", "train.precision"], [], ["prepare", "train"]),
+    "gate": (["task", "thresholds"], [], ["baseline", "evaluate"]),
+    "export": (["base_model", "task", "prompt", "eval", "deploy"], ["export_merged", "gguf"], ["train", "evaluate"]),
+    "deploy": (["deploy", "eval"], [], ["export", "gate"]),
+    "report": ([], [], ["prepare", "baseline", "train", "evaluate", "gate", "export", "deploy"]),
+}
+
+
+def _pick(config: dict, key: str):
+    for part in key.split("."):
+        config = config[part]
+    return config
+
+
+def stage_inputs(name: str, run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
+    "What stage `name` is given now: its config sections, its options, its source files and its upstream outputs."
+    keys, options, upstream = STAGE_INPUTS[name]
+    config, done = spec.model_dump(mode="json"), load_manifest(run)["stages"]
+    inputs = {
+        "config": {k: _pick(config, k) for k in keys},
+        "options": {k: getattr(opts, k) for k in options},
+        "upstream": {u: digest(done.get(u, {}).get("output_hashes")) for u in upstream},
+    }
+    if name == "prepare":
+        inputs["sources"] = source_files(spec, opts.data)
+    return inputs
+
+
+def check_stages(run: RunDir, spec: Specialist, opts: RunOptions) -> None:
+    "Refuse (StaleRun) a run whose finished stages no longer match their inputs or outputs, unless opts.force."
+    for name in [] if opts.force else STAGES:
+        state, why = stage_state(run, name, stage_inputs(name, run, spec, opts))
+        if state == "stale":
+            raise StaleRun(stale_message(run, name, why))
+        if state == "todo":
+            return  # this stage and every one after it will run
+
+
 def run_one(name: str, run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
-    "Run stage `name` (skipped when already done, unless opts.force)."
-    return run_stage(run, name, lambda: STAGES[name](run, spec, opts), force=opts.force)
+    "Run stage `name`: skipped when done with the same inputs, run when an earlier stage was re-run, refused when stale."
+    inputs = stage_inputs(name, run, spec, opts)
+    return run_stage(run, name, lambda: STAGES[name](run, spec, opts), force=opts.force, inputs=inputs)
 
 
 def run_pipeline(opts: RunOptions, stages: list[str] | None = None) -> RunDir:
-    "Run the stages in order, in this process; returns the run folder."
+    "Run the stages in order, in this process; returns the run folder (its lock released, if this call took it)."
     spec = resolve_spec(opts)
+    held = opts.run_id is not None and holds_lock(RunDir(Path(opts.runs_root) / spec.name / opts.run_id))
     run = open_run(opts, spec)
-    set_seed(opts.seed)
-    for name in stages or list(STAGES):
-        log.info("stage %s", name)
-        run_one(name, run, spec, opts)
+    try:
+        set_seed(opts.seed)
+        for name in stages or list(STAGES):
+            log.info("stage %s", name)
+            run_one(name, run, spec, opts)
+    finally:
+        if not held:
+            release_lock(run)
     return run
 
 
 def train_run_folder(run_dir: str | Path) -> dict:
     """The train stage of an already prepared run folder, under `torchrun`/`accelerate launch` (DDP) or alone.
-    Every rank trains; only rank 0 writes the adapter, the history and the manifest."""
-    run = RunDir(Path(run_dir))
+    Every rank trains; only rank 0 writes the adapter, the history and the manifest (and takes the lock)."""
+    run = RunDir.existing(run_dir)
     man = load_manifest(run)
-    if not run.split("train").exists():
-        raise FileNotFoundError(f"{run.root} is not prepared: run `simplex-train prepare` first")
-    spec, opts = Specialist.model_validate(man["config"]), RunOptions(**man.get("options", {}))
-    if _rank() == 0:
-        return run_stage(run, "train", lambda: stage_train(run, spec, opts), force=True)
-    return stage_train(run, spec, opts)
+    spec, opts = Specialist.model_validate(man["config"]), RunOptions.model_construct(**man.get("options", {}))
+    state, why = stage_state(run, "prepare", stage_inputs("prepare", run, spec, opts))
+    if state != "done":
+        raise StaleRun(f"{run.root}: the prepare stage is not usable ({why}): run `simplex-train prepare` again first")
+    if _rank() != 0:
+        return stage_train(run, spec, opts)
+    inputs = stage_inputs("train", run, spec, opts)
+    try:
+        return run_stage(run, "train", lambda: stage_train(run, spec, opts), force=True, inputs=inputs)
+    finally:
+        release_lock(run)

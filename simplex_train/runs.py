@@ -5,20 +5,36 @@
 # %% ../nbs/00b_runs.ipynb #573c529a
 from __future__ import annotations
 
-import datetime as dt, time
+import datetime as dt, fcntl, json, os, re, socket, time, uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .core import log, now, read_json, write_json
+from .core import UserError, log, now, read_json, sha256_bytes, sha256_file, write_json
 
 # %% auto #0
-__all__ = ['new_run_id', 'SpecialistDir', 'RunDir', 'load_manifest', 'update_manifest', 'stage_done', 'run_stage']
+__all__ = ['RUN_ID', 'LOCK_ENV', 'new_run_id', 'NotARun', 'check_run_id', 'SpecialistDir', 'RunDir', 'load_manifest',
+           'update_manifest', 'RunLocked', 'acquire_lock', 'holds_lock', 'lock_token', 'release_lock', 'StaleRun',
+           'digest', 'output_hashes', 'changed_inputs', 'stage_state', 'stage_done', 'stale_message', 'run_stage']
 
 # %% ../nbs/00b_runs.ipynb #0cbeb8a4
 def new_run_id() -> str:
     "A sortable run id: UTC time to the second."
     return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+
+
+class NotARun(UserError):
+    "A folder given as a run folder that is not one."
+
+
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def check_run_id(run_id: str) -> str:
+    "`run_id` if it is a plain folder name (letters, digits, '.', '_', '-'): nothing that could leave the runs root."
+    if not RUN_ID.fullmatch(run_id):
+        raise UserError(f"run id {run_id!r}: use letters, digits, '.', '_' and '-' only (it names one folder)")
+    return run_id
 
 
 def _at(*parts: str):
@@ -51,16 +67,25 @@ class RunDir:
     @classmethod
     def create(cls, specialist: str, runs_root: str | Path = "runs", run_id: str | None = None) -> "RunDir":
         "A new (or re-opened) run folder `runs_root/specialist/run_id`."
-        run = cls(Path(runs_root) / specialist / (run_id or new_run_id()))
+        run = cls(Path(runs_root) / specialist / check_run_id(run_id or new_run_id()))
         run.root.mkdir(parents=True, exist_ok=True)
+        return run
+
+    @classmethod
+    def existing(cls, path: str | Path) -> "RunDir":
+        "The run folder at `path`; a folder without a manifest is refused (it is not a run)."
+        run = cls(Path(path))
+        if not run.manifest.is_file():
+            raise NotARun(f"{path} is not a run folder (no manifest.json): give runs/NAME/RUN_ID, made by `run`")
         return run
 
     data, metrics, plots, notebooks = _at("data"), _at("metrics"), _at("plots"), _at("notebooks")
     adapter, merged, checkpoints, gguf = _at("adapter"), _at("merged"), _at("checkpoints"), _at("gguf")
-    manifest = _at("manifest.json")
+    manifest, lock = _at("manifest.json"), _at("run.lock")
     data_manifest, data_card = _at("data", "data_manifest.json"), _at("data", "data_card.md")
     training_history, training_metadata = _at("training_history.json"), _at("training_metadata.json")
     adapter_config, merged_config = _at("adapter", "adapter_config.json"), _at("merged", "config.json")
+    adapter_weights = _at("adapter", "adapter_model.safetensors")
     comparison, gate = _at("metrics", "comparison.json"), _at("gate.json")
     export_check = _at("export.json")
     gguf_info, modelfile = _at("gguf", "gguf.json"), _at("gguf", "Modelfile")
@@ -112,37 +137,188 @@ def update_manifest(run: RunDir, **fields) -> dict:
     return m
 
 
-def stage_done(run: RunDir, name: str) -> bool:
-    "Whether stage `name` finished and all its recorded outputs still exist."
-    st = load_manifest(run)["stages"].get(name, {})
-    return st.get("status") == "done" and all((run.root / o).exists() for o in st.get("outputs", []))
-
-
 def _set_stage(run: RunDir, name: str, record: dict) -> None:
     m = load_manifest(run)
     m["stages"][name] = record
     write_json(run.manifest, m)
 
 
-def run_stage(run: RunDir, name: str, fn: Callable[[], dict], force: bool = False) -> dict:
-    "Run `fn` as stage `name` unless already done. `fn` returns {'outputs': [paths in the run], ...result}."
-    if stage_done(run, name) and not force:
+def _mark_interrupted(run: RunDir, previous: dict) -> None:
+    "Stages still 'running' when the lock is taken were left by a process that is gone: say so in the manifest."
+    m = load_manifest(run)
+    who = f"pid {previous.get('pid', '?')}"
+    for name, st in m["stages"].items():
+        if st.get("status") == "running":
+            m["stages"][name] = {**st, "status": "interrupted", "error": f"the process that ran it ({who}) stopped"}
+            log.warning("run %s: stage %s was left running by %s, which is gone: marked interrupted", run.root, name, who)
+    if run.manifest.exists():
+        write_json(run.manifest, m)
+
+# %% ../nbs/00b_runs.ipynb #a1c0ffee
+LOCK_ENV = "SIMPLEX_RUN_LOCK"  # a child process (the workbook's kernel) whose environment holds the token shares the lock
+_HELD: dict[Path, tuple] = {}  # run folder -> (open lock file, token): the locks this process holds
+
+
+class RunLocked(UserError):
+    "The run folder is being written by another live process."
+
+
+def _holder(run: RunDir) -> dict:
+    "Who holds (or last held) the run's lock, as its lock file says."
+    try:
+        return json.loads(run.lock.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _locked_message(run: RunDir, h: dict) -> str:
+    who = f"pid {h.get('pid', '?')} on {h.get('host', '?')}, since {h.get('started', '?')}: {h.get('command') or '?'}"
+    return f"{run.root} is in use by another run ({who}); wait for it to finish, or use another --run-id"
+
+
+def _take(run: RunDir, f, command: str) -> str:
+    "Record this process as the holder; stages the previous holder left running are marked interrupted."
+    previous = _holder(run)
+    token = uuid.uuid4().hex
+    record = {"pid": os.getpid(), "host": socket.gethostname(), "started": now(), "command": command, "token": token}
+    f.seek(0)
+    f.truncate()
+    f.write(json.dumps(record))
+    f.flush()
+    _mark_interrupted(run, previous)
+    return token
+
+
+def acquire_lock(run: RunDir, command: str = "") -> bool:
+    "Take the run folder's lock. True if this call took it; False if this process (or its parent) already holds it."
+    root = run.root.resolve()
+    if root in _HELD:
+        return False
+    run.root.mkdir(parents=True, exist_ok=True)
+    f = open(run.lock, "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        holder = _holder(run)
+        if holder.get("token") and holder["token"] == os.environ.get(LOCK_ENV):
+            return False  # our parent holds it (this is the workbook's kernel)
+        raise RunLocked(_locked_message(run, holder)) from None
+    _HELD[root] = (f, _take(run, f, command))
+    return True
+
+
+def holds_lock(run: RunDir) -> bool:
+    "Whether this process holds the run folder's lock."
+    return run.root.resolve() in _HELD
+
+
+def lock_token(run: RunDir) -> str:
+    "The token of the lock this process holds on `run`, or the one it was lent (for a child process's environment)."
+    held = _HELD.get(run.root.resolve())
+    return held[1] if held else os.environ.get(LOCK_ENV, "")
+
+
+def release_lock(run: RunDir) -> None:
+    "Give the run folder's lock back (the lock file stays: it tells who held it last)."
+    f, _ = _HELD.pop(run.root.resolve(), (None, None))
+    if f is not None:
+        fcntl.flock(f, fcntl.LOCK_UN)
+        f.close()
+
+# %% ../nbs/00b_runs.ipynb #b2c0ffee
+class StaleRun(UserError):
+    "A finished stage whose inputs or outputs changed since it ran."
+
+
+def digest(obj) -> str:
+    "SHA-256 of `obj` as canonical JSON: how inputs and upstream outputs are compared."
+    return sha256_bytes(json.dumps(obj, sort_keys=True, default=str).encode())
+
+
+def _file(run: RunDir, rel: str) -> Path:
+    return Path(rel) if Path(rel).is_absolute() else run.root / rel
+
+
+def output_hashes(run: RunDir, outputs: list[str]) -> dict[str, str | None]:
+    "Content hash of each output file (None for a folder)."
+    return {o: sha256_file(_file(run, o)) if _file(run, o).is_file() else None for o in outputs}
+
+
+def _flat(d, prefix=""):
+    if not isinstance(d, dict):
+        return {prefix: d}
+    return {k: v for key, val in d.items() for k, v in _flat(val, f"{prefix}.{key}" if prefix else key).items()}
+
+
+def changed_inputs(old: dict, new: dict) -> list[str]:
+    "The inputs that differ, each as 'key: old -> new' (values shortened)."
+    a, b = _flat(old), _flat(new)
+    short = lambda v: (repr(v)[:60] + "...") if len(repr(v)) > 60 else repr(v)
+    return [f"{k}: {short(a.get(k))} -> {short(b.get(k))}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+# %% ../nbs/00b_runs.ipynb #c3c0ffee
+def _outputs_state(run: RunDir, name: str, st: dict) -> tuple[str, str]:
+    for rel, h in (st.get("output_hashes") or dict.fromkeys(st.get("outputs", []))).items():
+        if not _file(run, rel).exists():
+            return "todo", f"{rel} is missing"
+        if h is not None and sha256_file(_file(run, rel)) != h:
+            return "stale", f"{rel} was changed after stage {name} wrote it"
+    return "done", ""
+
+
+def stage_state(run: RunDir, name: str, inputs: dict | None = None) -> tuple[str, str]:
+    "('done' | 'todo' | 'stale', why): what `run_stage` would do with stage `name` given its current `inputs`."
+    st = load_manifest(run)["stages"].get(name)
+    if not st:
+        return "todo", "not run yet"
+    if st.get("status") != "done":
+        return "todo", f"{st.get('status')}: {st.get('error', '')}".rstrip(": ")
+    state, why = _outputs_state(run, name, st)
+    if state != "done" or inputs is None or st.get("inputs") is None:
+        return state, why
+    old, new = st["inputs"], inputs
+    if old.get("upstream") != new.get("upstream"):
+        return "todo", "an earlier stage was re-run since"
+    changes = changed_inputs({k: v for k, v in old.items() if k != "upstream"}, {k: v for k, v in new.items() if k != "upstream"})
+    return ("stale", f"its inputs changed since it ran ({'; '.join(changes)})") if changes else ("done", "")
+
+
+def stage_done(run: RunDir, name: str) -> bool:
+    "Whether stage `name` finished and its recorded outputs are still there, unchanged."
+    return stage_state(run, name)[0] == "done"
+
+
+def stale_message(run: RunDir, name: str, why: str) -> str:
+    return (
+        f"{run.root}: stage {name}: {why}, so its results no longer match. Re-run with --force (force=True) to redo "
+        "every stage, or start a new run (another --run-id)"
+    )
+
+# %% ../nbs/00b_runs.ipynb #c3c0fff0
+def _record(name: str, started: str, t0: float, **fields) -> dict:
+    return {"started": started, "ended": now(), "seconds": round(time.perf_counter() - t0, 2), **fields}
+
+
+def run_stage(run: RunDir, name: str, fn: Callable[[], dict], force: bool = False, inputs: dict | None = None) -> dict:
+    """Run `fn` as stage `name` unless it is done and its `inputs` unchanged; a stale stage is refused unless `force`.
+    `fn` returns {'outputs': [paths in the run], ...result}. Takes the run folder's lock (kept until `release_lock`)."""
+    acquire_lock(run)
+    state, why = stage_state(run, name, inputs)
+    if state == "done" and not force:
         log.info("stage %s: already done, skipped (force=True re-runs it)", name)
         return load_manifest(run)["stages"][name].get("result", {})
+    if state == "stale" and not force:
+        raise StaleRun(stale_message(run, name, why))
     started, t0 = now(), time.perf_counter()
-    _set_stage(run, name, {"status": "running", "started": started})
-    result = fn() or {}
+    _set_stage(run, name, {"status": "running", "started": started, "pid": os.getpid()})
+    try:
+        result = fn() or {}
+    except BaseException as e:
+        status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
+        _set_stage(run, name, _record(name, started, t0, status=status, error=f"{type(e).__name__}: {e}"[:2000]))
+        raise
     outputs = [run.relative(o) for o in result.pop("outputs", [])]
-    _set_stage(
-        run,
-        name,
-        {
-            "status": "done",
-            "started": started,
-            "ended": now(),
-            "outputs": outputs,
-            "seconds": round(time.perf_counter() - t0, 2),
-            "result": result,
-        },
-    )
+    record = _record(name, started, t0, status="done", outputs=outputs, output_hashes=output_hashes(run, outputs))
+    _set_stage(run, name, {**record, "inputs": inputs, "result": result})
     return result

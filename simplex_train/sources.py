@@ -5,9 +5,11 @@
 # %% ../nbs/02_sources.ipynb #6e271f85
 from __future__ import annotations
 
-import csv, datetime, decimal, gzip, io, json, os, re
+import csv, datetime, decimal, gzip, io, json, os, re, unicodedata
 from pathlib import Path
 from typing import Iterable
+
+from .core import UserError
 
 # %% auto #0
 __all__ = ['FORMATS', 'NO_ENTITIES', 'UNANSWERABLE', 'ASSISTANT', 'DataError', 'detect_format', 'read_text', 'read_rows',
@@ -16,12 +18,13 @@ __all__ = ['FORMATS', 'NO_ENTITIES', 'UNANSWERABLE', 'ASSISTANT', 'DataError', '
            'dsn_from_env', 'read_sql', 'read_source']
 
 # %% ../nbs/02_sources.ipynb #67bfb018
-class DataError(ValueError):
-    "Bad input data; the message names the file, the line and the field."
+class DataError(UserError):
+    "Bad input data; the message names the file, the line and the field (no line when it is about the whole file)."
 
     def __init__(self, file, line, field, msg):
         self.file, self.line, self.field = str(file), line, field
-        super().__init__(f"{file}:{line}: field {field!r}: {msg}" if field else f"{file}:{line}: {msg}")
+        where = f"{file}:{line}" if line else f"{file}"
+        super().__init__(f"{where}: field {field!r}: {msg}" if field else f"{where}: {msg}")
 
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "json", ".parquet": "parquet", ".txt": "conll"}
@@ -54,14 +57,35 @@ def read_text(path: Path) -> str:
     return text
 
 # %% ../nbs/02_sources.ipynb #3e4f2587
-def _table_rows(path, text, delimiter, has_header, column_names):
+def _records(path, reader, multiline: bool):
+    "(first line, record) for each CSV record; a quote problem is an error at the line where the quote opened."
+    while True:
+        start = reader.line_num + 1
+        try:
+            rec = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise DataError(path, start, None, f"{e}: a quote opened on line {start} is not closed properly") from None
+        if reader.line_num > start and not multiline:
+            raise DataError(
+                path,
+                start,
+                None,
+                f"a quoted field runs from line {start} to line {reader.line_num}, usually a stray quote: fix the "
+                "quote, or set data.multiline_fields: true if the fields really hold line breaks",
+            )
+        yield start, rec
+
+
+def _table_rows(path, text, delimiter, has_header, column_names, multiline=False):
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
-    header = column_names or (next(reader) if has_header else None)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting, strict=True)
+    records = _records(path, reader, multiline)
+    header = column_names or (next(records, (1, None))[1] if has_header else None)
     if header is None:
         raise DataError(path, 1, None, "header-less file: set data.column_names")
-    for rec in reader:
-        line = reader.line_num
+    for line, rec in records:
         if not rec or rec == [""]:
             continue
         if len(rec) != len(header):
@@ -95,14 +119,49 @@ def _parquet_rows(path):
     yield from enumerate(pq.read_table(path).to_pylist(), 1)
 
 
+def _problem(field: str, value, text_fields, max_chars: int) -> str | None:
+    "What is wrong with one field's value, or None."
+    if field in text_fields and isinstance(value, (dict, list)):
+        return f"expected text, found a JSON {'object' if isinstance(value, dict) else 'array'}"
+    if not isinstance(value, str):
+        return None
+    if len(value) > max_chars:
+        return f"{len(value):,} characters, over data.max_field_chars ({max_chars:,})"
+    bad = next((c for c in value if c not in "\t\n\r" and unicodedata.category(c) == "Cc"), None)
+    return f"control character U+{ord(bad):04X} in the text" if bad else None
+
+
+class _Problems:
+    "The first bad field of a file, and how many rows have one: the error names the first and counts them all."
+
+    def __init__(self, path):
+        self.path, self.first, self.rows = path, None, 0
+
+    def check(self, line, rec: dict, text_fields, max_chars: int) -> None:
+        found = [(f, why) for f, v in rec.items() if (why := _problem(f, v, text_fields, max_chars))]
+        if found:
+            self.first, self.rows = self.first or (line, *found[0]), self.rows + 1
+
+    def raise_if_any(self) -> None:
+        if self.first:
+            line, field, why = self.first
+            raise DataError(self.path, line, field, f"{why} (rows with a problem in this file: {self.rows})")
+
+
 def read_rows(
     path: str | Path,
     fmt: str = "auto",
     has_header: bool = True,
     column_names: list[str] | None = None,
     required: Iterable[str] = (),
+    *,
+    text_fields: Iterable[str] = (),
+    max_chars: int = 100_000,
+    multiline: bool = False,
 ) -> list[dict]:
-    "Rows of a CSV/TSV/JSON/JSONL/Parquet file (optionally .gz), each with `_source` = 'file:line'."
+    """Rows of a CSV/TSV/JSON/JSONL/Parquet file (optionally .gz), each with `_source` = 'file:line'. Strict: a
+    missing required field, a `text_fields` value that is not text, a control character or an over-long field is an
+    error naming the first bad row and counting them all."""
     path = Path(path)
     if not path.exists():
         raise DataError(path, 0, None, "file not found")
@@ -114,14 +173,16 @@ def read_rows(
         recs = (
             _json_rows(path, text, fmt)
             if fmt in ("json", "jsonl")
-            else _table_rows(path, text, "," if fmt == "csv" else "\t", has_header, column_names)
+            else _table_rows(path, text, "," if fmt == "csv" else "\t", has_header, column_names, multiline)
         )
-    rows = []
+    rows, problems = [], _Problems(path)
     for line, rec in recs:
         for f in required:
             if rec.get(f) is None:
                 raise DataError(path, line, f, "missing")
+        problems.check(line, rec, set(text_fields), max_chars)
         rows.append({**rec, "_source": f"{path.name}:{line}"})
+    problems.raise_if_any()
     if not rows:
         raise DataError(path, 1, None, "no data rows")
     return rows
@@ -398,4 +459,7 @@ def read_source(
         data.has_header if has_header is None else has_header,
         column_names or data.column_names,
         [data.text_field, data.label_field],
+        text_fields=[data.text_field],
+        max_chars=data.max_field_chars,
+        multiline=data.multiline_fields,
     )

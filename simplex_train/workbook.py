@@ -5,16 +5,17 @@
 # %% ../nbs/11b_workbook.ipynb #099801a1
 from __future__ import annotations
 
-import sys
+import contextlib, os, sys
 from pathlib import Path
 
 import papermill as pm
 from ipykernel.kernelspec import install as install_kernel
 from jupyter_client.kernelspec import KernelSpecManager
+from papermill.exceptions import PapermillExecutionError
 
-from .core import package_dir
-from .options import RunOptions, resolve_spec
-from .runs import RunDir
+from .core import UserError, package_dir, user_error_names
+from .options import RunOptions, resolve_spec, run_command
+from .runs import LOCK_ENV, RunDir, acquire_lock, lock_token, release_lock
 
 # %% auto #0
 __all__ = ['workbook_path', 'run_workbook']
@@ -30,21 +31,52 @@ def workbook_path(name: str = "run_specialist") -> Path:
 
 
 def run_workbook(opts: RunOptions, kernel: str | None = None, log_output: bool = True) -> RunDir:
-    "Execute the workbook headless for `opts`; returns the run folder (the executed notebook is in notebooks/)."
+    """Execute the workbook headless for `opts`; returns the run folder (the executed notebook is in notebooks/).
+    This process holds the run's lock and lends it to the notebook's kernel; a user error inside the notebook (bad
+    data, a stale run...) comes back as the same one-line `UserError`, with the executed notebook named for the rest."""
     spec = resolve_spec(opts)
     run = RunDir.create(spec.name, opts.runs_root, opts.run_id)
     opts = opts.model_copy(update={"run_id": run.root.name})
-    run.notebook.parent.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(
-        str(workbook_path()),
-        str(run.notebook),
-        parameters=opts.model_dump(),
-        kernel_name=kernel or _kernel(),
-        log_output=log_output,
-        progress_bar=False,
-        cwd=str(Path.cwd()),
-    )
+    took = acquire_lock(run, run_command(opts))
+    try:
+        with _lent_lock(run):
+            _execute(run, opts, kernel, log_output)
+    finally:
+        if took:
+            release_lock(run)
     return run
+
+
+@contextlib.contextmanager
+def _lent_lock(run: RunDir):
+    "The lock's token in the environment, for the kernel papermill starts."
+    before = os.environ.get(LOCK_ENV)
+    os.environ[LOCK_ENV] = lock_token(run)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(LOCK_ENV, None)
+        else:
+            os.environ[LOCK_ENV] = before
+
+
+def _execute(run: RunDir, opts: RunOptions, kernel: str | None, log_output: bool) -> None:
+    run.notebook.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        pm.execute_notebook(
+            str(workbook_path()),
+            str(run.notebook),
+            parameters=opts.model_dump(),
+            kernel_name=kernel or _kernel(),
+            log_output=log_output,
+            progress_bar=False,
+            cwd=str(Path.cwd()),
+        )
+    except PapermillExecutionError as e:
+        if e.ename not in user_error_names():
+            raise
+        raise UserError(f"{e.evalue}\n(the executed notebook has the traceback: {run.notebook})") from None
 
 
 def _kernel() -> str:
