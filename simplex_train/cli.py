@@ -173,7 +173,7 @@ def promote(run_dir: str = typer.Argument(..., help="a run folder (runs/NAME/RUN
 
     try:
         run = RunDir.existing(run_dir)
-        acquire_lock(run, "simplex-train promote")
+        acquire_lock(run)
         e = promote_run(run)
     except UserError as err:
         _fail(err)

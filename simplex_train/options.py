@@ -65,8 +65,8 @@ def options_message(e: ValidationError) -> str:
     out = []
     for err in e.errors():
         name = str(err["loc"][0]) if err["loc"] else "?"
-        got = f", got {err['input']!r}" if err["type"] != "extra_forbidden" else ""
         why = "unknown option" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+        got = "" if err["type"] == "extra_forbidden" or repr(err["input"]) in why else f", got {err['input']!r}"
         out.append(f"--{name.replace('_', '-')} ({name}): {why}{got}")
     return "\n".join(out)
 

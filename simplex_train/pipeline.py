@@ -45,7 +45,7 @@ __all__ = ['STAGES', 'STAGE_INPUTS', 'open_run', 'stage_prepare', 'stage_baselin
 def open_run(opts: RunOptions, spec: Specialist) -> RunDir:
     "Create (or re-open for resuming) the run folder: take its lock, check its finished stages, write the header."
     run = RunDir.create(spec.name, opts.runs_root, opts.run_id)
-    acquire_lock(run, run_command(opts))
+    acquire_lock(run)
     check_stages(run, spec, opts)
     update_manifest(
         run,

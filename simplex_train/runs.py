@@ -5,7 +5,7 @@
 # %% ../nbs/00b_runs.ipynb #573c529a
 from __future__ import annotations
 
-import datetime as dt, fcntl, json, os, re, socket, time, uuid
+import datetime as dt, fcntl, json, os, re, shlex, shutil, socket, sys, time, uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -147,11 +147,11 @@ def _mark_interrupted(run: RunDir, previous: dict) -> None:
     "Stages still 'running' when the lock is taken were left by a process that is gone: say so in the manifest."
     m = load_manifest(run)
     who = f"pid {previous.get('pid', '?')}"
-    for name, st in m["stages"].items():
-        if st.get("status") == "running":
-            m["stages"][name] = {**st, "status": "interrupted", "error": f"the process that ran it ({who}) stopped"}
-            log.warning("run %s: stage %s was left running by %s, which is gone: marked interrupted", run.root, name, who)
-    if run.manifest.exists():
+    left = [name for name, st in m["stages"].items() if st.get("status") == "running"]
+    for name in left:
+        m["stages"][name] = {**m["stages"][name], "status": "interrupted", "error": f"the process that ran it ({who}) stopped"}
+        log.warning("run %s: stage %s was left running by %s, which is gone: marked interrupted", run.root, name, who)
+    if left:
         write_json(run.manifest, m)
 
 # %% ../nbs/00b_runs.ipynb #a1c0ffee
@@ -176,21 +176,30 @@ def _locked_message(run: RunDir, h: dict) -> str:
     return f"{run.root} is in use by another run ({who}); wait for it to finish, or use another --run-id"
 
 
-def _take(run: RunDir, f, command: str) -> str:
+def _take(run: RunDir, f, command: str | None) -> str:
     "Record this process as the holder; stages the previous holder left running are marked interrupted."
     previous = _holder(run)
     token = uuid.uuid4().hex
+    command = command or " ".join(map(shlex.quote, sys.argv))
     record = {"pid": os.getpid(), "host": socket.gethostname(), "started": now(), "command": command, "token": token}
     f.seek(0)
     f.truncate()
     f.write(json.dumps(record))
     f.flush()
     _mark_interrupted(run, previous)
+    _remove_leftovers(run)
     return token
 
 
-def acquire_lock(run: RunDir, command: str = "") -> bool:
-    "Take the run folder's lock. True if this call took it; False if this process (or its parent) already holds it."
+def _remove_leftovers(run: RunDir) -> None:
+    "Temporary files and folders a killed process left (`.name.*.tmp`): never read, removed by the next holder."
+    for p in sorted(run.root.glob("**/.*.tmp*"), reverse=True):
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+
+
+def acquire_lock(run: RunDir, command: str | None = None) -> bool:
+    """Take the run folder's lock. True if this call took it; False if this process (or its parent) already holds it.
+    The lock file records `command` (default: this process's command line) for whoever is refused."""
     root = run.root.resolve()
     if root in _HELD:
         return False
@@ -254,7 +263,7 @@ def _flat(d, prefix=""):
 def changed_inputs(old: dict, new: dict) -> list[str]:
     "The inputs that differ, each as 'key: old -> new' (values shortened)."
     a, b = _flat(old), _flat(new)
-    short = lambda v: (repr(v)[:60] + "...") if len(repr(v)) > 60 else repr(v)
+    short = lambda v: (repr(v)[:200] + "...") if len(repr(v)) > 200 else repr(v)
     return [f"{k}: {short(a.get(k))} -> {short(b.get(k))}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
 # %% ../nbs/00b_runs.ipynb #c3c0ffee
@@ -297,7 +306,7 @@ def stale_message(run: RunDir, name: str, why: str) -> str:
 
 # %% ../nbs/00b_runs.ipynb #c3c0fff0
 def _record(name: str, started: str, t0: float, **fields) -> dict:
-    return {"started": started, "ended": now(), "seconds": round(time.perf_counter() - t0, 2), **fields}
+    return {"started": started, "ended": now(), "seconds": round(time.perf_counter() - t0, 2), "pid": os.getpid(), **fields}
 
 
 def run_stage(run: RunDir, name: str, fn: Callable[[], dict], force: bool = False, inputs: dict | None = None) -> dict:

@@ -101,7 +101,7 @@ def _json_rows(path, text, fmt):
             raise DataError(path, e.lineno, None, f"malformed JSON: {e.msg}") from None
         yield from ((i + 1, r) for i, r in enumerate(data if isinstance(data, list) else data.get("data", [])))
         return
-    for line, s in enumerate(text.splitlines(), 1):
+    for line, s in enumerate(text.split("\n"), 1):  # not splitlines(): U+2028 or U+0085 inside a string is no line end
         if not s.strip():
             continue
         try:

@@ -14,7 +14,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from papermill.exceptions import PapermillExecutionError
 
 from .core import UserError, package_dir, user_error_names
-from .options import RunOptions, resolve_spec, run_command
+from .options import RunOptions, resolve_spec
 from .runs import LOCK_ENV, RunDir, acquire_lock, lock_token, release_lock
 
 # %% auto #0
@@ -37,7 +37,7 @@ def run_workbook(opts: RunOptions, kernel: str | None = None, log_output: bool =
     spec = resolve_spec(opts)
     run = RunDir.create(spec.name, opts.runs_root, opts.run_id)
     opts = opts.model_copy(update={"run_id": run.root.name})
-    took = acquire_lock(run, run_command(opts))
+    took = acquire_lock(run)
     try:
         with _lent_lock(run):
             _execute(run, opts, kernel, log_output)
