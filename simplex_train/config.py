@@ -53,7 +53,7 @@ class DataConfig(_Strict):
     format: Literal["auto", "csv", "tsv", "jsonl", "json", "parquet"] = "auto"
     has_header: bool = True
     column_names: list[str] | None = None  # for header-less CSV/TSV
-    multiline_fields: bool = False  # CSV fields may hold line breaks (else a quoted field over several lines is an error)
+    multiline_fields: bool = False  # CSV fields may hold line breaks (else a quoted field over lines is an error)
     max_field_chars: int = Field(100_000, ge=1)  # a longer field is an error (usually a broken quote or a wrong column)
     text_field: str = "text"  # the input shown to the model
     label_field: str = "label"  # the expected answer

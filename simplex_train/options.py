@@ -88,8 +88,9 @@ def resolve_spec(opts: RunOptions) -> Specialist:
     )
 
 
-OVERRIDDEN_BY = {"base_model": "--base-model", "train.max_train_rows": "--max-train", "eval.max_test_rows": "--max-test",
-                 "train.max_steps": "--max-steps", "train.epochs": "--epochs", "train.seed": "--seed"}  # fmt: skip
+OVERRIDDEN_BY = {"base_model": "--base-model", "train.max_train_rows": "--max-train",
+                 "eval.max_test_rows": "--max-test", "train.max_steps": "--max-steps", "train.epochs": "--epochs",
+                 "train.seed": "--seed"}  # fmt: skip
 
 
 def _flag(name: str, value) -> list[str]:

@@ -230,7 +230,7 @@ def check_stages(run: RunDir, spec: Specialist, opts: RunOptions) -> None:
 
 
 def run_one(name: str, run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
-    "Run stage `name`: skipped when done with the same inputs, run when an earlier stage was re-run, refused when stale."
+    "Run stage `name`: skipped when done with the same inputs, run after an earlier stage re-ran, refused when stale."
     inputs = stage_inputs(name, run, spec, opts)
     return run_stage(run, name, lambda: STAGES[name](run, spec, opts), force=opts.force, inputs=inputs)
 

@@ -149,13 +149,14 @@ def _mark_interrupted(run: RunDir, previous: dict) -> None:
     who = f"pid {previous.get('pid', '?')}"
     left = [name for name, st in m["stages"].items() if st.get("status") == "running"]
     for name in left:
-        m["stages"][name] = {**m["stages"][name], "status": "interrupted", "error": f"the process that ran it ({who}) stopped"}
+        error = f"the process that ran it ({who}) stopped"
+        m["stages"][name] = {**m["stages"][name], "status": "interrupted", "error": error}
         log.warning("run %s: stage %s was left running by %s, which is gone: marked interrupted", run.root, name, who)
     if left:
         write_json(run.manifest, m)
 
 # %% ../nbs/00b_runs.ipynb #a1c0ffee
-LOCK_ENV = "SIMPLEX_RUN_LOCK"  # a child process (the workbook's kernel) whose environment holds the token shares the lock
+LOCK_ENV = "SIMPLEX_RUN_LOCK"  # a child process (the workbook's kernel) given the token in its environment shares it
 _HELD: dict[Path, tuple] = {}  # run folder -> (open lock file, token): the locks this process holds
 
 
@@ -289,7 +290,8 @@ def stage_state(run: RunDir, name: str, inputs: dict | None = None) -> tuple[str
     old, new = st["inputs"], inputs
     if old.get("upstream") != new.get("upstream"):
         return "todo", "an earlier stage was re-run since"
-    changes = changed_inputs({k: v for k, v in old.items() if k != "upstream"}, {k: v for k, v in new.items() if k != "upstream"})
+    own = lambda inputs: {k: v for k, v in inputs.items() if k != "upstream"}
+    changes = changed_inputs(own(old), own(new))
     return ("stale", f"its inputs changed since it ran ({'; '.join(changes)})") if changes else ("done", "")
 
 
@@ -299,6 +301,7 @@ def stage_done(run: RunDir, name: str) -> bool:
 
 
 def stale_message(run: RunDir, name: str, why: str) -> str:
+    "The refusal a stale stage gets: what changed, and the two ways on."
     return (
         f"{run.root}: stage {name}: {why}, so its results no longer match. Re-run with --force (force=True) to redo "
         "every stage, or start a new run (another --run-id)"
@@ -306,7 +309,8 @@ def stale_message(run: RunDir, name: str, why: str) -> str:
 
 # %% ../nbs/00b_runs.ipynb #c3c0fff0
 def _record(name: str, started: str, t0: float, **fields) -> dict:
-    return {"started": started, "ended": now(), "seconds": round(time.perf_counter() - t0, 2), "pid": os.getpid(), **fields}
+    seconds = round(time.perf_counter() - t0, 2)
+    return {"started": started, "ended": now(), "seconds": seconds, "pid": os.getpid(), **fields}
 
 
 def run_stage(run: RunDir, name: str, fn: Callable[[], dict], force: bool = False, inputs: dict | None = None) -> dict:
