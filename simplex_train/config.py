@@ -130,6 +130,7 @@ class TaskConfig(_Strict):
     type: Literal["classification", "generation", "preference"]
     labels: list[str] | None = None
     metric: Metric = "accuracy"
+    answer_after: str | None = None  # a response may reason first: the answer is what follows this marker's last use
 
     @model_validator(mode="after")
     def _labels_for_classification(self):
@@ -244,6 +245,7 @@ class Thresholds(_Strict):
     baseline_target: float = Field(ge=0, le=1)  # what the base model is expected to reach (informational)
     finetuned_target: float = Field(ge=0, le=1)  # DEPLOY at or above this
     review_band: float = Field(0.03, ge=0, le=1)  # REVIEW within this distance below the target
+    min_per_stratum: float | None = Field(None, ge=0, le=1)  # every stratum (case type, class) must reach this too
 
 
 class Specialist(_Strict):

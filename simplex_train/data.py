@@ -330,11 +330,21 @@ def _file_splits(spec: Specialist, data_path) -> dict[str, tuple[Path, SplitFile
     return None
 
 
+def _generated_splits(rows: list[dict]) -> dict[str, list[dict]]:
+    "A generator's rows as splits: by their own `split` field when they carry one (held-out pools), else 'all'."
+    if not rows or "split" not in rows[0]:
+        return {"all": rows}
+    splits = collections.defaultdict(list)
+    for r in rows:
+        splits[r["split"]].append(r)
+    return dict(splits)
+
+
 def load_raw_splits(spec: Specialist, data_path=None, seed: int = 42) -> dict[str, list[dict]]:
     "Raw rows per given split ('all' when the data has no splits of its own)."
     d = spec.data
     if d.generator and data_path is None:
-        return {"all": generate(d.generator, d.generator_rows, seed)}
+        return _generated_splits(generate(d.generator, d.generator_rows, seed))
     if d.sql_query and data_path is None:
         return {"all": read_source("sql", None, d)}
     files = _file_splits(spec, data_path)

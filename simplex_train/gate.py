@@ -25,16 +25,34 @@ def _decision(b: float, f: float, thresholds: Thresholds, metric: str) -> tuple[
     return "FAIL", f"fine-tuned {metric} {f:.4f} < target {t:.4f} - review band {band:.4f}"
 
 
+_RANK = {"FAIL": 0, "REVIEW": 1, "DEPLOY": 2}
+
+
+def _worst_stratum(finetuned: dict, thresholds: Thresholds, metric: str) -> tuple[str, str] | None:
+    "The decision on the worst stratum against `min_per_stratum` (None when there is no floor or no strata)."
+    floor, band, strata = thresholds.min_per_stratum, thresholds.review_band, finetuned.get("by_stratum") or {}
+    if floor is None or not strata:
+        return None
+    name, worst = min(((k, v["mean"]) for k, v in strata.items()), key=lambda kv: kv[1])
+    said = f"worst stratum {name!r}: {metric} {worst:.4f}"
+    if worst >= floor:
+        return "DEPLOY", f"{said} >= floor {floor:.4f}"
+    if worst >= floor - band:
+        return "REVIEW", f"{said} is within {band:.4f} below the floor {floor:.4f}"
+    return "FAIL", f"{said} < floor {floor:.4f} - review band {band:.4f}"
+
+
 def decide_gate(baseline: dict, finetuned: dict, thresholds: Thresholds, metric: str) -> dict:
     "{'decision', 'reasons', 'thresholds', 'metric', 'baseline', 'finetuned'} from two metrics records."
     b, f = baseline["metrics"][metric], finetuned["metrics"][metric]
     meets = "meets" if b >= thresholds.baseline_target else "is below"
     decision, why = _decision(b, f, thresholds, metric)
-    reasons = [
-        f"baseline {metric} {b:.4f} {meets} the expected {thresholds.baseline_target:.4f} (informational)",
-        why,
-        f"change over baseline: {f - b:+.4f} on n={finetuned['n']}",
-    ]
+    reasons = [f"baseline {metric} {b:.4f} {meets} the expected {thresholds.baseline_target:.4f} (informational)", why]
+    worst = _worst_stratum(finetuned, thresholds, metric)
+    if worst:
+        decision = min(decision, worst[0], key=_RANK.get)
+        reasons.append(worst[1])
+    reasons.append(f"change over baseline: {f - b:+.4f} on n={finetuned['n']}")
     return {
         "decision": decision,
         "reasons": reasons,

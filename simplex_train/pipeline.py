@@ -184,8 +184,16 @@ STAGES = {
 # what each stage depends on: (config sections, run options, earlier stages whose outputs it reads)
 STAGE_INPUTS = {
     "prepare": (
-        ["data", "prompt", "task", "base_model", "train.max_seq_len", "train.max_train_rows", "eval.max_val_rows",
-         "eval.max_test_rows"],
+        [
+            "data",
+            "prompt",
+            "task",
+            "base_model",
+            "train.max_seq_len",
+            "train.max_train_rows",
+            "eval.max_val_rows",
+            "eval.max_test_rows",
+        ],
         ["data", "seed"],
         [],
     ),  # fmt: skip

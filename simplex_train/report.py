@@ -51,6 +51,24 @@ def _by_model(base: dict, ft: dict | None, key: str) -> dict:
     return {k: r[key] for k, r in (("baseline", base), ("fine-tuned", ft)) if r and r.get(key)}
 
 
+def _strata_table(base: dict, ft: dict | None) -> list[str]:
+    "The primary metric per stratum (case type, class), baseline next to fine-tuned."
+    strata = (ft or {}).get("by_stratum") or base.get("by_stratum") or {}
+    if not strata:
+        return []
+    b, f = base.get("by_stratum") or {}, (ft or {}).get("by_stratum") or {}
+    cell = lambda d, k: f"{d[k]['mean']:.4f}" if k in d else "—"
+    rows = [f"| {k} | {v['n']} | {cell(b, k)} | {cell(f, k)} |" for k, v in strata.items()]
+    return [
+        f"{base['primary_metric']} by stratum:",
+        "",
+        "| stratum | n | baseline | fine-tuned |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
 def _metrics_section(run: RunDir) -> list[str]:
     base, ft = _read(run.metrics_file("baseline")), _read(run.metrics_file("finetuned"))
     if not base:
@@ -66,6 +84,7 @@ def _metrics_section(run: RunDir) -> list[str]:
             f"fine-tuned {ft['examples_per_second']} ex/s.",
             "",
         ]
+    L += _strata_table(base, ft)
     ppl = _by_model(base, ft, "perplexity")
     if ppl:
         L += ["Perplexity of the reference responses: " + ", ".join(f"{k} {v:.3f}" for k, v in ppl.items()), ""]

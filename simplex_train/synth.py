@@ -8,42 +8,57 @@ from __future__ import annotations
 import json, random
 
 # %% auto #0
-__all__ = ['THRESHOLDS', 'CASES', 'SUBJECTS', 'ATTRIBUTES', 'QUESTIONS', 'HIVES', 'VENDORS', 'ITEMS', 'DEPARTMENTS',
-           'TRANSLATIONS', 'ADJ', 'REVIEW_ISSUES', 'FUNCS', 'STANDINS', 'GENERATORS', 'answer_for',
+__all__ = ['THRESHOLDS', 'CASES', 'TRAIN_MIX', 'SUBJECTS', 'ATTRIBUTES', 'HIVES', 'VENDORS', 'ITEMS', 'DEPARTMENTS',
+           'TRANSLATIONS', 'ADJ', 'REVIEW_ISSUES', 'FUNCS', 'STANDINS', 'GENERATORS', 'answer_for', 'rationale',
            'context_protocol_example', 'generate_context_protocol', 'generate_standin', 'generate']
 
 # %% ../nbs/02a_synth.ipynb #5734a19f
 THRESHOLDS = {"anima": 30, "hive": 50, "divine": 70}
 CASES = ("anima", "hive", "divine", "conflict", "unknown")
+TRAIN_MIX = CASES + ("conflict",)  # training sees conflicts twice as often: the hardest case for a small model
 
-SUBJECTS = [
-    "Project Orion",
-    "the Lisbon office",
-    "Dr. Okafor",
-    "the billing service",
-    "Team Falcon",
-    "the warehouse",
-    "Mira",
-    "the spring campaign",
-    "the east gate",
-    "Captain Reyes",
-    "the data center",
-    "the robotics lab",
-]
+# Two disjoint pools: the test split asks about subjects, attributes (so question phrasings and values) that the
+# training split never contains, so it measures the protocol, not memory of the training facts.
+SUBJECTS = {
+    "train": ["Project Orion", "the Lisbon office", "Dr. Okafor", "the billing service", "Team Falcon", "the warehouse",
+              "Mira", "the spring campaign", "the east gate", "Captain Reyes", "the data center", "the robotics lab",
+              "Professor Lind", "the night shift", "Agent Moss", "the harbour team", "Project Juniper", "Nadia",
+              "the audit unit", "the north wing", "Team Heron", "the press office", "Dr. Castell", "the pilot group"],
+    "test": ["Project Vega", "the Madrid branch", "Dr. Haruki", "the payroll system", "Team Osprey", "the depot",
+             "Tomas", "the winter launch", "the west bridge", "Commander Idris", "the server room", "the chemistry lab"],
+}  # fmt: skip
 ATTRIBUTES = {
-    "colour": ["red", "blue", "green", "amber", "violet", "silver", "black", "white"],
-    "day": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
-    "city": ["Lagos", "Oslo", "Lima", "Kyoto", "Cairo", "Quito", "Perth", "Turin", "Dakar"],
-    "code": ["alpha", "bravo", "delta", "echo", "kilo", "lima", "sierra", "tango", "zulu"],
-    "number": [str(n) for n in range(2, 40)],
-}
-QUESTIONS = {
-    "colour": "What colour is assigned to {s}?",
-    "day": "On which day does {s} meet?",
-    "city": "Which city is {s} based in?",
-    "code": "What is the access code of {s}?",
-    "number": "How many people are in {s}?",
-}
+    "train": {
+        "colour": (["red", "blue", "green", "amber", "violet", "silver", "black", "white"],
+                   ["What colour is assigned to {s}?", "Which colour does {s} use?"]),
+        "day": (["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
+                ["On which day does {s} meet?", "What day is {s} scheduled for?"]),
+        "city": (["Lagos", "Oslo", "Lima", "Kyoto", "Cairo", "Quito", "Perth", "Turin", "Dakar"],
+                 ["Which city is {s} based in?", "Where is {s} located?"]),
+        "code": (["alpha", "bravo", "delta", "echo", "kilo", "lima", "sierra", "tango", "zulu"],
+                 ["What is the access code of {s}?", "Which code opens {s}?"]),
+        "number": ([str(n) for n in range(2, 40)], ["How many people are in {s}?", "What is the headcount of {s}?"]),
+        "animal": (["otter", "falcon", "badger", "lynx", "heron", "bison", "gecko"],
+                   ["Which animal is the mascot of {s}?", "What mascot does {s} have?"]),
+        "language": (["Swahili", "Finnish", "Tamil", "Basque", "Welsh", "Thai", "Dutch"],
+                     ["Which language does {s} use?", "In what language does {s} write?"]),
+        "sport": (["rugby", "tennis", "rowing", "fencing", "cricket", "curling"], ["Which sport does {s} play?"]),
+        "vehicle": (["van", "scooter", "tram", "ferry", "truck", "glider"], ["Which vehicle does {s} drive?"]),
+        "room": ([f"room {n}" for n in range(100, 130)], ["Which room does {s} book?", "Where does {s} sit?"]),
+        "tool": (["hammer", "chisel", "wrench", "drill", "saw", "pliers"], ["Which tool does {s} need?"]),
+        "drink": (["tea", "coffee", "cocoa", "juice", "cider", "milk"], ["What does {s} drink?"]),
+        "planet": (["Mars", "Venus", "Jupiter", "Saturn", "Neptune", "Mercury"], ["Which planet does {s} study?"]),
+        "year": ([str(n) for n in range(1990, 2020)], ["In which year was {s} founded?"]),
+        "shape": (["circle", "square", "hexagon", "triangle", "oval", "star"], ["Which shape marks {s}?"]),
+        "gem": (["ruby", "opal", "jade", "topaz", "onyx", "pearl"], ["Which gem does {s} keep?"]),
+    },
+    "test": {
+        "fruit": (["mango", "plum", "lemon", "cherry", "peach", "kiwi", "fig"], ["Which fruit does {s} order?"]),
+        "metal": (["copper", "zinc", "nickel", "cobalt", "tin", "iron"], ["Which metal is {s} testing?"]),
+        "month": (["January", "March", "May", "July", "October", "December"], ["In which month does {s} report?"]),
+        "floor": ([str(n) for n in range(40, 90)], ["Which floor is {s} on?"]),
+    },
+}  # fmt: skip
 HIVES = ["operations", "research", "logistics", "security", "finance"]
 
 # %% ../nbs/02a_synth.ipynb #584fac9c
@@ -62,61 +77,86 @@ def _conf(rng, source: str, qualifying: bool) -> int:
     return rng.randint(t, 97) if qualifying else rng.randint(max(5, t - 28), t - 1)
 
 
-def _target_facts(rng, case: str, s: str, a: str) -> list[tuple]:
-    v1, v2 = rng.sample(ATTRIBUTES[a], 2)
+def _target_facts(rng, case: str, s: str, values: list[str]) -> list[tuple]:
+    "(source, value, confidence) facts about the asked subject and attribute that make the example `case`."
+    v1, v2 = rng.sample(values, 2)
     if case in ("anima", "hive", "divine"):
-        facts = [(case, s, a, v1, _conf(rng, case, True))]
+        facts = [(case, v1, _conf(rng, case, True))]
         other = rng.choice([x for x in THRESHOLDS if x != case])  # a second, non-qualifying source disagrees
-        if rng.random() < 0.6:
-            facts.append((other, s, a, v2, _conf(rng, other, False)))
-        return facts
+        return facts + [(other, v2, _conf(rng, other, False))] if rng.random() < 0.6 else facts
     if case == "conflict":
         src1, src2 = rng.sample(list(THRESHOLDS), 2) if rng.random() < 0.7 else [rng.choice(list(THRESHOLDS))] * 2
         c1, c2 = _conf(rng, src1, True), _conf(rng, src2, True)
         if c1 == c2:
             c2 = c2 - 1 if c2 - 1 >= THRESHOLDS[src2] else c2 + 1
-        return [(src1, s, a, v1, c1), (src2, s, a, v2, c2)]
+        return [(src1, v1, c1), (src2, v2, c2)]
     return [
-        (src, s, a, rng.choice(ATTRIBUTES[a]), _conf(rng, src, False))
-        for src in rng.sample(list(THRESHOLDS), rng.randint(1, 3))
+        (src, rng.choice(values), _conf(rng, src, False)) for src in rng.sample(list(THRESHOLDS), rng.randint(1, 3))
     ]
 
 
-def _render(facts: list[tuple], hive: str) -> str:
+def _render(facts: list[tuple], hive: str) -> tuple[str, list[tuple]]:
+    "(the memory blocks, the facts in the order they appear)."
     line = lambda f: f"- {f[1]} | {f[2]}: {f[3]} (confidence {f[4]}%)"
-    blocks = []
-    for src, open_tag, close_tag in (
+    blocks, order = [], []
+    tags = (
         ("anima", "<context>", "</context>"),
         ("hive", f'<hive name="{hive}">', "</hive>"),
         ("divine", "<divine>", "</divine>"),
-    ):
-        lines = [line(f) for f in facts if f[0] == src]
-        if lines:
-            blocks.append("\n".join([open_tag, *lines, close_tag]))
-    return "\n".join(blocks)
+    )
+    for src, open_tag, close_tag in tags:
+        mine = [f for f in facts if f[0] == src]
+        order += mine
+        if mine:
+            blocks.append("\n".join([open_tag, *map(line, mine), close_tag]))
+    return "\n".join(blocks), order
+
+
+def rationale(facts: list[tuple], subject: str, attribute: str) -> str:
+    "The check written before the answer: each fact about the question, in order, with its source and verdict."
+    about = [f for f in facts if f[1] == subject and f[2] == attribute]
+    tag = {"anima": "context"}  # named as the memory's tag reads
+    checks = ", ".join(
+        f"{tag.get(f[0], f[0])} {f[4]}% " + (f"ok {f[3]}" if _qualifies(f[0], f[4]) else "low") for f in about
+    )
+    ok = [f[4] for f in about if _qualifies(f[0], f[4])]
+    return checks + (f"; best {max(ok)}%" if ok else "; none ok")
 
 # %% ../nbs/02a_synth.ipynb #aa016c6a
-def context_protocol_example(rng: random.Random, case: str) -> dict:
-    "One example {'text', 'label', 'case'} of the given case."
-    s, a = rng.choice(SUBJECTS), rng.choice(list(ATTRIBUTES))
-    facts = _target_facts(rng, case, s, a)
-    for _ in range(rng.randint(0, 2)):  # distractors: other subjects, any source, any confidence
-        ds = rng.choice([x for x in SUBJECTS if x != s])
-        da = rng.choice(list(ATTRIBUTES))
-        src = rng.choice(list(THRESHOLDS))
-        facts.append((src, ds, da, rng.choice(ATTRIBUTES[da]), rng.randint(5, 97)))
+def _distractors(rng, pool: str, s: str, a: str) -> list[tuple]:
+    "Facts the question is not about: the same attribute of another subject, or another attribute of the subject."
+    out = []
+    for _ in range(rng.randint(0, 2)):
+        same_attribute = rng.random() < 0.5
+        ds = rng.choice([x for x in SUBJECTS[pool] if x != s]) if same_attribute else s
+        da = a if same_attribute else rng.choice([x for x in ATTRIBUTES[pool] if x != a])
+        out.append((rng.choice(list(THRESHOLDS)), ds, da, rng.choice(ATTRIBUTES[pool][da][0]), rng.randint(5, 97)))
+    return out
+
+
+def context_protocol_example(rng: random.Random, case: str, pool: str = "train") -> dict:
+    "One example {'text', 'label', 'rationale', 'case'} of the given case, from the `pool` ('train' or 'test')."
+    s, a = rng.choice(SUBJECTS[pool]), rng.choice(list(ATTRIBUTES[pool]))
+    values, phrasings = ATTRIBUTES[pool][a]
+    facts = [(src, s, a, v, c) for src, v, c in _target_facts(rng, case, s, values)] + _distractors(rng, pool, s, a)
     rng.shuffle(facts)
-    text = _render(facts, rng.choice(HIVES)) + "\nQuestion: " + QUESTIONS[a].format(s=s)
-    return {"text": text, "label": answer_for(facts, s, a), "case": case}
+    memory, order = _render(facts, rng.choice(HIVES))
+    text = memory + "\nQuestion: " + rng.choice(phrasings).format(s=s)
+    return {"text": text, "label": answer_for(facts, s, a), "rationale": rationale(order, s, a), "case": case}
 
 
-def generate_context_protocol(n: int, seed: int = 42) -> list[dict]:
-    "`n` examples, cases in equal shares, deterministic in `seed`."
+def generate_context_protocol(n: int, seed: int = 42, test_share: int = 10) -> list[dict]:
+    """`n` examples, deterministic in `seed`; each has a `split`: one block of five in `test_share` is drawn from the
+    held-out pool ('test', every case in equal shares), the rest from the training pool ('train', `TRAIN_MIX`)."""
     rng = random.Random(f"context_protocol:{seed}")
-    return [
-        {**context_protocol_example(rng, CASES[i % len(CASES)]), "_source": f"generated:context_protocol:{i + 1}"}
-        for i in range(n)
-    ]
+    rows, seen = [], {"train": 0, "test": 0}
+    for i in range(n):
+        pool = "test" if (i // len(CASES)) % test_share == test_share - 1 else "train"
+        mix = TRAIN_MIX if pool == "train" else CASES  # the test split keeps every case in equal shares
+        ex = context_protocol_example(rng, mix[seen[pool] % len(mix)], pool)
+        seen[pool] += 1
+        rows.append({**ex, "split": pool, "_source": f"generated:context_protocol:{i + 1}"})
+    return rows
 
 # %% ../nbs/02a_synth.ipynb #99be71b0
 VENDORS = ["Acme Corp", "Globex Ltd", "Initech GmbH", "Umbrella SA", "Stark Supplies", "Wayne Parts"]

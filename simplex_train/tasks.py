@@ -5,7 +5,7 @@
 # %% ../nbs/05_tasks.ipynb #63c428d4
 from __future__ import annotations
 
-import json, math, re
+import collections, json, math, re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -250,7 +250,11 @@ def prediction_method(spec: Specialist) -> str:
 
 
 def parse_output(spec: Specialist, text: str | None):
-    "A generated output parsed for the specialist's metric (None when unreadable)."
+    "A generated output parsed for the specialist's metric (None when unreadable), after `task.answer_after` if set."
+    marker = spec.task.answer_after
+    if marker and text is not None:
+        first_line = text.strip().split("\n")[0]
+        text = first_line.rpartition(marker)[2] if marker in first_line else None
     return task_for(spec).parse(spec, text)
 
 
@@ -259,4 +263,14 @@ def compute_metrics(spec: Specialist, rows: list[dict], preds: list) -> dict:
     out = {"metrics": {"parse_failures": sum(p is None for p in preds)}, "per_class": {}, "confusion": None}
     scored = task_for(spec).score(spec, rows, preds)
     out["metrics"].update(scored.pop("metrics"))
-    return {**out, **scored}
+    return {**out, **scored, "by_stratum": _by_stratum(rows, scored["per_example"])}
+
+
+def _by_stratum(rows: list[dict], per_example: list) -> dict[str, dict]:
+    "The primary score per stratum (e.g. the context protocol's case types), when the rows have more than one."
+    groups = collections.defaultdict(list)
+    for r, s in zip(rows, per_example):
+        groups[str(r["metadata"].get("stratum", "all"))].append(float(s or 0))
+    if len(groups) < 2:
+        return {}
+    return {k: {"n": len(v), "mean": sum(v) / len(v)} for k, v in sorted(groups.items())}
