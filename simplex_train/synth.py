@@ -25,7 +25,8 @@ SUBJECTS = {
               "Professor Lind", "the night shift", "Agent Moss", "the harbour team", "Project Juniper", "Nadia",
               "the audit unit", "the north wing", "Team Heron", "the press office", "Dr. Castell", "the pilot group"],
     "test": ["Project Vega", "the Madrid branch", "Dr. Haruki", "the payroll system", "Team Osprey", "the depot",
-             "Tomas", "the winter launch", "the west bridge", "Commander Idris", "the server room", "the chemistry lab"],
+             "Tomas", "the winter launch", "the west bridge", "Commander Idris", "the server room",
+             "the chemistry lab"],
 }  # fmt: skip
 ATTRIBUTES = {
     "train": {
