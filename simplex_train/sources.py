@@ -5,7 +5,7 @@
 # %% ../nbs/02_sources.ipynb #6e271f85
 from __future__ import annotations
 
-import csv, datetime, decimal, gzip, io, json, os, re, unicodedata
+import csv, datetime, decimal, gzip, io, json, os, re
 from pathlib import Path
 from typing import Iterable
 
@@ -127,8 +127,11 @@ def _problem(field: str, value, text_fields, max_chars: int) -> str | None:
         return None
     if len(value) > max_chars:
         return f"{len(value):,} characters, over data.max_field_chars ({max_chars:,})"
-    bad = next((c for c in value if c not in "\t\n\r" and unicodedata.category(c) == "Cc"), None)
-    return f"control character U+{ord(bad):04X} in the text" if bad else None
+    bad = _CONTROL.search(value)
+    return f"control character U+{ord(bad[0]):04X} in the text" if bad else None
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # Unicode category Cc, but tab and line ends
 
 
 class _Problems:
