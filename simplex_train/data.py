@@ -17,7 +17,7 @@ from .core import atomic_dir, atomic_write_text, hash_rows, log, sha256_file, wr
 from .prompts import format_row, prompt_wrapper
 from .runs import RunDir
 from .sources import DataError, read_source
-from .synth import generate
+from .generators import generate
 
 # %% auto #0
 __all__ = ['normalize_text', 'repair_text', 'near_key', 'clean_rows', 'score_tier', 'derive_fields', 'token_lengths',

@@ -9,8 +9,8 @@ import json, random
 
 # %% auto #0
 __all__ = ['THRESHOLDS', 'CASES', 'TRAIN_MIX', 'SUBJECTS', 'ATTRIBUTES', 'HIVES', 'VENDORS', 'ITEMS', 'DEPARTMENTS',
-           'TRANSLATIONS', 'ADJ', 'REVIEW_ISSUES', 'FUNCS', 'STANDINS', 'GENERATORS', 'answer_for', 'rationale',
-           'context_protocol_example', 'generate_context_protocol', 'generate_standin', 'generate']
+           'TRANSLATIONS', 'ADJ', 'REVIEW_ISSUES', 'FUNCS', 'STANDINS', 'answer_for', 'rationale',
+           'context_protocol_example', 'generate_context_protocol', 'generate_standin']
 
 # %% ../nbs/02a_synth.ipynb #5734a19f
 THRESHOLDS = {"anima": 30, "hive": 50, "divine": 70}
@@ -268,16 +268,3 @@ def generate_standin(name: str, n: int, seed: int = 42) -> list[dict]:
     "`n` seeded stand-in rows of the named kind."
     rng = random.Random(f"{name}:{seed}")
     return [{**STANDINS[name](rng, i), "_source": f"generated:{name}:{i + 1}"} for i in range(n)]
-
-# %% ../nbs/02a_synth.ipynb #b552a53d
-GENERATORS = {
-    "context_protocol": generate_context_protocol,
-    **{k: (lambda n, seed=42, k=k: generate_standin(k, n, seed)) for k in STANDINS},
-}
-
-
-def generate(name: str, n: int, seed: int = 42) -> list[dict]:
-    "Rows from the named generator."
-    if name not in GENERATORS:
-        raise ValueError(f"unknown generator {name!r}; known: {sorted(GENERATORS)}")
-    return GENERATORS[name](n, seed)
