@@ -131,6 +131,9 @@ class TaskConfig(_Strict):
     labels: list[str] | None = None
     metric: Metric = "accuracy"
     answer_after: str | None = None  # a response may reason first: the answer is what follows this marker's last use
+    # the response ends with "confidence N%" after its answer; the rows carry `options` and `truth` (metadata_fields):
+    # accuracy against the truth, the ECE of stated confidences and of option probabilities, a temperature fitted on val
+    stated_confidence: bool = False
 
     @model_validator(mode="after")
     def _labels_for_classification(self):
@@ -246,6 +249,8 @@ class Thresholds(_Strict):
     finetuned_target: float = Field(ge=0, le=1)  # DEPLOY at or above this
     review_band: float = Field(0.03, ge=0, le=1)  # REVIEW within this distance below the target
     min_per_stratum: float | None = Field(None, ge=0, le=1)  # every stratum (case type, class) must reach this too
+    max_metrics: dict[str, float] = {}  # other fine-tuned metrics that must not exceed a bound (e.g. ece_scaled: 0.05)
+    min_metrics: dict[str, float] = {}  # ... or fall below one; a missing metric fails too
 
 
 class Specialist(_Strict):

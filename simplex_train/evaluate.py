@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import time
 
+from .calibration import fit_platt, fit_temperature, stated_report, temperature_report
 from .clients import OpenAIClient
 from .config import Specialist
 from .core import log, read_json, read_jsonl, write_json, write_jsonl
 from .judge import judge_scores
 from .metrics import bootstrap_delta, expected_calibration_error
 from .plots import reliability_diagram
-from .predict import predict_rows, response_perplexity
+from .predict import option_logliks, predict_rows, response_perplexity
 from .runs import RunDir
 from .tasks import compute_metrics
 
 # %% auto #0
-__all__ = ['evaluate_split', 'compare_predictions', 'compare_run']
+__all__ = ['IDENTITY', 'fit_confidence', 'evaluate_split', 'compare_predictions', 'compare_run']
 
 # %% ../nbs/07_evaluate.ipynb #8a3cf7d5
 def _judge(spec: Specialist, rows: list[dict], preds: list) -> dict:
@@ -46,6 +47,45 @@ def _calibration(run: RunDir, name: str, raw: list, per: list) -> dict:
     return cal
 
 
+IDENTITY = {"fitted_on": None, "n": 0, "temperature": 1.0, "stated_map": {"a": 1.0, "b": 0.0}}
+
+
+def _truth_index(rows: list[dict]) -> list[int]:
+    return [r["metadata"]["options"].index(r["metadata"]["truth"]) for r in rows]
+
+
+def fit_confidence(model, tok, spec: Specialist, rows: list[dict], progress: bool = True) -> dict:
+    "The temperature of the option probabilities and the map of stated confidences, fitted on `rows` (validation)."
+    preds, _ = predict_rows(model, tok, spec, rows, progress)
+    stated = compute_metrics(spec, rows, preds)["stated_confidence"]
+    logits = option_logliks(model, tok, spec, rows, progress)
+    return {
+        "fitted_on": "val",
+        "n": len(rows),
+        "temperature": fit_temperature(logits, _truth_index(rows)),
+        "stated_map": fit_platt(stated["confidence"], stated["right"]),
+    }
+
+
+def _confidence_calibration(model, tok, spec, rows, record, run, name, fit, progress) -> dict:
+    "ECE before and after the fitted maps, for the stated confidence and the option probability; four diagrams."
+    s = record.pop("stated_confidence")
+    stated = stated_report(s["confidence"], s["right"], fit["stated_map"])
+    scaled = temperature_report(option_logliks(model, tok, spec, rows, progress), _truth_index(rows), fit["temperature"])
+    run.plots.mkdir(parents=True, exist_ok=True)
+    for kind, rep in (("stated", stated), ("probability", scaled)):
+        for when in ("before", "after"):
+            reliability_diagram(rep[when], run.reliability_plot(f"{name}_{kind}_{when}"), f"{name} {kind} {when}")
+    record["metrics"] |= {
+        "ece_stated_mapped": stated["after"]["ece"],
+        "ece_probability": scaled["before"]["ece"],
+        "ece_scaled": scaled["after"]["ece"],
+        "option_accuracy": scaled["accuracy"],
+        "temperature": fit["temperature"],
+    }
+    return {"fit": fit, "stated": stated, "probability": scaled}
+
+
 def _prediction_rows(rows, preds, raw, per) -> list[dict]:
     return [
         {
@@ -70,8 +110,10 @@ def evaluate_split(
     split: str = "test",
     model_info: dict | None = None,
     progress: bool = True,
+    fit_rows: list[dict] | None = None,
 ) -> dict:
-    "Evaluate `rows`, write metrics/<name>.json and metrics/<name>_predictions.jsonl; returns the metrics record."
+    """Evaluate `rows`, write metrics/<name>.json and metrics/<name>_predictions.jsonl; returns the metrics record.
+    A stated-confidence task fits its calibration on `fit_rows` (else the identity) and reports ECE before and after."""
     t0 = time.perf_counter()
     preds, raw = predict_rows(model, tok, spec, rows, progress)
     seconds = time.perf_counter() - t0
@@ -92,6 +134,9 @@ def evaluate_split(
         record["perplexity"] = response_perplexity(model, tok, rows, spec.train.max_seq_len, spec.eval.batch_size)
     if raw and isinstance(raw[0], dict):
         record["calibration"] = _calibration(run, name, raw, per)
+    if spec.task.stated_confidence:
+        fit = fit_confidence(model, tok, spec, fit_rows, progress) if fit_rows else IDENTITY
+        record["confidence_calibration"] = _confidence_calibration(model, tok, spec, rows, record, run, name, fit, progress)
     if spec.eval.judge_url and spec.task.type == "generation":
         record["judge"] = _judge(spec, rows, preds)
     write_jsonl(run.predictions(name), _prediction_rows(rows, preds, raw, per))

@@ -13,12 +13,12 @@ from transformers import StoppingCriteria, StoppingCriteriaList
 
 from .config import Specialist
 from .loss import sliced_causal_lm_loss
-from .prompts import encode_example, label_response
+from .prompts import answer_prefix, encode_example, label_response
 from .tasks import label_probabilities, parse_output, prediction_method
 
 # %% auto #0
-__all__ = ['length_order', 'evaluation_batches', 'score_labels', 'prefer', 'predict_labels', 'StopOnStrings', 'generate',
-           'cut_at_stop', 'predict_rows', 'response_perplexity']
+__all__ = ['length_order', 'evaluation_batches', 'score_labels', 'prefer', 'predict_labels', 'option_logliks', 'StopOnStrings',
+           'generate', 'cut_at_stop', 'predict_rows', 'response_perplexity']
 
 # %% ../nbs/06b_predict.ipynb #3518afb1
 def _device(model):
@@ -143,6 +143,15 @@ def predict_labels(model, tok, prompts, labels, responses, batch_size=16, progre
     "The most likely label for each prompt."
     scores = score_labels(model, tok, prompts, responses, batch_size, progress)
     return [labels[max(range(len(labels)), key=s.__getitem__)] for s in scores]
+
+# %% ../nbs/06b_predict.ipynb #2e938ab9
+def option_logliks(model, tok, spec: Specialist, rows: list[dict], progress: bool = True) -> list[list[float]]:
+    "Log-likelihood of each of a row's `options` as the start of its response."
+    out = []
+    for r in tqdm(rows, desc="option scoring", disable=not progress):
+        cands = [answer_prefix(spec, o) for o in r["metadata"]["options"]]
+        out += score_labels(model, tok, [r["prompt"]], cands, spec.eval.batch_size, False)
+    return out
 
 # %% ../nbs/06b_predict.ipynb #5953b7eb
 class StopOnStrings(StoppingCriteria):

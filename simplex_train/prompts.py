@@ -12,8 +12,8 @@ import jinja2, jinja2.meta
 from .config import Specialist, SpecialistError
 
 # %% auto #0
-__all__ = ['render', 'chat_wrapper', 'prompt_wrapper', 'format_row', 'label_response', 'template_fields', 'go_template',
-           'render_go_template', 'encode_example']
+__all__ = ['render', 'chat_wrapper', 'prompt_wrapper', 'format_row', 'label_response', 'answer_prefix', 'template_fields',
+           'go_template', 'render_go_template', 'encode_example']
 
 # %% ../nbs/01a_prompts.ipynb #73845c6a
 def render(template: str, fields: dict, engine: str = "format") -> str:
@@ -80,6 +80,11 @@ def format_row(row: dict, spec: Specialist, wrap=None) -> dict:
 def label_response(spec: Specialist, label: str) -> str:
     "The response text of `label`, as training writes it: what label scoring scores."
     return render(spec.prompt.response, {"label": label, "text": ""}, spec.prompt.engine)
+
+
+def answer_prefix(spec: Specialist, answer: str) -> str:
+    "The start of a response up to and including its answer (`{label}`): what option scoring scores."
+    return spec.prompt.response.split("{label}")[0] + answer
 
 # %% ../nbs/01a_prompts.ipynb #e2872e1d
 _P, _S = "\x01PROMPT\x01", "\x01SYSTEM\x01"

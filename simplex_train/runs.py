@@ -87,7 +87,7 @@ class RunDir:
     adapter_config, merged_config = _at("adapter", "adapter_config.json"), _at("merged", "config.json")
     adapter_weights = _at("adapter", "adapter_model.safetensors")
     comparison, gate = _at("metrics", "comparison.json"), _at("gate.json")
-    export_check = _at("export.json")
+    export_check, calibration = _at("export.json"), _at("calibration.json")
     gguf_info, modelfile = _at("gguf", "gguf.json"), _at("gguf", "Modelfile")
     deploy_check, served_predictions = _at("deploy_check.json"), _at("metrics", "served_predictions.jsonl")
     promotion, hub_upload = _at("promotion.json"), _at("hub_upload.json")

@@ -16,6 +16,7 @@ from simplex_train.metrics import (
     confusion,
     entity_f1,
     execution_match,
+    expected_calibration_error,
     field_f1,
     macro_f1,
     mae_rmse,
@@ -32,7 +33,8 @@ from simplex_train.metrics import (
 # %% auto #0
 __all__ = ['TASKS', 'parse_label', 'parse_answer', 'parse_json', 'label_probabilities', 'json_reference', 'score_classification',
            'score_entities', 'score_sql', 'score_squad', 'score_preference', 'score_text', 'score_code', 'score_fields',
-           'score_scores', 'score_exact', 'Task', 'task_for', 'prediction_method', 'parse_output', 'compute_metrics']
+           'score_scores', 'score_exact', 'parse_stated_confidence', 'score_stated_confidence', 'Task', 'task_for',
+           'prediction_method', 'parse_output', 'compute_metrics']
 
 # %% ../nbs/05_tasks.ipynb #8bc42c99
 def parse_label(text: str | None, labels: list[str]) -> str | None:
@@ -197,6 +199,39 @@ def score_exact(spec: Specialist, rows: list[dict], preds: list) -> dict:
     per = _exact(_refs(rows), preds)
     return {"metrics": {"exact_match": _mean(per)}, "per_example": per}
 
+
+_CONFIDENCE = re.compile(r"^(.*?)[,;]?\s*confidence:?\s*(\d{1,3})\s*%", re.IGNORECASE | re.DOTALL)
+
+
+def parse_stated_confidence(text: str | None) -> dict | None:
+    "{'answer', 'confidence' (0-100, None when not stated)} from 'blue, confidence 80%'; None when there is no answer."
+    m = _CONFIDENCE.match((text or "").strip())
+    answer = parse_answer(m.group(1) if m else text)
+    if answer is None:
+        return None
+    return {"answer": answer, "confidence": min(int(m.group(2)), 100) if m else None}
+
+
+def _by_case(rows: list[dict], values: list[float]) -> dict[str, float]:
+    groups = collections.defaultdict(list)
+    for r, v in zip(rows, values):
+        groups[str(r["metadata"].get("stratum", "all"))].append(v)
+    return {k: _mean(v) for k, v in sorted(groups.items())}
+
+
+def score_stated_confidence(spec: Specialist, rows: list[dict], preds: list) -> dict:
+    """Exact match with the justified answer (primary), accuracy against the drawn truth, and the stated confidence:
+    its ECE against the truth (10 equal-width bins; an unstated confidence counts as 0) and its mean per case."""
+    answers = [(p or {}).get("answer") for p in preds]
+    per = _exact(_refs(rows), answers)
+    right = [bool(x) for x in _exact([r["metadata"]["truth"] for r in rows], answers)]
+    stated = [((p or {}).get("confidence") or 0) / 100 for p in preds]
+    ece = expected_calibration_error(stated, right)
+    metrics = {"exact_match": _mean(per), "accuracy": _mean(right), "ece_stated": ece["ece"]}
+    metrics |= {f"confidence_{k}": v for k, v in _by_case(rows, stated).items()}
+    metrics |= {f"accuracy_{k}": v for k, v in _by_case(rows, right).items()}
+    return {"metrics": metrics, "per_example": per, "stated_confidence": {**ece, "confidence": stated, "right": right}}
+
 # %% ../nbs/05_tasks.ipynb #19bfcb16
 @dataclass(frozen=True)
 class Task:
@@ -231,6 +266,7 @@ TASKS: dict[str, Task] = {
     "field_f1": Task(lambda spec, t: parse_json(t), score_fields),
     "score_agreement": Task(lambda spec, t: parse_json(t), score_scores),
     "exact_match": Task(lambda spec, t: parse_answer(t), score_exact),
+    "stated_confidence": Task(lambda spec, t: parse_stated_confidence(t), score_stated_confidence),
 }
 
 
@@ -240,6 +276,8 @@ def task_for(spec: Specialist) -> Task:
         return TASKS["classification"]
     if spec.task.type == "preference":
         return TASKS["preference_accuracy"]
+    if spec.task.stated_confidence:
+        return TASKS["stated_confidence"]
     return TASKS.get(spec.task.metric, TASKS["exact_match"])
 
 
@@ -263,7 +301,17 @@ def compute_metrics(spec: Specialist, rows: list[dict], preds: list) -> dict:
     out = {"metrics": {"parse_failures": sum(p is None for p in preds)}, "per_class": {}, "confusion": None}
     scored = task_for(spec).score(spec, rows, preds)
     out["metrics"].update(scored.pop("metrics"))
+    if spec.task.type == "generation" and spec.task.labels:
+        scored |= _leading_labels(spec, rows, preds)
     return {**out, **scored, "by_stratum": _by_stratum(rows, scored["per_example"])}
+
+
+def _leading_labels(spec: Specialist, rows: list[dict], preds: list) -> dict:
+    "A generated answer that starts with one of `task.labels` (an action, a verdict): per-label scores and confusion."
+    labels = spec.task.labels
+    refs = [parse_label(str(r["metadata"]["label"]), labels) for r in rows]
+    got = [parse_label(None if p is None else str(p), labels) for p in preds]
+    return {"per_class": per_class(refs, got, labels), "confusion": confusion(refs, got, labels)}
 
 
 def _by_stratum(rows: list[dict], per_example: list) -> dict[str, dict]:
