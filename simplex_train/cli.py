@@ -14,7 +14,7 @@ import typer
 from .config import list_specialists, load_specialist
 from .core import UserError, read_json
 from .docs import build_docs, write_readme
-from .options import RunOptions
+from .options import OptionsError, RunOptions, with_local_test
 from .runs import RunDir, acquire_lock
 
 app = typer.Typer(
@@ -56,6 +56,7 @@ def run(
     base_model: Optional[str] = typer.Option(None, help="'embedded', a hub id, a model folder or a .gguf file"),
     max_train: Optional[int] = typer.Option(None, help="train on at most N rows (stratified)"),
     max_test: Optional[int] = typer.Option(None, help="evaluate on at most N test rows"),
+    max_val: Optional[int] = typer.Option(None, help="validate (and fit calibration) on at most N rows"),
     max_steps: Optional[int] = typer.Option(None, help="stop training after N optimizer steps"),
     epochs: Optional[float] = typer.Option(None),
     seed: int = typer.Option(42),
@@ -66,30 +67,42 @@ def run(
     export_merged: bool = typer.Option(True, help="merge the adapter into the base weights and check it"),
     gguf: bool = typer.Option(True, help="export GGUF + Modelfile, serve it with llama.cpp, check and promote"),
     force: bool = typer.Option(False, help="re-run stages that already finished"),
+    init_adapter: Optional[str] = typer.Option(None, help="train on from this LoRA adapter (default: a new one)"),
+    all_stages: bool = typer.Option(False, "--all", help="a chain (e.g. simplex): run every stage (the default)"),
+    local_test: bool = typer.Option(False, help="a quick small run (rows, steps, no GGUF): checks the plumbing"),
 ):
-    "Run a specialist end to end: prepare, baseline, train, evaluate, gate, export, deploy, report."
+    """Run a specialist end to end: prepare, baseline, train, evaluate, gate, export, deploy, report. A chain (e.g.
+    `simplex`) runs its stages in order on one adapter, then checks every stage again on the final adapter."""
+    from simplex_train.chain import is_chain, load_chain, run_chain  # heavy: the pipeline (chains run stages)
     from simplex_train.pipeline import run_pipeline  # heavy: torch, transformers, trl; `list` and `show` stay instant
     from simplex_train.workbook import run_workbook  # heavy: papermill and the pipeline
 
     try:
-        if resume and run_id is None:
+        if all_stages and not is_chain(specialist):
+            raise OptionsError(f"--all runs every stage of a chain, and {specialist!r} is a single specialist")
+        if resume and run_id is None and not is_chain(specialist):
             run_id = _latest_run(runs_root, load_specialist(specialist).name)
+        given = dict(max_train=max_train, max_test=max_test, max_val=max_val, max_steps=max_steps, gguf=gguf)
+        given = with_local_test(given) if local_test else given
         opts = RunOptions(
+            **given,
             specialist=specialist,
             runs_root=runs_root,
             run_id=run_id,
             data=data,
             base_model=base_model,
-            max_train=max_train,
-            max_test=max_test,
-            max_steps=max_steps,
             epochs=epochs,
             seed=seed,
             export_merged=export_merged,
-            gguf=gguf,
             force=force,
+            init_adapter=init_adapter,
         )
-        out = run_workbook(opts) if notebook else run_pipeline(opts)
+        runner = run_workbook if notebook else run_pipeline
+        if is_chain(specialist):
+            out = run_chain(load_chain(specialist), opts, runner)
+            typer.echo(f"chain folder: {out.root}\n{out.chain_report.read_text()}")
+            return
+        out = runner(opts)
     except UserError as e:
         _fail(e)
     gate = read_json(out.gate) if out.gate.exists() else {"decision": "?"}

@@ -67,11 +67,14 @@ def fit_confidence(model, tok, spec: Specialist, rows: list[dict], progress: boo
     }
 
 
-def _confidence_calibration(model, tok, spec, rows, record, run, name, fit, progress) -> dict:
-    "ECE before and after the fitted maps, for the stated confidence and the option probability; four diagrams."
+def _confidence_calibration(model, tok, spec, rows, record, run, name, fit_rows, progress) -> None:
+    """Fit the maps on `fit_rows` (none: the identity), then record ECE before and after them, for the stated
+    confidence and the option probability, with four reliability diagrams."""
+    fit = fit_confidence(model, tok, spec, fit_rows, progress) if fit_rows else IDENTITY
     s = record.pop("stated_confidence")
     stated = stated_report(s["confidence"], s["right"], fit["stated_map"])
-    scaled = temperature_report(option_logliks(model, tok, spec, rows, progress), _truth_index(rows), fit["temperature"])
+    logits = option_logliks(model, tok, spec, rows, progress)
+    scaled = temperature_report(logits, _truth_index(rows), fit["temperature"])
     run.plots.mkdir(parents=True, exist_ok=True)
     for kind, rep in (("stated", stated), ("probability", scaled)):
         for when in ("before", "after"):
@@ -83,7 +86,22 @@ def _confidence_calibration(model, tok, spec, rows, record, run, name, fit, prog
         "option_accuracy": scaled["accuracy"],
         "temperature": fit["temperature"],
     }
-    return {"fit": fit, "stated": stated, "probability": scaled}
+    record["confidence_calibration"] = {"fit": fit, "stated": stated, "probability": scaled}
+
+
+def _record(spec: Specialist, n: int, split: str, scored: dict, model_info: dict | None, seconds: float) -> dict:
+    "The metrics record's header and scores (the stable contract)."
+    return {
+        "specialist": spec.name,
+        "split": split,
+        "n": n,
+        "method": spec.eval.method,
+        "primary_metric": spec.task.metric,
+        **scored,
+        "model": model_info or {},
+        "seconds": round(seconds, 2),
+        "examples_per_second": round(n / max(seconds, 1e-9), 2),
+    }
 
 
 def _prediction_rows(rows, preds, raw, per) -> list[dict]:
@@ -119,24 +137,13 @@ def evaluate_split(
     seconds = time.perf_counter() - t0
     scored = compute_metrics(spec, rows, preds)
     per = scored.pop("per_example")
-    record = {
-        "specialist": spec.name,
-        "split": split,
-        "n": len(rows),
-        "method": spec.eval.method,
-        "primary_metric": spec.task.metric,
-        **scored,
-        "model": model_info or {},
-        "seconds": round(seconds, 2),
-        "examples_per_second": round(len(rows) / max(seconds, 1e-9), 2),
-    }
+    record = _record(spec, len(rows), split, scored, model_info, seconds)
     if spec.task.type != "preference" and rows:
         record["perplexity"] = response_perplexity(model, tok, rows, spec.train.max_seq_len, spec.eval.batch_size)
     if raw and isinstance(raw[0], dict):
         record["calibration"] = _calibration(run, name, raw, per)
     if spec.task.stated_confidence:
-        fit = fit_confidence(model, tok, spec, fit_rows, progress) if fit_rows else IDENTITY
-        record["confidence_calibration"] = _confidence_calibration(model, tok, spec, rows, record, run, name, fit, progress)
+        _confidence_calibration(model, tok, spec, rows, record, run, name, fit_rows, progress)
     if spec.eval.judge_url and spec.task.type == "generation":
         record["judge"] = _judge(spec, rows, preds)
     write_jsonl(run.predictions(name), _prediction_rows(rows, preds, raw, per))

@@ -42,6 +42,18 @@ def _worst_stratum(finetuned: dict, thresholds: Thresholds, metric: str) -> tupl
     return "FAIL", f"{said} < floor {floor:.4f} - review band {band:.4f}"
 
 
+def _bounds(finetuned: dict, thresholds: Thresholds) -> list[str]:
+    "A reason for each other metric outside its bound (`max_metrics`, `min_metrics`); a missing metric is outside."
+    got, out = finetuned["metrics"], []
+    for name, bound in thresholds.max_metrics.items():
+        if not got.get(name, float("inf")) <= bound:
+            out.append(f"{name} {got.get(name)} > bound {bound}")
+    for name, bound in thresholds.min_metrics.items():
+        if not got.get(name, float("-inf")) >= bound:
+            out.append(f"{name} {got.get(name)} < bound {bound}")
+    return out
+
+
 def decide_gate(baseline: dict, finetuned: dict, thresholds: Thresholds, metric: str) -> dict:
     "{'decision', 'reasons', 'thresholds', 'metric', 'baseline', 'finetuned'} from two metrics records."
     b, f = baseline["metrics"][metric], finetuned["metrics"][metric]
@@ -52,6 +64,10 @@ def decide_gate(baseline: dict, finetuned: dict, thresholds: Thresholds, metric:
     if worst:
         decision = min(decision, worst[0], key=_RANK.get)
         reasons.append(worst[1])
+    broken = _bounds(finetuned, thresholds)
+    if broken:
+        decision = "FAIL"
+    reasons += broken
     reasons.append(f"change over baseline: {f - b:+.4f} on n={finetuned['n']}")
     return {
         "decision": decision,

@@ -11,16 +11,19 @@ from pathlib import Path
 
 from .core import atomic_dir, log, sha256_file, write_json  # first: quiets bitsandbytes' offline hub-kernel warning
 import torch
-from peft import LoraConfig as PeftLoraConfig, PeftModel, get_peft_model
+from peft import LoraConfig as PeftLoraConfig, PeftConfig, PeftModel, get_peft_model
+from peft import load_peft_weights, set_peft_model_state_dict
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from .config import LoraConfig
+from .core import UserError
 from .device import default_dtype, detect_device
 
 # %% auto #0
 __all__ = ['EMBEDDED', 'LINEAR_MODULES', 'ModelRef', 'resolve_base_model', 'cache_root', 'embedded_gguf', 'gguf_to_safetensors',
            'local_model_path', 'load_tokenizer', 'contiguous_head_input', 'load_model', 'peft_lora_config',
-           'attach_lora', 'trainable_parameters', 'load_adapted', 'load_unsloth']
+           'attach_lora', 'trainable_parameters', 'load_adapted', 'AdapterMismatch', 'load_adapter_weights',
+           'load_unsloth']
 
 # %% ../nbs/06_models.ipynb #58aa792f
 EMBEDDED = "embedded"
@@ -156,6 +159,25 @@ def trainable_parameters(model) -> tuple[int, int]:
 def load_adapted(base_path: str, adapter_dir: str | Path, device: str | None = None, dtype=None):
     "The base model (in `dtype`) with a saved LoRA adapter applied (PEFT), in eval mode."
     return PeftModel.from_pretrained(load_model(base_path, dtype, device), str(adapter_dir)).eval()
+
+# %% ../nbs/06_models.ipynb #0f29daf3
+class AdapterMismatch(UserError):
+    "A saved adapter that does not fit the LoRA the specialist asks for."
+
+
+def load_adapter_weights(model, adapter_dir: str | Path) -> None:
+    "Load a saved LoRA adapter's weights into `model`'s freshly attached LoRA of the same shape."
+    saved, mine = PeftConfig.from_pretrained(str(adapter_dir)), model.peft_config["default"]
+    if (saved.r, saved.lora_alpha) != (mine.r, mine.lora_alpha):
+        raise AdapterMismatch(
+            f"{adapter_dir}: adapter r={saved.r} alpha={saved.lora_alpha}, but the specialist asks for "
+            f"r={mine.r} alpha={mine.lora_alpha}: give the stages of a chain the same `lora` section"
+        )
+    result = set_peft_model_state_dict(model, load_peft_weights(str(adapter_dir)))
+    if result.unexpected_keys:
+        extra = result.unexpected_keys[:3]
+        raise AdapterMismatch(f"{adapter_dir}: weights for modules this LoRA does not have: {extra}")
+    log.info("training on from the adapter in %s", adapter_dir)
 
 # %% ../nbs/06_models.ipynb #04f6f512
 LINEAR_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]

@@ -15,8 +15,8 @@ from .core import UserError
 from .runs import check_run_id
 
 # %% auto #0
-__all__ = ['OVERRIDDEN_BY', 'IPYTHON_NAMES', 'RunOptions', 'OptionsError', 'options_message', 'resolve_spec', 'command_flags',
-           'run_command', 'notebook_parameters', 'options_from_namespace']
+__all__ = ['LOCAL_TEST', 'OVERRIDDEN_BY', 'IPYTHON_NAMES', 'RunOptions', 'OptionsError', 'options_message', 'resolve_spec',
+           'with_local_test', 'command_flags', 'run_command', 'notebook_parameters', 'options_from_namespace']
 
 # %% ../nbs/11_options.ipynb #2fd9f17c
 class RunOptions(BaseModel):
@@ -30,12 +30,14 @@ class RunOptions(BaseModel):
     base_model: str | None = None  # 'embedded', a hub id, a model folder or a .gguf file
     max_train: int | None = Field(None, ge=1)  # train rows (stratified subsample)
     max_test: int | None = Field(None, ge=1)  # test rows
+    max_val: int | None = Field(None, ge=1)  # validation rows (what a stated-confidence task fits its calibration on)
     max_steps: int | None = Field(None, ge=1)  # optimizer steps (overrides epochs)
     epochs: float | None = Field(None, gt=0)
     seed: int = 42
     export_merged: bool = True  # merge the adapter into the base weights (and check the merge)
     gguf: bool = True  # GGUF files + Modelfile, then the served check and promotion
     force: bool = False  # re-run stages that are already done
+    init_adapter: str | None = None  # train on from this LoRA adapter (a chain's previous stage), not a fresh one
 
     def __init__(self, **values):
         try:
@@ -80,6 +82,7 @@ def resolve_spec(opts: RunOptions) -> Specialist:
             "base_model": opts.base_model,
             "train.max_train_rows": opts.max_train,
             "eval.max_test_rows": opts.max_test,
+            "eval.max_val_rows": opts.max_val,
             "train.max_steps": opts.max_steps,
             "train.epochs": opts.epochs,
             "train.seed": opts.seed,
@@ -88,8 +91,17 @@ def resolve_spec(opts: RunOptions) -> Specialist:
     )
 
 
+LOCAL_TEST = {"max_train": 32, "max_test": 24, "max_val": 16, "max_steps": 3, "gguf": False}  # the CPU quick mode
+
+
+def with_local_test(values: dict) -> dict:
+    "Run option values with the quick mode's small limits wherever the caller left the default (None)."
+    return {**values, **{k: v for k, v in LOCAL_TEST.items() if values.get(k) is None or k == "gguf"}}
+
+
 OVERRIDDEN_BY = {"base_model": "--base-model", "train.max_train_rows": "--max-train",
-                 "eval.max_test_rows": "--max-test", "train.max_steps": "--max-steps", "train.epochs": "--epochs",
+                 "eval.max_test_rows": "--max-test", "eval.max_val_rows": "--max-val",
+                 "train.max_steps": "--max-steps", "train.epochs": "--epochs",
                  "train.seed": "--seed"}  # fmt: skip
 
 

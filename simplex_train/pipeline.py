@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from .config import Specialist
-from .core import git_commit, log, package_dir, package_versions, read_jsonl
+from .core import git_commit, log, package_dir, package_versions, read_jsonl, write_json
 from .data import prepare_data, source_files
 from .deploy import deploy_check, promote
 from .device import model_dtype, select_backend, set_seed
@@ -17,7 +17,7 @@ from .evaluate import evaluate_split
 from .export import merge_adapter, verify_exports
 from .gate import gate_run
 from .gguf import export_gguf
-from .models import load_adapted, load_model, load_tokenizer, local_model_path
+from .models import load_adapted, load_adapter_weights, load_model, load_tokenizer, local_model_path
 from .options import RunOptions, resolve_spec, run_command
 from .report import write_report
 from simplex_train.runs import (
@@ -74,9 +74,10 @@ def _model_info(spec: Specialist, path: str, adapter: str | None = None) -> dict
 
 
 def stage_baseline(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
-    "Evaluate the base model on the test split, before training."
+    "Evaluate the starting model on the test split, before training: the base model, or base + `init_adapter`."
     path = local_model_path(spec.base_model)
-    model = load_model(path, model_dtype(spec.train.precision))
+    dtype = model_dtype(spec.train.precision)
+    model = load_adapted(path, opts.init_adapter, dtype=dtype) if opts.init_adapter else load_model(path, dtype)
     rec = evaluate_split(
         model,
         load_tokenizer(path),
@@ -84,7 +85,7 @@ def stage_baseline(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
         read_jsonl(run.split("test")),
         run,
         "baseline",
-        model_info=_model_info(spec, path),
+        model_info=_model_info(spec, path, opts.init_adapter),
     )
     return {"outputs": [run.metrics_file("baseline")], "metrics": rec["metrics"]}
 
@@ -100,6 +101,8 @@ def stage_train(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
         update_manifest(run, backend=backend)
     set_seed(spec.train.seed)
     model, tok = load_for_training(local_model_path(spec.base_model), spec, backend)
+    if opts.init_adapter:
+        load_adapter_weights(model, opts.init_adapter)  # a chain: this stage trains on from the previous one
     meta = train_sft(model, tok, spec, run, read_jsonl(run.split("train")), read_jsonl(run.split("val")), backend)
     if "rank" in meta:
         return meta  # a non-zero DDP rank: rank 0 writes the artifacts
@@ -124,8 +127,12 @@ def stage_evaluate(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
         run,
         "finetuned",
         model_info=_model_info(spec, path, str(run.adapter)),
+        fit_rows=read_jsonl(run.split("val")) if spec.task.stated_confidence else None,
     )
-    return {"outputs": [run.metrics_file("finetuned")], "metrics": rec["metrics"]}
+    if "confidence_calibration" not in rec:
+        return {"outputs": [run.metrics_file("finetuned")], "metrics": rec["metrics"]}
+    write_json(run.calibration, rec["confidence_calibration"]["fit"])  # applied wherever the run predicts
+    return {"outputs": [run.metrics_file("finetuned"), run.calibration], "metrics": rec["metrics"]}
 
 
 def stage_gate(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
@@ -197,8 +204,8 @@ STAGE_INPUTS = {
         ["data", "seed"],
         [],
     ),  # fmt: skip
-    "baseline": (["base_model", "task", "prompt", "eval", "train.precision"], [], ["prepare"]),
-    "train": (["base_model", "task", "prompt", "complexity", "lora", "train"], [], ["prepare"]),
+    "baseline": (["base_model", "task", "prompt", "eval", "train.precision"], ["init_adapter"], ["prepare"]),
+    "train": (["base_model", "task", "prompt", "complexity", "lora", "train"], ["init_adapter"], ["prepare"]),
     "evaluate": (["base_model", "task", "prompt", "eval", "train.precision"], [], ["prepare", "train"]),
     "gate": (["task", "thresholds"], [], ["baseline", "evaluate"]),
     "export": (["base_model", "task", "prompt", "eval", "deploy"], ["export_merged", "gguf"], ["train", "evaluate"]),

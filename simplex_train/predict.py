@@ -64,9 +64,15 @@ def _score_single_token(model, tok, prompts, cand_ids, batch_size, progress):
 
 @torch.no_grad()
 def _score_sequences(model, tok, prompts, cand_ids, batch_size, progress):
-    pairs = [(p, c) for p in prompts for c in cand_ids]
+    scores = _score_pairs(model, tok, [(p, c) for p in prompts for c in cand_ids], batch_size, progress)
+    return [scores[i : i + len(cand_ids)] for i in range(0, len(scores), len(cand_ids))]
+
+
+@torch.no_grad()
+def _score_pairs(model, tok, pairs, batch_size, progress, desc="label scoring") -> list[float]:
+    "Log-likelihood of each (prompt, candidate token ids) pair: prompt + candidate as one left-padded sequence."
     scores = []
-    for batch in tqdm(list(_batches(pairs, batch_size)), desc="label scoring", disable=not progress):
+    for batch in tqdm(list(_batches(pairs, batch_size)), desc=desc, disable=not progress):
         seqs = [tok(p)["input_ids"] + c for p, c in batch]
         width, keep = max(map(len, seqs)), max(len(c) for _, c in batch) + 1
         ids = torch.full((len(seqs), width), tok.pad_token_id)
@@ -83,7 +89,7 @@ def _score_sequences(model, tok, prompts, cand_ids, batch_size, progress):
         for i, (_, c) in enumerate(batch):
             pos = torch.arange(keep - len(c) - 1, keep - 1)
             scores.append(logp[i, pos, torch.tensor(c)].sum().item())
-    return [scores[i : i + len(cand_ids)] for i in range(0, len(scores), len(cand_ids))]
+    return scores
 
 
 @torch.no_grad()
@@ -146,11 +152,16 @@ def predict_labels(model, tok, prompts, labels, responses, batch_size=16, progre
 
 # %% ../nbs/06b_predict.ipynb #2e938ab9
 def option_logliks(model, tok, spec: Specialist, rows: list[dict], progress: bool = True) -> list[list[float]]:
-    "Log-likelihood of each of a row's `options` as the start of its response."
-    out = []
-    for r in tqdm(rows, desc="option scoring", disable=not progress):
-        cands = [answer_prefix(spec, o) for o in r["metadata"]["options"]]
-        out += score_labels(model, tok, [r["prompt"]], cands, spec.eval.batch_size, False)
+    """Log-likelihood of each of a row's `options` as the start of its response: every (prompt, option) pair is one
+    sequence, rows taken in prompt-length order and batched (one forward pass per batch, no cache copies)."""
+    enc = lambda o: tok(answer_prefix(spec, o), add_special_tokens=False)["input_ids"]
+    cands = [[enc(o) for o in r["metadata"]["options"]] for r in rows]
+    order = length_order(tok, [r["prompt"] for r in rows])
+    pairs = [(rows[i]["prompt"], c) for i in order for c in cands[i]]
+    flat = _score_pairs(model, tok, pairs, spec.eval.batch_size, progress, "option scoring")
+    out, k = [None] * len(rows), 0
+    for i in order:
+        out[i], k = flat[k : k + len(cands[i])], k + len(cands[i])
     return out
 
 # %% ../nbs/06b_predict.ipynb #5953b7eb

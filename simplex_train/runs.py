@@ -88,6 +88,7 @@ class RunDir:
     adapter_weights = _at("adapter", "adapter_model.safetensors")
     comparison, gate = _at("metrics", "comparison.json"), _at("gate.json")
     export_check, calibration = _at("export.json"), _at("calibration.json")
+    chain_summary, chain_report = _at("chain.json"), _at("chain.md")  # a chain's own folder
     gguf_info, modelfile = _at("gguf", "gguf.json"), _at("gguf", "Modelfile")
     deploy_check, served_predictions = _at("deploy_check.json"), _at("metrics", "served_predictions.jsonl")
     promotion, hub_upload = _at("promotion.json"), _at("hub_upload.json")
