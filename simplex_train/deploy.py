@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from .calibration import stated_report
 from .clients import LlamaServer, OpenAIClient
 from .config import Specialist
 from .core import now, read_json, read_jsonl, write_json, write_jsonl
@@ -105,6 +106,13 @@ def _checks(out: dict, served: dict, rows: list[dict], spec: Specialist) -> dict
     return checks
 
 
+def _served_calibration(run: RunDir, spec: Specialist, rows: list[dict], preds: list) -> dict:
+    "The served answers' stated confidences, as written and through the run's fitted map: ECE of each (10 bins)."
+    s = compute_metrics(spec, rows, preds)["stated_confidence"]
+    r = stated_report(s["confidence"], s["right"], read_json(run.calibration)["stated_map"])
+    return {"ece_stated": r["before"]["ece"], "ece_stated_mapped": r["after"]["ece"], "map": r["map"], "n": len(rows)}
+
+
 def _serve(run: RunDir, spec: Specialist, gguf: Path, rows: list[dict], progress: bool) -> tuple[dict, float]:
     t0 = time.perf_counter()
     with LlamaServer(gguf, served_context(spec)) as server:
@@ -148,6 +156,8 @@ def deploy_check(
     gguf = run.gguf / (info["files"][gguf_type]["file"] if gguf_type else info["modelfile_from"])
     served, start_s = _serve(run, spec, gguf, rows, progress)
     out = _check_record(gguf, spec, rows, torch_preds, served, start_s)
+    if run.calibration.exists():
+        out["served_calibration"] = _served_calibration(run, spec, rows, served["preds"])
     checks = _checks(out, served, rows, spec)
     thresholds = spec.deploy.model_dump(include={"tolerance", "p95_latency_s", "min_correlation"})
     out.update(checks=checks, ok=all(checks.values()), thresholds=thresholds)

@@ -152,17 +152,39 @@ def predict_labels(model, tok, prompts, labels, responses, batch_size=16, progre
 
 # %% ../nbs/06b_predict.ipynb #2e938ab9
 def option_logliks(model, tok, spec: Specialist, rows: list[dict], progress: bool = True) -> list[list[float]]:
-    """Log-likelihood of each of a row's `options` as the start of its response: every (prompt, option) pair is one
-    sequence, rows taken in prompt-length order and batched (one forward pass per batch, no cache copies)."""
+    """Log-likelihood of each of a row's `options` as the start of its response. Rows go in prompt-length order, a
+    batch of prompts runs once, and its KV cache is repeated for the options, which add only their own tokens."""
     enc = lambda o: tok(answer_prefix(spec, o), add_special_tokens=False)["input_ids"]
     cands = [[enc(o) for o in r["metadata"]["options"]] for r in rows]
-    order = length_order(tok, [r["prompt"] for r in rows])
-    pairs = [(rows[i]["prompt"], c) for i in order for c in cands[i]]
-    flat = _score_pairs(model, tok, pairs, spec.eval.batch_size, progress, "option scoring")
-    out, k = [None] * len(rows), 0
-    for i in order:
-        out[i], k = flat[k : k + len(cands[i])], k + len(cands[i])
+    out = [None] * len(rows)
+    for batch in tqdm(evaluation_batches(tok, [r["prompt"] for r in rows], spec.eval.batch_size),
+                      desc="option scoring", disable=not progress):  # fmt: skip
+        scores = _score_options_cached(model, tok, [rows[i]["prompt"] for i in batch], [cands[i] for i in batch])
+        for i, s in zip(batch, scores):
+            out[i] = s
     return out
+
+
+@torch.no_grad()
+def _score_options_cached(model, tok, prompts: list[str], cands: list[list[list[int]]]) -> list[list[float]]:
+    "Each prompt's candidates' log-likelihoods: the left-padded prompts once, then every candidate on a cache copy."
+    tok.padding_side = "left"
+    k, dev = max(map(len, cands)), _device(model)
+    enc = tok(prompts, return_tensors="pt", padding=True).to(dev)
+    first = model(**enc, use_cache=True, logits_to_keep=1)
+    logp0 = torch.log_softmax(first.logits[:, -1].float(), -1)
+    flat = [c[j] if j < len(c) else [tok.pad_token_id] for c in cands for j in range(k)]  # padded to k per prompt
+    width = max(map(len, flat))
+    if width == 1:
+        return [[logp0[i, c[0]].item() for c in row] for i, row in enumerate(cands)]
+    first.past_key_values.batch_repeat_interleave(k)
+    x = torch.tensor([c[:-1] + [tok.pad_token_id] * (width - len(c)) for c in flat], device=dev)
+    mask = torch.cat([enc["attention_mask"].repeat_interleave(k, 0), torch.ones_like(x)], 1)
+    rest = model(input_ids=x, attention_mask=mask, past_key_values=first.past_key_values)
+    logp = torch.log_softmax(rest.logits.float(), -1)
+    scores = [logp0[n // k, c[0]].item() + sum(logp[n, j, c[j + 1]].item() for j in range(len(c) - 1))
+              for n, c in enumerate(flat)]  # fmt: skip
+    return [[scores[i * k + j] for j in range(len(row))] for i, row in enumerate(cands)]
 
 # %% ../nbs/06b_predict.ipynb #5953b7eb
 class StopOnStrings(StoppingCriteria):

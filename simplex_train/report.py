@@ -93,7 +93,30 @@ def _metrics_section(run: RunDir) -> list[str]:
         eces = ", ".join(f"{k} {v:.4f}" for k, v in cal.items())
         L += [f"Calibration of the label distribution (expected calibration error, 10 bins): {eces}", ""]
         L += [f"![reliability {k}]({run.relative(run.reliability_plot(k.replace('-', '')))})" for k in cal] + [""]
-    return L
+    return L + _confidence_section(run, base, ft)
+
+
+def _confidence_section(run: RunDir, base: dict, ft: dict | None) -> list[str]:
+    "Stated confidence and option probability: ECE before and after the maps fitted on validation, per case."
+    if not ft or "confidence_calibration" not in ft:
+        return []
+    cc, m = ft["confidence_calibration"], ft["metrics"]
+    fit = cc["fit"]
+    cases = sorted(k.removeprefix("confidence_") for k in m if k.startswith("confidence_"))
+    L = ["### Calibration (10 equal-width confidence bins, against the drawn truth)", "",
+         "| confidence | ECE before | ECE after | map fitted on validation |", "|---|---|---|---|",
+         f"| stated in the answer | {cc['stated']['before']['ece']:.4f} | {cc['stated']['after']['ece']:.4f} | "
+         f"Platt a={fit['stated_map']['a']:.3f}, b={fit['stated_map']['b']:.3f} (n={fit['n']}) |",
+         f"| option probability | {cc['probability']['before']['ece']:.4f} | {cc['probability']['after']['ece']:.4f} "
+         f"| temperature T={fit['temperature']:.3f} |", "",
+         "| case | mean stated confidence | accuracy (truth) | baseline stated confidence |",
+         "|---|---|---|---|"]  # fmt: skip
+    bm = base["metrics"]
+    L += [f"| {c} | {m[f'confidence_{c}']:.3f} | {m[f'accuracy_{c}']:.3f} | {bm.get(f'confidence_{c}', 0):.3f} |"
+          for c in cases]  # fmt: skip
+    kinds = [(k, w) for k in ("stated", "probability") for w in ("before", "after")]
+    plots = [run.reliability_plot(f"finetuned_{k}_{w}") for k, w in kinds]
+    return L + [""] + [f"![{p.stem}]({run.relative(p)})" for p in plots if p.exists()] + [""]
 
 
 def _comparison_section(run: RunDir) -> list[str]:
