@@ -56,9 +56,9 @@ def _truth_index(rows: list[dict]) -> list[int]:
 
 def fit_confidence(model, tok, spec: Specialist, rows: list[dict], progress: bool = True) -> dict:
     "The temperature of the option probabilities and the map of stated confidences, fitted on `rows` (validation)."
-    preds, _ = predict_rows(model, tok, spec, rows, progress)
+    preds, raw = predict_rows(model, tok, spec, rows, progress)
     stated = compute_metrics(spec, rows, preds)["stated_confidence"]
-    logits = option_logliks(model, tok, spec, rows, progress)
+    logits = option_logliks(model, tok, spec, rows, progress, raw)
     return {
         "fitted_on": "val",
         "n": len(rows),
@@ -67,13 +67,13 @@ def fit_confidence(model, tok, spec: Specialist, rows: list[dict], progress: boo
     }
 
 
-def _confidence_calibration(model, tok, spec, rows, record, run, name, fit_rows, progress) -> None:
+def _confidence_calibration(model, tok, spec, rows, raw, record, run, name, fit_rows, progress) -> None:
     """Fit the maps on `fit_rows` (none: the identity), then record ECE before and after them, for the stated
     confidence and the option probability, with four reliability diagrams."""
     fit = fit_confidence(model, tok, spec, fit_rows, progress) if fit_rows else IDENTITY
     s = record.pop("stated_confidence")
     stated = stated_report(s["confidence"], s["right"], fit["stated_map"])
-    logits = option_logliks(model, tok, spec, rows, progress)
+    logits = option_logliks(model, tok, spec, rows, progress, raw)
     scaled = temperature_report(logits, _truth_index(rows), fit["temperature"])
     run.plots.mkdir(parents=True, exist_ok=True)
     for kind, rep in (("stated", stated), ("probability", scaled)):
@@ -143,7 +143,7 @@ def evaluate_split(
     if raw and isinstance(raw[0], dict):
         record["calibration"] = _calibration(run, name, raw, per)
     if spec.task.stated_confidence:
-        _confidence_calibration(model, tok, spec, rows, record, run, name, fit_rows, progress)
+        _confidence_calibration(model, tok, spec, rows, raw, record, run, name, fit_rows, progress)
     if spec.eval.judge_url and spec.task.type == "generation":
         record["judge"] = _judge(spec, rows, preds)
     write_jsonl(run.predictions(name), _prediction_rows(rows, preds, raw, per))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 
 from .synth import ATTRIBUTES, HIVES, STANDINS, SUBJECTS, THRESHOLDS, generate_context_protocol, generate_standin
-from .synth import _render
+from .synth import _render, rationale
 
 # %% auto #0
 __all__ = ['CONFIDENCE_CASES', 'N_OPTIONS', 'BELIEF_CASES', 'FALLACIES', 'EVIDENCE', 'GENERATORS', 'confidence_example',
@@ -68,7 +68,8 @@ def _distractors(rng, pool: str, s: str, a: str) -> list[tuple]:
 
 
 def confidence_example(rng: random.Random, case: str, pool: str = "train") -> dict:
-    "One stage-2 row: {'text', 'options', 'label', 'confidence', 'truth', 'case'}."
+    """One stage-2 row: {'text', 'options', 'label', 'confidence', 'truth', 'justified', 'rationale', 'case'}; the
+    rationale is stage 1's check of the memories about the question, so a model trained on stage 1 can reuse it."""
     s, a = rng.choice(SUBJECTS[pool]), rng.choice(list(ATTRIBUTES[pool]))
     values, phrasings = ATTRIBUTES[pool][a]
     options = rng.sample(values, N_OPTIONS)
@@ -81,11 +82,12 @@ def confidence_example(rng: random.Random, case: str, pool: str = "train") -> di
     answer = answer or options[0]  # nothing to go on: the first option, right one time in four
     facts = [(src, s, a, v, c) for src, v, c in memories] + _distractors(rng, pool, s, a)
     rng.shuffle(facts)
-    memory, _ = _render(facts, rng.choice(HIVES))
+    memory, order = _render(facts, rng.choice(HIVES))
     question = rng.choice(phrasings).format(s=s)
     text = f"{memory}\nQuestion: {question}\nOptions: {', '.join(options)}".lstrip("\n")
-    confidence = round(100 * p)
-    return {"text": text, "options": options, "label": answer, "confidence": confidence, "truth": truth, "case": case}
+    justified = [answer] if case != "unknowable" else options  # nothing to go on: every option is as good a guess
+    return {"text": text, "options": options, "label": answer, "confidence": round(100 * p), "truth": truth,
+            "justified": justified, "rationale": rationale(order, s, a), "case": case}  # fmt: skip
 
 # %% ../nbs/02b_generators.ipynb #f87177c8
 def _pool_of(i: int, test_share: int, n_cases: int) -> str:

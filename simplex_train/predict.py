@@ -13,7 +13,7 @@ from transformers import StoppingCriteria, StoppingCriteriaList
 
 from .config import Specialist
 from .loss import sliced_causal_lm_loss
-from .prompts import answer_prefix, encode_example, label_response
+from .prompts import answer_prefix, encode_example, label_response, reasoning_prefix
 from .tasks import label_probabilities, parse_output, prediction_method
 
 # %% auto #0
@@ -151,15 +151,19 @@ def predict_labels(model, tok, prompts, labels, responses, batch_size=16, progre
     return [labels[max(range(len(labels)), key=s.__getitem__)] for s in scores]
 
 # %% ../nbs/06b_predict.ipynb #2e938ab9
-def option_logliks(model, tok, spec: Specialist, rows: list[dict], progress: bool = True) -> list[list[float]]:
-    """Log-likelihood of each of a row's `options` as the start of its response. Rows go in prompt-length order, a
-    batch of prompts runs once, and its KV cache is repeated for the options, which add only their own tokens."""
+def option_logliks(
+    model, tok, spec: Specialist, rows: list[dict], progress: bool = True, generated: list[str] | None = None
+) -> list[list[float]]:
+    """Log-likelihood of each of a row's `options` as its answer: right after the prompt, or after the model's own
+    reasoning up to the answer marker (`generated`: its outputs, when the response reasons first). Rows go in length
+    order, a batch of prompts runs once, and its KV cache is repeated for the options, which add only their tokens."""
     enc = lambda o: tok(answer_prefix(spec, o), add_special_tokens=False)["input_ids"]
     cands = [[enc(o) for o in r["metadata"]["options"]] for r in rows]
+    prompts = [r["prompt"] + reasoning_prefix(spec, g) for r, g in zip(rows, generated or [None] * len(rows))]
     out = [None] * len(rows)
-    for batch in tqdm(evaluation_batches(tok, [r["prompt"] for r in rows], spec.eval.batch_size),
-                      desc="option scoring", disable=not progress):  # fmt: skip
-        scores = _score_options_cached(model, tok, [rows[i]["prompt"] for i in batch], [cands[i] for i in batch])
+    batches = evaluation_batches(tok, prompts, spec.eval.batch_size)
+    for batch in tqdm(batches, desc="option scoring", disable=not progress):
+        scores = _score_options_cached(model, tok, [prompts[i] for i in batch], [cands[i] for i in batch])
         for i, s in zip(batch, scores):
             out[i] = s
     return out

@@ -12,8 +12,8 @@ import jinja2, jinja2.meta
 from .config import Specialist, SpecialistError
 
 # %% auto #0
-__all__ = ['render', 'chat_wrapper', 'prompt_wrapper', 'format_row', 'label_response', 'answer_prefix', 'template_fields',
-           'go_template', 'render_go_template', 'encode_example']
+__all__ = ['render', 'chat_wrapper', 'prompt_wrapper', 'format_row', 'label_response', 'answer_prefix', 'reasoning_prefix',
+           'template_fields', 'go_template', 'render_go_template', 'encode_example']
 
 # %% ../nbs/01a_prompts.ipynb #73845c6a
 def render(template: str, fields: dict, engine: str = "format") -> str:
@@ -83,8 +83,19 @@ def label_response(spec: Specialist, label: str) -> str:
 
 
 def answer_prefix(spec: Specialist, answer: str) -> str:
-    "The start of a response up to and including its answer (`{label}`): what option scoring scores."
-    return spec.prompt.response.split("{label}")[0] + answer
+    "The response text from its answer marker (`task.answer_after`, if any) up to and including the answer."
+    head = spec.prompt.response.split("{label}")[0]
+    marker = spec.task.answer_after
+    return (head.rpartition(marker)[2] if marker and marker in head else head) + answer
+
+
+def reasoning_prefix(spec: Specialist, generated: str | None) -> str:
+    "What a generated response says before its answer: up to its last answer marker ('' when there is no marker)."
+    marker = spec.task.answer_after
+    line = (generated or "").split("\n")[0]
+    if not marker:
+        return ""
+    return line[: line.rfind(marker) + len(marker)] if marker in line else f"{line.rstrip()} {marker}"
 
 # %% ../nbs/01a_prompts.ipynb #e2872e1d
 _P, _S = "\x01PROMPT\x01", "\x01SYSTEM\x01"

@@ -219,11 +219,17 @@ def _by_case(rows: list[dict], values: list[float]) -> dict[str, float]:
     return {k: _mean(v) for k, v in sorted(groups.items())}
 
 
+def _justified(row: dict, answer: str | None) -> float:
+    "1.0 when the answer is one the evidence justifies (the metadata's `justified` list, else the label)."
+    ok = row["metadata"].get("justified") or [row["metadata"]["label"]]
+    return float(any(_exact([j], [answer])[0] for j in ok))
+
+
 def score_stated_confidence(spec: Specialist, rows: list[dict], preds: list) -> dict:
-    """Exact match with the justified answer (primary), accuracy against the drawn truth, and the stated confidence:
+    """Exact match with a justified answer (primary), accuracy against the drawn truth, and the stated confidence:
     its ECE against the truth (10 equal-width bins; an unstated confidence counts as 0) and its mean per case."""
     answers = [(p or {}).get("answer") for p in preds]
-    per = _exact(_refs(rows), answers)
+    per = [_justified(r, a) for r, a in zip(rows, answers)]
     right = [bool(x) for x in _exact([r["metadata"]["truth"] for r in rows], answers)]
     stated = [((p or {}).get("confidence") or 0) / 100 for p in preds]
     ece = expected_calibration_error(stated, right)
