@@ -41,6 +41,7 @@ class ChainError(UserError):
 
 
 def chains_dir() -> Path:
+    "Where the shipped chains live."
     return package_dir() / "chains"
 
 
