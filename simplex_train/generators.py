@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 
 from .synth import ATTRIBUTES, HIVES, STANDINS, SUBJECTS, THRESHOLDS, generate_context_protocol, generate_standin
-from .synth import _render, rationale
+from .synth import _distractors, _render, rationale
 
 # %% auto #0
 __all__ = ['CONFIDENCE_CASES', 'N_OPTIONS', 'BELIEF_CASES', 'FALLACIES', 'EVIDENCE', 'GENERATORS', 'confidence_example',
@@ -57,16 +57,6 @@ def _draw_truth(rng, answer: str, p: float, other_claim: str, options: list[str]
     return other_claim or rng.choice([o for o in options if o != answer])
 
 # %% ../nbs/02b_generators.ipynb #2f96deb5
-def _distractors(rng, pool: str, s: str, a: str) -> list[tuple]:
-    out = []
-    for _ in range(rng.randint(0, 2)):
-        other_subject = rng.random() < 0.5
-        ds = rng.choice([x for x in SUBJECTS[pool] if x != s]) if other_subject else s
-        da = a if other_subject else rng.choice([x for x in ATTRIBUTES[pool] if x != a])
-        out.append((rng.choice(list(THRESHOLDS)), ds, da, rng.choice(ATTRIBUTES[pool][da][0]), rng.randint(5, 97)))
-    return out
-
-
 def confidence_example(rng: random.Random, case: str, pool: str = "train") -> dict:
     """One stage-2 row: {'text', 'options', 'label', 'confidence', 'truth', 'justified', 'rationale', 'case'}; the
     rationale is stage 1's check of the memories about the question, so a model trained on stage 1 can reuse it."""
@@ -90,20 +80,21 @@ def confidence_example(rng: random.Random, case: str, pool: str = "train") -> di
             "justified": justified, "rationale": rationale(order, s, a), "case": case}  # fmt: skip
 
 # %% ../nbs/02b_generators.ipynb #f87177c8
-def _pool_of(i: int, test_share: int, n_cases: int) -> str:
-    return "test" if (i // n_cases) % test_share == test_share - 1 else "train"
+def _generate_pooled(name: str, cases: tuple, example, n: int, seed: int, test_share: int) -> list[dict]:
+    "`n` rows of `example(rng, case, pool)`, the cases in turn; one block of cases in `test_share` is held out."
+    rng = random.Random(f"{name}:{seed}")
+    rows = []
+    for i in range(n):
+        pool = "test" if (i // len(cases)) % test_share == test_share - 1 else "train"
+        ex = example(rng, cases[i % len(cases)], pool)
+        rows.append({**ex, "split": pool, "_source": f"generated:{name}:{i + 1}"})
+    return rows
 
 
 def generate_confidence(n: int, seed: int = 42, test_share: int = 10) -> list[dict]:
     """`n` stage-2 rows, deterministic in `seed`, the three types in turn; one block of three in `test_share` comes from
     the held-out pool (`split` 'test'), the rest from the training pool."""
-    rng = random.Random(f"confidence_calibration:{seed}")
-    rows = []
-    for i in range(n):
-        pool = _pool_of(i, test_share, len(CONFIDENCE_CASES))
-        ex = confidence_example(rng, CONFIDENCE_CASES[i % len(CONFIDENCE_CASES)], pool)
-        rows.append({**ex, "split": pool, "_source": f"generated:confidence_calibration:{i + 1}"})
-    return rows
+    return _generate_pooled("confidence_calibration", CONFIDENCE_CASES, confidence_example, n, seed, test_share)
 
 # %% ../nbs/02b_generators.ipynb #138b9931
 BELIEF_CASES = ("strong", "weak", "fallacy", "outdated")
@@ -169,13 +160,7 @@ def belief_example(rng: random.Random, case: str, pool: str = "train") -> dict:
 def generate_belief(n: int, seed: int = 42, test_share: int = 10) -> list[dict]:
     """`n` stage-3 rows, deterministic in `seed`, the four evidence types in turn; one block of four in `test_share`
     comes from the held-out pool (`split` 'test')."""
-    rng = random.Random(f"belief_revision:{seed}")
-    rows = []
-    for i in range(n):
-        pool = _pool_of(i, test_share, len(BELIEF_CASES))
-        ex = belief_example(rng, BELIEF_CASES[i % len(BELIEF_CASES)], pool)
-        rows.append({**ex, "split": pool, "_source": f"generated:belief_revision:{i + 1}"})
-    return rows
+    return _generate_pooled("belief_revision", BELIEF_CASES, belief_example, n, seed, test_share)
 
 # %% ../nbs/02b_generators.ipynb #4af8ac14
 GENERATORS = {
