@@ -47,3 +47,10 @@ def test_a_misspelt_papermill_parameter_stops_the_workbook(tmp_path):
     assert r.returncode != 0
     assert "unknown workbook parameter(s) ['max_trian']" in r.stdout + r.stderr
     assert not (tmp_path / "runs").exists()            # nothing was started
+
+
+def test_all_on_a_single_specialist_is_one_line_and_writes_nothing(tmp_path):
+    r = cli("run", "sentiment", "--all", "--no-notebook", "--runs-root", str(tmp_path))
+    assert r.returncode == 2
+    assert "--all runs every stage of a chain, and 'sentiment' is a single specialist" in r.stderr
+    assert not any(tmp_path.iterdir())
