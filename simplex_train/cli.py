@@ -14,7 +14,7 @@ import typer
 from .config import list_specialists, load_specialist
 from .core import UserError, read_json
 from .docs import build_docs, write_readme
-from .options import OptionsError, RunOptions, with_local_test
+from .options import OptionsError, RunOptions, parse_set, with_local_test
 from .runs import RunDir, acquire_lock
 
 app = typer.Typer(
@@ -70,6 +70,8 @@ def run(
     init_adapter: Optional[str] = typer.Option(None, help="train on from this LoRA adapter (default: a new one)"),
     all_stages: bool = typer.Option(False, "--all", help="a chain (e.g. simplex): run every stage (the default)"),
     local_test: bool = typer.Option(False, help="a quick small run (rows, steps, no GGUF): checks the plumbing"),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", help="a config key: --set train.max_seq_len=512"),
+    baseline_only: bool = typer.Option(False, help="prepare, baseline and report only: measure the base model"),
 ):
     """Run a specialist end to end: prepare, baseline, train, evaluate, gate, export, deploy, report. A chain (e.g.
     `simplex`) runs its stages in order on one adapter, then checks every stage again on the final adapter."""
@@ -96,6 +98,8 @@ def run(
             export_merged=export_merged,
             force=force,
             init_adapter=init_adapter,
+            overrides=parse_set(overrides or []),
+            baseline_only=baseline_only,
         )
         runner = run_workbook if notebook else run_pipeline
         if is_chain(specialist):
@@ -122,6 +126,8 @@ def _print_prepared(out: RunDir) -> None:
         dist = s["distribution"] if len(str(s["distribution"])) < 200 else ""
         typer.echo(f"{k}: {s['rows']} rows sha256 {s['sha256'][:12]} {dist}")
     typer.echo(f"data card: {out.data_card}")
+    for w in m.get("warnings", []):
+        typer.secho(f"WARNING {w}", fg="yellow", err=True)
 
 
 @app.command()
@@ -134,6 +140,7 @@ def prepare(
     runs_root: str = typer.Option("runs"),
     run_id: Optional[str] = typer.Option(None),
     force: bool = typer.Option(False),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", help="a config key: --set train.max_seq_len=512"),
 ):
     "Run only the data stage; print rows in, rows dropped per reason, leakage and the splits."
     from simplex_train.pipeline import run_pipeline  # heavy: torch, transformers, trl
@@ -148,6 +155,7 @@ def prepare(
             max_test=max_test,
             seed=seed,
             force=force,
+            overrides=parse_set(overrides or []),
         )
         out = run_pipeline(opts, ["prepare"])
     except UserError as e:

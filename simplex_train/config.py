@@ -14,10 +14,10 @@ from .core import UserError, package_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 # %% auto #0
-__all__ = ['Reader', 'Metric', 'RANK_BY_COMPLEXITY', 'SCHEDULERS', 'OPTIMIZERS', 'GGUF_TYPES', 'SplitFile', 'DataConfig',
-           'PromptConfig', 'template_syntax_error', 'TaskConfig', 'LoraConfig', 'TrainConfig', 'EvalConfig',
-           'DeployConfig', 'Thresholds', 'Specialist', 'SpecialistError', 'parse_specialist', 'apply_overrides',
-           'expand_path', 'specialists_dir', 'list_specialists', 'load_specialist']
+__all__ = ['Reader', 'Metric', 'RANK_BY_COMPLEXITY', 'SCHEDULERS', 'OPTIMIZERS', 'GGUF_TYPES', 'SHARED_DATA_ENV', 'SplitFile',
+           'DataConfig', 'PromptConfig', 'template_syntax_error', 'TaskConfig', 'LoraConfig', 'TrainConfig',
+           'EvalConfig', 'DeployConfig', 'Thresholds', 'Specialist', 'SpecialistError', 'parse_specialist',
+           'apply_overrides', 'samples_dir', 'expand_path', 'specialists_dir', 'list_specialists', 'load_specialist']
 
 # %% ../nbs/01_config.ipynb #3264a075
 class _Strict(BaseModel):
@@ -347,7 +347,9 @@ def apply_overrides(spec: Specialist, overrides: dict[str, Any], names: dict[str
         *parents, leaf = key.split(".")
         node = data
         for p in parents:
-            node = node.setdefault(p, {})
+            node = node.setdefault(p, {}) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            raise SpecialistError(f"{(names or {}).get(key, key)}: {key!r} is not a key of the specialist's config")
         node[leaf] = value
     try:
         return Specialist.model_validate(data)
@@ -355,14 +357,31 @@ def apply_overrides(spec: Specialist, overrides: dict[str, Any], names: dict[str
         raise SpecialistError(_format_errors("override", e, None, names)) from None
 
 # %% ../nbs/01_config.ipynb #92ce7024
+SHARED_DATA_ENV = "SIMPLEX_SHARED_DATA"  # the folder of the full real datasets, when a user has them
+
+
+def samples_dir() -> Path:
+    "The small permissively licensed samples a source checkout ships in `data/samples` (same layout as the full set)."
+    return package_dir().parent / "data" / "samples"
+
+
+def _variable(name: str) -> str | None:
+    "An environment variable; the shared-data one falls back to the shipped samples."
+    if name == SHARED_DATA_ENV and os.environ.get(name, "none") == "none" and samples_dir().is_dir():
+        return str(samples_dir())
+    return os.environ.get(name)
+
+
 def expand_path(value: str) -> Path:
-    "Expand `${VAR}` and `~` in a path; an unset variable raises a clear error."
-    missing = [v for v in re.findall(r"\$\{(\w+)\}", value) if v not in os.environ]
+    """Expand `${VAR}` and `~` in a path; an unset variable raises a clear error. Unset, `${SIMPLEX_SHARED_DATA}`
+    (or `none`) means the shipped samples, `data/samples`: a fresh clone runs the real-data specialists on a sample."""
+    missing = [v for v in re.findall(r"\$\{(\w+)\}", value) if _variable(v) is None]
     if missing:
         raise SpecialistError(
             f"data path {value!r} uses unset environment variable(s) {missing}; set them or pass --data"
         )
-    return Path(os.path.expanduser(os.path.expandvars(value)))
+    expanded = re.sub(r"\$\{(\w+)\}", lambda m: _variable(m.group(1)), value)
+    return Path(os.path.expanduser(os.path.expandvars(expanded)))
 
 # %% ../nbs/01_config.ipynb #27d10e38
 def specialists_dir() -> Path:

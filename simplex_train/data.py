@@ -5,7 +5,7 @@
 # %% ../nbs/03_data.ipynb #85e27fea
 from __future__ import annotations
 
-import collections, random, re, unicodedata
+import collections, math, random, re, unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +20,9 @@ from .sources import DataError, read_source
 from .generators import generate
 
 # %% auto #0
-__all__ = ['normalize_text', 'repair_text', 'near_key', 'clean_rows', 'score_tier', 'derive_fields', 'token_lengths',
-           'drop_too_long', 'stratified_split', 'group_split', 'subsample', 'remove_leakage', 'load_raw_splits',
-           'source_files', 'build_splits', 'data_card', 'prepare_data']
+__all__ = ['LOUD_DROP', 'normalize_text', 'repair_text', 'near_key', 'clean_rows', 'score_tier', 'derive_fields', 'token_lengths',
+           'drop_too_long', 'drop_warnings', 'stratified_split', 'group_split', 'subsample', 'remove_leakage',
+           'load_raw_splits', 'source_files', 'build_splits', 'data_card', 'prepare_data']
 
 # %% ../nbs/03_data.ipynb #4d7d9d74
 _FTFY = ftfy.TextFixerConfig(uncurl_quotes=False, explain=False)
@@ -228,7 +228,25 @@ def drop_too_long(examples: list[dict], tokenizer, max_len: int, report: dict) -
     if len(keep) < len(examples):
         report["dropped"]["too_long"] = len(examples) - len(keep)
         report["rows_out"] = len(keep)
+        report["max_seq_len_to_keep_95pct"] = int(sorted(lengths)[math.ceil(0.95 * len(lengths)) - 1])
     return keep
+
+# %% ../nbs/03_data.ipynb #169d7d6d
+LOUD_DROP = 0.2  # a split that loses more than this share of its rows in cleaning is reported loudly
+
+
+def drop_warnings(cleaning: dict, share: float = LOUD_DROP) -> list[str]:
+    "One line per split that cleaning cut by more than `share`: the reasons, and for length the override that fixes it."
+    out = []
+    for name, c in cleaning.items():
+        lost = c["rows_in"] - c["rows_out"]
+        if not c["rows_in"] or lost / c["rows_in"] <= share:
+            continue
+        why = ", ".join(f"{k} {n:,}" for k, n in sorted(c["dropped"].items(), key=lambda kv: -kv[1]))
+        need = c.get("max_seq_len_to_keep_95pct")
+        fix = f"; `--set train.max_seq_len={need}` would keep 95 % of them" if need else ""
+        out.append(f"{name}: cleaning dropped {lost:,} of {c['rows_in']:,} rows ({lost / c['rows_in']:.0%}): {why}{fix}")
+    return out
 
 # %% ../nbs/03_data.ipynb #f4f4fd29
 def _stratum(ex: dict) -> str:
@@ -562,6 +580,9 @@ def prepare_data(spec: Specialist, run: RunDir, data_path=None, seed: int = 42, 
     cut = _subsampled(splits, spec, seed)
     _check_usable(splits, spec)
     manifest = {**_data_manifest(spec, seed, raw, splits, cleaning, leaks, n_train, tokenizer), "subsampled": cut}
+    manifest["warnings"] = drop_warnings(cleaning)
+    for w in manifest["warnings"]:
+        log.warning(w)
     _write_data(run, splits, manifest)
     log.info("prepared %s", {n: len(r) for n, r in splits.items()})
     return manifest

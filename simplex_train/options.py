@@ -5,9 +5,11 @@
 # %% ../nbs/11_options.ipynb #8a1f9d17
 from __future__ import annotations
 
-import shlex
+import json, shlex
 from pathlib import Path
+from typing import Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .config import Specialist, apply_overrides, load_specialist
@@ -16,7 +18,8 @@ from .runs import check_run_id
 
 # %% auto #0
 __all__ = ['LOCAL_TEST', 'OVERRIDDEN_BY', 'IPYTHON_NAMES', 'RunOptions', 'OptionsError', 'options_message', 'resolve_spec',
-           'with_local_test', 'command_flags', 'run_command', 'notebook_parameters', 'options_from_namespace']
+           'with_local_test', 'parse_set', 'command_flags', 'run_command', 'notebook_parameters',
+           'options_from_namespace']
 
 # %% ../nbs/11_options.ipynb #2fd9f17c
 class RunOptions(BaseModel):
@@ -38,6 +41,8 @@ class RunOptions(BaseModel):
     gguf: bool = True  # GGUF files + Modelfile, then the served check and promotion
     force: bool = False  # re-run stages that are already done
     init_adapter: str | None = None  # train on from this LoRA adapter (a chain's previous stage), not a fresh one
+    overrides: dict[str, Any] = {}  # dotted config keys, {"train.max_seq_len": 512}; the CLI's --set key=value
+    baseline_only: bool = False  # prepare, baseline and report: the base model measured, nothing trained
 
     def __init__(self, **values):
         try:
@@ -74,8 +79,8 @@ def options_message(e: ValidationError) -> str:
 
 
 def resolve_spec(opts: RunOptions) -> Specialist:
-    "The specialist with the run options applied."
-    spec = load_specialist(opts.specialist)
+    "The specialist with the `overrides` (`--set`), then the run options applied; each validated like the YAML."
+    spec = apply_overrides(load_specialist(opts.specialist), opts.overrides, {k: f"--set {k}" for k in opts.overrides})
     return apply_overrides(
         spec,
         {
@@ -105,8 +110,19 @@ OVERRIDDEN_BY = {"base_model": "--base-model", "train.max_train_rows": "--max-tr
                  "train.seed": "--seed"}  # fmt: skip
 
 
+def parse_set(items: list[str]) -> dict[str, Any]:
+    "`--set key=value` items as overrides; a value is read as YAML (`512` an int, `[a, b]` a list, `x` a string)."
+    bad = [i for i in items if "=" not in i or not i.split("=", 1)[0].strip()]
+    if bad:
+        raise OptionsError(f"--set {bad[0]!r}: expected a dotted config key and a value, e.g. --set train.epochs=2")
+    pairs = [i.split("=", 1) for i in items]
+    return {k.strip(): yaml.safe_load(v) if v.strip() else None for k, v in pairs}
+
+
 def _flag(name: str, value) -> list[str]:
     flag = name.replace("_", "-")
+    if name == "overrides":
+        return [f for k, v in value.items() for f in ("--set", f"{k}={json.dumps(v)}")]
     if value is True:
         return [f"--{flag}"]
     if value is False:
@@ -130,7 +146,7 @@ IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 
 def notebook_parameters(namespace: dict) -> dict:
     "The plain values a notebook's parameters (and papermill's injected parameters) defined in `namespace`."
-    plain = (str, int, float, bool, type(None))  # what a parameters cell and papermill can assign
+    plain = (str, int, float, bool, type(None), dict)  # what a parameters cell and papermill can assign
     return {
         k: v for k, v in namespace.items() if not k.startswith("_") and k not in IPYTHON_NAMES and isinstance(v, plain)
     }

@@ -37,9 +37,9 @@ from .sft import train_sft
 from .training import load_for_training
 
 # %% auto #0
-__all__ = ['STAGES', 'STAGE_INPUTS', 'open_run', 'stage_prepare', 'stage_baseline', 'stage_train', 'stage_evaluate', 'stage_gate',
-           'stage_export', 'stage_deploy', 'stage_report', 'stage_inputs', 'check_stages', 'run_one', 'run_pipeline',
-           'train_run_folder']
+__all__ = ['STAGES', 'STAGE_INPUTS', 'BASELINE_ONLY', 'open_run', 'stage_prepare', 'stage_baseline', 'stage_train',
+           'stage_evaluate', 'stage_gate', 'stage_export', 'stage_deploy', 'stage_report', 'stage_inputs',
+           'check_stages', 'planned_stages', 'run_one', 'run_pipeline', 'train_run_folder']
 
 # %% ../nbs/11a_pipeline.ipynb #74ed97a6
 def open_run(opts: RunOptions, spec: Specialist) -> RunDir:
@@ -244,8 +244,19 @@ def check_stages(run: RunDir, spec: Specialist, opts: RunOptions) -> None:
             return  # this stage and every one after it will run
 
 
+BASELINE_ONLY = ["prepare", "baseline", "report"]  # --baseline-only: the base model measured, nothing trained
+
+
+def planned_stages(opts: RunOptions) -> list[str]:
+    "The stages a run with these options runs, in order."
+    return BASELINE_ONLY if opts.baseline_only else list(STAGES)
+
+
 def run_one(name: str, run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
-    "Run stage `name`: skipped when done with the same inputs, run after an earlier stage re-ran, refused when stale."
+    """Run stage `name`: skipped when done with the same inputs, run after an earlier stage re-ran, refused when stale;
+    a stage the options leave out (`--baseline-only`) is not run."""
+    if name not in planned_stages(opts):
+        return {"skipped": "not planned with these options (baseline_only)"}
     inputs = stage_inputs(name, run, spec, opts)
     return run_stage(run, name, lambda: STAGES[name](run, spec, opts), force=opts.force, inputs=inputs)
 
@@ -257,7 +268,7 @@ def run_pipeline(opts: RunOptions, stages: list[str] | None = None) -> RunDir:
     run = open_run(opts, spec)
     try:
         set_seed(opts.seed)
-        for name in stages or list(STAGES):
+        for name in stages or planned_stages(opts):
             log.info("stage %s", name)
             run_one(name, run, spec, opts)
     finally:

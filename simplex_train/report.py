@@ -40,6 +40,12 @@ def _table_cell(value, width: int = 80) -> str:
     return (text if len(text) <= width else text[: width - 1] + "…").replace("|", "\\|")
 
 
+def _warnings_section(run: RunDir) -> list[str]:
+    "What a reader must see first: splits that cleaning cut hard, with the fix (from data_manifest.json)."
+    warnings = (_read(run.data_manifest) or {}).get("warnings") or []
+    return ["## Warnings", ""] + [f"- **{w}**" for w in warnings] + [""] if warnings else []
+
+
 def _gate_section(run: RunDir) -> list[str]:
     gate = _read(run.gate)
     if not gate:
@@ -287,6 +293,7 @@ def write_report(run: RunDir) -> Path:
     cfg = man.get("config", {})
     L = [f"# {cfg.get('name', run.root.parent.name)} — run `{run.root.name}`", "", cfg.get("description", ""), ""]
     for section in (
+        _warnings_section,
         _gate_section,
         _metrics_section,
         _comparison_section,
