@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 
 from .config import list_specialists, load_specialist
-from .core import UserError, read_json
+from .core import UserError, read_json, read_jsonl
 from .docs import build_docs, write_readme
 from .options import OptionsError, RunOptions, parse_set, with_local_test
 from .runs import RunDir, acquire_lock
@@ -22,8 +22,8 @@ app = typer.Typer(
 )
 
 # %% auto #0
-__all__ = ['app', 'list_cmd', 'show', 'run', 'prepare', 'train', 'install_llama_cpp_cmd', 'promote', 'rollback', 'hub_upload_cmd',
-           'docs', 'readme', 'main']
+__all__ = ['app', 'list_cmd', 'show', 'run', 'prepare', 'train', 'evaluate', 'predict', 'batch', 'install_llama_cpp_cmd',
+           'promote', 'rollback', 'hub_upload_cmd', 'docs', 'readme', 'main']
 
 # %% ../nbs/12_cli.ipynb #449aa426
 @app.command("list")
@@ -174,6 +174,95 @@ def train(run_dir: str = typer.Argument(..., help="a prepared run folder (runs/N
         typer.echo(json.dumps(train_run_folder(run_dir), default=str))
     except UserError as e:
         _fail(e)
+
+# %% ../nbs/12_cli.ipynb #e6ba7579
+@app.command()
+def evaluate(
+    run_dir: str = typer.Argument(..., help="a trained run folder (runs/NAME/RUN_ID)"),
+    data: str = typer.Option(..., help="a data file or folder in the specialist's format"),
+    name: str = typer.Option(..., help="a name for this evaluation (a folder under the run's evaluations/)"),
+    max_rows: Optional[int] = typer.Option(None, min=1, help="evaluate on at most N rows (a seeded sample)"),
+    seed: int = typer.Option(42),
+):
+    "Evaluate a trained run and its base model on another dataset; the run's report gains a section for it."
+    from simplex_train.trained import evaluate_on  # heavy: torch, transformers
+    try:
+        out = evaluate_on(run_dir, data, name, max_rows, seed)
+    except UserError as e:
+        _fail(e)
+    for w in out["warnings"]:
+        typer.secho(f"WARNING {w}", fg="yellow", err=True)
+    m = out["metric"]
+    typer.echo(f"{name}: {out['rows']} rows, {m} {out['baseline'][m]:.4f} -> {out['finetuned'][m]:.4f}")
+
+
+def _inputs(texts: list[str], input_file: Optional[str]) -> list:
+    "The questions: the arguments, then each JSON line of `input_file` (an object of the prompt's fields)."
+    if not input_file:
+        return list(texts)
+    rows = read_jsonl(input_file)
+    bad = [i for i, r in enumerate(rows, 1) if not isinstance(r, dict)]
+    if bad:
+        raise UserError(f"{input_file}:{bad[0]}: each line must be a JSON object of the prompt's fields")
+    return list(texts) + rows
+
+
+@app.command()
+def predict(
+    run_dir: str = typer.Argument(..., help="a trained run folder (runs/NAME/RUN_ID)"),
+    texts: Optional[list[str]] = typer.Argument(None, help="inputs for a prompt with one field"),
+    input_file: Optional[str] = typer.Option(None, "--input", help="a JSONL file of inputs (the prompt's fields)"),
+    via: str = typer.Option("adapter", help="adapter (base + LoRA), merged, or gguf (served by llama.cpp)"),
+):
+    "Answer inputs with a trained run; one JSON line each, with the (calibrated) confidence where the task has one."
+    from simplex_train.trained import predict_run  # heavy: torch, transformers
+    try:
+        questions = _inputs(texts or [], input_file)
+        if not questions:
+            raise UserError("nothing to answer: give a text argument or --input FILE.jsonl")
+        for answer in predict_run(run_dir, questions, via):
+            typer.echo(json.dumps(answer, ensure_ascii=False, default=str))
+    except UserError as e:
+        _fail(e)
+
+# %% ../nbs/12_cli.ipynb #fd700f80
+def _planned(specialists: list[str], all_specialists: bool, from_file: Optional[list], shared: dict) -> list:
+    "(specialist, options) for each run: the names given, every shipped one, or a batch file's; `shared` on top."
+    if from_file:
+        return [(n, {**o, **shared}) for n, o in from_file]
+    names = list_specialists() if all_specialists else specialists
+    if not names:
+        raise UserError("name the specialists to run, or give --all or --file batch.yaml")
+    return [(n, dict(shared)) for n in names]
+
+
+@app.command()
+def batch(
+    specialists: Optional[list[str]] = typer.Argument(None, help="specialist names (or --all, or --file)"),
+    all_specialists: bool = typer.Option(False, "--all", help="every shipped specialist"),
+    batch_file: Optional[str] = typer.Option(None, "--file", help="a batch YAML: runs and their options"),
+    batch_id: Optional[str] = typer.Option(None, help="the run id of every run; the same id again resumes the batch"),
+    runs_root: str = typer.Option("runs"),
+    parallel: int = typer.Option(1, min=1, help="runs at once (each in its own process)"),
+    local_test: bool = typer.Option(False, help="each run a quick small one (rows, steps, no GGUF)"),
+    max_steps: Optional[int] = typer.Option(None, min=1),
+    gguf: Optional[bool] = typer.Option(None, help="GGUF export and the served check (default: as each run says)"),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", help="a config key for every run"),
+):
+    "Run many specialists, each in its own process; failures are reported, finished runs skipped on a re-run."
+    from simplex_train.batch import load_batch, run_batch  # heavy: the workbook and papermill
+
+    try:
+        shared = {k: v for k, v in {"max_steps": max_steps, "gguf": gguf}.items() if v is not None}
+        shared = with_local_test(shared) if local_test else shared
+        shared |= {"overrides": parse_set(overrides)} if overrides else {}
+        from_file = load_batch(batch_file).planned() if batch_file else None
+        out = run_batch(_planned(specialists or [], all_specialists, from_file, shared), runs_root, batch_id, parallel)
+    except UserError as e:
+        _fail(e)
+    typer.echo(out.summary_md.read_text() + f"\nsummary: {out.summary_html}")
+    if any(not r["status"].startswith(("done", "skipped")) for r in read_json(out.summary)["runs"]):
+        raise typer.Exit(1)
 
 # %% ../nbs/12_cli.ipynb #42f0256e
 @app.command("install-llama-cpp")

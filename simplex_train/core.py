@@ -6,14 +6,17 @@
 from __future__ import annotations
 
 import contextlib, datetime as dt, hashlib, importlib.metadata, importlib.util, json, logging, os, shutil
-import subprocess, tempfile
+import subprocess, tempfile, time
 from pathlib import Path
 from typing import Any, Iterable
 
+from tqdm.auto import tqdm
+
 # %% auto #0
-__all__ = ['log', 'TRACKED_PACKAGES', 'get_logger', 'UserError', 'user_error_names', 'atomic_write_bytes', 'atomic_write_text',
-           'write_json', 'read_json', 'write_jsonl', 'read_jsonl', 'atomic_dir', 'sha256_bytes', 'sha256_file',
-           'hash_rows', 'package_versions', 'package_dir', 'git_commit', 'now']
+__all__ = ['log', 'TRACKED_PACKAGES', 'get_logger', 'duration', 'with_progress', 'UserError', 'user_error_names',
+           'atomic_write_bytes', 'atomic_write_text', 'write_json', 'read_json', 'write_jsonl', 'read_jsonl',
+           'atomic_dir', 'sha256_bytes', 'sha256_file', 'hash_rows', 'package_versions', 'package_dir', 'git_commit',
+           'now']
 
 # %% ../nbs/00_core.ipynb #e85a608a
 def get_logger(name: str = "simplex_train") -> logging.Logger:
@@ -29,6 +32,25 @@ def get_logger(name: str = "simplex_train") -> logging.Logger:
 
 
 log = get_logger()
+
+# %% ../nbs/00_core.ipynb #69ddf681
+def duration(seconds: float) -> str:
+    "Seconds as `1h02m`, `4m05s` or `12s`."
+    s = int(round(seconds))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+def with_progress(items: Iterable, desc: str, disable: bool = False, every_s: float = 30.0) -> Iterable:
+    "`items` with a tqdm bar and, every `every_s` seconds, a log line: `desc 40/160 (25%), 1m30s left`."
+    items = list(items)
+    start = last = time.monotonic()
+    for i, item in enumerate(tqdm(items, desc=desc, disable=disable), 1):
+        yield item
+        elapsed = time.monotonic() - start
+        if not disable and time.monotonic() - last >= every_s:
+            last = time.monotonic()
+            left = duration(elapsed / i * (len(items) - i))
+            log.info("%s %d/%d (%.0f%%), %s left", desc, i, len(items), 100 * i / len(items), left)
 
 # %% ../nbs/00_core.ipynb #f4842472
 logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)

@@ -245,7 +245,8 @@ def drop_warnings(cleaning: dict, share: float = LOUD_DROP) -> list[str]:
         why = ", ".join(f"{k} {n:,}" for k, n in sorted(c["dropped"].items(), key=lambda kv: -kv[1]))
         need = c.get("max_seq_len_to_keep_95pct")
         fix = f"; `--set train.max_seq_len={need}` would keep 95 % of them" if need else ""
-        out.append(f"{name}: cleaning dropped {lost:,} of {c['rows_in']:,} rows ({lost / c['rows_in']:.0%}): {why}{fix}")
+        part = f"{lost:,} of {c['rows_in']:,} rows ({lost / c['rows_in']:.0%})"
+        out.append(f"{name}: cleaning dropped {part}: {why}{fix}")
     return out
 
 # %% ../nbs/03_data.ipynb #f4f4fd29

@@ -9,12 +9,11 @@ import os, statistics, time
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from .calibration import stated_report
 from .clients import LlamaServer, OpenAIClient
 from .config import Specialist
-from .core import now, read_json, read_jsonl, write_json, write_jsonl
+from .core import now, read_json, read_jsonl, with_progress, write_json, write_jsonl
 from .device import model_dtype
 from .modelfile import served_context
 from .models import load_model, load_tokenizer
@@ -41,7 +40,7 @@ def served_predictions(client: OpenAIClient, spec: Specialist, rows: list[dict],
     bias = _label_bias(spec, tok)
     stop = [s for s in spec.eval.stop if s]
     out = {"preds": [], "raw": [], "seconds": [], "method": "label_scoring (logit bias)" if bias else "generate"}
-    for r in tqdm(rows, desc="served", disable=not progress):
+    for r in with_progress(rows, desc="served", disable=not progress):
         if bias:
             c = client.complete(r["prompt"], 1, temperature=0.0, logit_bias=bias)
         else:

@@ -42,6 +42,7 @@ def verify_exports(run: RunDir, spec: Specialist, base_path: str) -> dict:
     metrics/finetuned_predictions; the merged model must reproduce the adapter, both in float32 (the merge's dtype)."""
     tok = load_tokenizer(str(run.adapter))
     idx, rows = check_rows(run, spec, tok)
+    log.info("export check: %d test rows again, through the reloaded adapter and the merged model", len(rows))
     evaluated = [p["prediction"] for p in read_jsonl(run.predictions("finetuned"))]
     predict = lambda model: predict_rows(model, tok, spec, rows, progress=False)[0]
     same = lambda a, b: sum(x == y for x, y in zip(a, b))

@@ -5,7 +5,7 @@
 # %% ../nbs/06_models.ipynb #515e175d
 from __future__ import annotations
 
-import functools, os, re
+import functools, os, re, warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,10 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from .config import LoraConfig
 from .core import UserError
 from .device import default_dtype, detect_device
+
+# PEFT reads `model.is_gradient_checkpointing`, which transformers 5.2x deprecated: a warning per LoRA wrap, nothing
+# a user can act on (PEFT will read the new name); our own code passes the new `activation_checkpointing`
+warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
 # %% auto #0
 __all__ = ['EMBEDDED', 'LINEAR_MODULES', 'ModelRef', 'resolve_base_model', 'cache_root', 'embedded_gguf', 'gguf_to_safetensors',

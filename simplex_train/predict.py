@@ -8,10 +8,10 @@ from __future__ import annotations
 import copy, math
 
 import torch
-from tqdm.auto import tqdm
 from transformers import StoppingCriteria, StoppingCriteriaList
 
 from .config import Specialist
+from .core import with_progress
 from .loss import sliced_causal_lm_loss
 from .prompts import answer_prefix, encode_example, label_response, reasoning_prefix
 from .tasks import label_probabilities, parse_output, prediction_method
@@ -53,7 +53,7 @@ def _in_length_order(tok, prompts: list[str], fn) -> list:
 @torch.no_grad()
 def _score_single_token(model, tok, prompts, cand_ids, batch_size, progress):
     out = []
-    for batch in tqdm(list(_batches(prompts, batch_size)), desc="label scoring", disable=not progress):
+    for batch in with_progress(list(_batches(prompts, batch_size)), desc="label scoring", disable=not progress):
         enc = tok(batch, return_tensors="pt", padding=True).to(
             _device(model)
         )  # left padding: last column is the prompt's end
@@ -72,7 +72,7 @@ def _score_sequences(model, tok, prompts, cand_ids, batch_size, progress):
 def _score_pairs(model, tok, pairs, batch_size, progress, desc="label scoring") -> list[float]:
     "Log-likelihood of each (prompt, candidate token ids) pair: prompt + candidate as one left-padded sequence."
     scores = []
-    for batch in tqdm(list(_batches(pairs, batch_size)), desc=desc, disable=not progress):
+    for batch in with_progress(list(_batches(pairs, batch_size)), desc=desc, disable=not progress):
         seqs = [tok(p)["input_ids"] + c for p, c in batch]
         width, keep = max(map(len, seqs)), max(len(c) for _, c in batch) + 1
         ids = torch.full((len(seqs), width), tok.pad_token_id)
@@ -102,7 +102,7 @@ def _score_shared_prompt(model, tok, prompts, cand_ids, max_positions: int = 128
         if len(c) > 1:
             groups.setdefault(len(c), []).append(i)
     out = []
-    for p in tqdm(prompts, desc="label scoring", disable=not progress):
+    for p in with_progress(prompts, desc="label scoring", disable=not progress):
         ids = torch.tensor([tok(p)["input_ids"]], device=_device(model))
         first = model(input_ids=ids, use_cache=True, logits_to_keep=1)
         logp0 = torch.log_softmax(first.logits[0, -1].float(), -1)
@@ -138,7 +138,7 @@ def prefer(
 ) -> list[str]:
     "'chosen' or 'rejected' per pair: the answer with the higher mean per-token log-likelihood (length-fair)."
     out = []
-    for p, c, r in tqdm(list(zip(prompts, chosen, rejected)), desc="preference", disable=not progress):
+    for p, c, r in with_progress(list(zip(prompts, chosen, rejected)), desc="preference", disable=not progress):
         ids = [tok(x, add_special_tokens=False)["input_ids"] or [tok.eos_token_id] for x in (c, r)]
         sc, sr = _score_sequences(model, tok, [p], ids, batch_size, False)[0]
         out.append("chosen" if sc / len(ids[0]) >= sr / len(ids[1]) else "rejected")
@@ -162,7 +162,7 @@ def option_logliks(
     prompts = [r["prompt"] + reasoning_prefix(spec, g) for r, g in zip(rows, generated or [None] * len(rows))]
     out = [None] * len(rows)
     batches = evaluation_batches(tok, prompts, spec.eval.batch_size)
-    for batch in tqdm(batches, desc="option scoring", disable=not progress):
+    for batch in with_progress(batches, desc="option scoring", disable=not progress):
         scores = _score_options_cached(model, tok, [prompts[i] for i in batch], [cands[i] for i in batch])
         for i, s in zip(batch, scores):
             out[i] = s
@@ -221,7 +221,7 @@ def generate(
 
 def _generate(model, tok, prompts, max_new_tokens, stop, batch_size, progress) -> list[str]:
     out = []
-    for batch in tqdm(list(_batches(prompts, batch_size)), desc="generating", disable=not progress):
+    for batch in with_progress(list(_batches(prompts, batch_size)), desc="generating", disable=not progress):
         enc = tok(batch, return_tensors="pt", padding=True).to(_device(model))
         width = enc["input_ids"].shape[1]
         criteria = StoppingCriteriaList([StopOnStrings(tok, [s for s in stop if s], width)] if stop else [])

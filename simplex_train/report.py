@@ -46,6 +46,28 @@ def _warnings_section(run: RunDir) -> list[str]:
     return ["## Warnings", ""] + [f"- **{w}**" for w in warnings] + [""] if warnings else []
 
 
+def _evaluation_row(run: RunDir, name: str) -> str | None:
+    ev = run.evaluation(name)
+    base, tuned = _read(ev.metrics_file("baseline")), _read(ev.metrics_file("finetuned"))
+    if not (base and tuned):
+        return None
+    m, info = tuned["primary_metric"], (_read(ev.data_manifest) or {}).get("evaluation", {})
+    before, after = base["metrics"][m], tuned["metrics"][m]
+    return f"| {name} | `{info.get('data', '?')}` | {tuned['n']} | {before:.4f} | {after:.4f} | {after - before:+.4f} |"
+
+
+def _evaluations_section(run: RunDir) -> list[str]:
+    "Other datasets the trained run was evaluated on (`simplex-train evaluate`): the primary metric, before -> after."
+    names = sorted(p.name for p in run.evaluations.iterdir() if p.is_dir()) if run.evaluations.is_dir() else []
+    rows = [r for r in (_evaluation_row(run, n) for n in names) if r]
+    if not rows:
+        return []
+    head = ["## Other datasets", "", "| name | data | rows | baseline | fine-tuned | change |", "|" + "---|" * 6]
+    warned = {n: (_read(run.evaluation(n).data_manifest) or {}).get("warnings", []) for n in names}
+    notes = [f"- **{n}: {w}**" for n, ws in warned.items() for w in ws]
+    return head + rows + [""] + notes + ([""] if notes else [])
+
+
 def _gate_section(run: RunDir) -> list[str]:
     gate = _read(run.gate)
     if not gate:
@@ -297,6 +319,7 @@ def write_report(run: RunDir) -> Path:
         _gate_section,
         _metrics_section,
         _comparison_section,
+        _evaluations_section,
         _data_section,
         _training_section,
         _exports_section,

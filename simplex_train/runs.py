@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .core import UserError, log, now, read_json, sha256_bytes, sha256_file, write_json
+from .core import UserError, duration, log, now, read_json, sha256_bytes, sha256_file, write_json
 
 # %% auto #0
-__all__ = ['RUN_ID', 'LOCK_ENV', 'new_run_id', 'NotARun', 'check_run_id', 'SpecialistDir', 'RunDir', 'load_manifest',
+__all__ = ['RUN_ID', 'LOCK_ENV', 'new_run_id', 'NotARun', 'check_run_id', 'SpecialistDir', 'BatchDir', 'RunDir', 'load_manifest',
            'update_manifest', 'RunLocked', 'acquire_lock', 'holds_lock', 'lock_token', 'release_lock', 'StaleRun',
            'digest', 'output_hashes', 'changed_inputs', 'stage_state', 'stage_done', 'stale_message', 'run_stage']
 
@@ -53,6 +53,22 @@ class SpecialistDir:
 
     current = _at("current.json")
     history = _at("history.jsonl")
+
+
+@dataclass(frozen=True)
+class BatchDir:
+    "The folder of one batch over many specialists: its summary and each run's log (the runs are in their own folders)."
+
+    root: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "root", Path(self.root))
+
+    summary, summary_md, summary_html = _at("summary.json"), _at("summary.md"), _at("summary.html")
+    logs = _at("logs")
+
+    def log(self, specialist: str) -> Path:
+        return self.logs / f"{specialist}.log"
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,7 @@ class RunDir:
     training_plot, confusion_plot = _at("plots", "training.png"), _at("plots", "confusion.png")
     live_plot = _at("checkpoints", "live.png")
     notebook = _at("notebooks", "run_specialist.ipynb")
+    evaluations = _at("evaluations")  # `simplex-train evaluate RUN --data D --name N`: one run-like folder per name
 
     def split(self, name: str) -> Path:
         return self.data / f"{name}.jsonl"
@@ -105,6 +122,10 @@ class RunDir:
 
     def predictions(self, name: str) -> Path:
         return self.metrics / f"{name}_predictions.jsonl"
+
+    def evaluation(self, name: str) -> "RunDir":
+        "The folder of an evaluation on another dataset: its own data/ and metrics/, laid out like a run."
+        return RunDir(self.evaluations / check_run_id(name))
 
     def reliability_plot(self, name: str) -> Path:
         return self.plots / f"reliability_{name}.png"
@@ -325,6 +346,7 @@ def run_stage(run: RunDir, name: str, fn: Callable[[], dict], force: bool = Fals
     if state == "stale" and not force:
         raise StaleRun(stale_message(run, name, why))
     started, t0 = now(), time.perf_counter()
+    log.info("stage %s: started", name)
     _set_stage(run, name, {"status": "running", "started": started, "pid": os.getpid()})
     try:
         result = fn() or {}
@@ -335,4 +357,5 @@ def run_stage(run: RunDir, name: str, fn: Callable[[], dict], force: bool = Fals
     outputs = [run.relative(o) for o in result.pop("outputs", [])]
     record = _record(name, started, t0, status="done", outputs=outputs, output_hashes=output_hashes(run, outputs))
     _set_stage(run, name, {**record, "inputs": inputs, "result": result})
+    log.info("stage %s: done in %s", name, duration(time.perf_counter() - t0))
     return result

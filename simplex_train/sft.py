@@ -18,6 +18,7 @@ from .runs import RunDir
 from simplex_train.training import (
     LivePlotCallback,
     TaskMetricCallback,
+    TerminalProgress,
     best_by,
     complete_checkpoints,
     in_notebook,
@@ -36,7 +37,7 @@ def _callbacks(spec: Specialist, tok, val_rows: list[dict], run: RunDir) -> list
         callbacks.append(EarlyStoppingCallback(spec.train.early_stopping_patience))
     if in_notebook() and int(os.environ.get("LOCAL_RANK", 0)) == 0:
         callbacks.append(LivePlotCallback(run.live_plot))
-    return callbacks
+    return callbacks + [TerminalProgress()]  # last: it logs the task metric the first callback adds
 
 
 def _training_metadata(

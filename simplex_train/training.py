@@ -9,7 +9,7 @@ import importlib.util, shutil, time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .core import log  # first: quiets bitsandbytes' offline hub-kernel warning
+from .core import duration, log  # first: quiets bitsandbytes' offline hub-kernel warning
 import torch
 import torch.nn.functional as F
 from peft import prepare_model_for_kbit_training
@@ -30,10 +30,11 @@ from .prompts import encode_example
 from .tasks import compute_metrics, prediction_method
 
 # %% auto #0
-__all__ = ['SEGMENT_ATTENTION', 'PACKED_KEYS', 'CHECKPOINT_FILES', 'GPU_ONLY_OPTIMIZERS', 'segment_sdpa_attention',
-           'segment_attention', 'with_row_boundaries', 'padding_free_batch', 'SlicedLossSFTTrainer', 'sft_dataset',
-           'complete_checkpoints', 'check_device_options', 'best_by', 'uses_gradient_checkpointing', 'sft_config',
-           'load_for_training', 'TaskMetricCallback', 'LivePlotCallback', 'in_notebook', 'sliced_trainer']
+__all__ = ['SEGMENT_ATTENTION', 'PACKED_KEYS', 'CHECKPOINT_FILES', 'GPU_ONLY_OPTIMIZERS', 'CHECKPOINTING_ARG', 'EVAL_SHOWN',
+           'segment_sdpa_attention', 'segment_attention', 'with_row_boundaries', 'padding_free_batch',
+           'SlicedLossSFTTrainer', 'sft_dataset', 'complete_checkpoints', 'check_device_options', 'best_by',
+           'uses_gradient_checkpointing', 'sft_config', 'load_for_training', 'TaskMetricCallback', 'TerminalProgress',
+           'LivePlotCallback', 'in_notebook', 'sliced_trainer']
 
 # %% ../nbs/08_training.ipynb #42388a88
 SEGMENT_ATTENTION = "simplex_segment_sdpa"
@@ -223,6 +224,11 @@ def uses_gradient_checkpointing(t, device: str) -> bool:
     return t.gradient_checkpointing if t.gradient_checkpointing is not None else device == "cuda"
 
 
+# transformers 5.2x renamed `gradient_checkpointing` (the old name warns on every run); older 5.x know only the old one
+CHECKPOINTING_ARG = "activation_checkpointing" if "activation_checkpointing" in SFTConfig.__dataclass_fields__ \
+    else "gradient_checkpointing"
+
+
 def sft_config(spec: Specialist, out_dir: Path, device: str) -> SFTConfig:
     "TRL's `SFTConfig` from the specialist's training section, for this device."
     t, metric = spec.train, best_by(spec)
@@ -254,7 +260,7 @@ def sft_config(spec: Specialist, out_dir: Path, device: str) -> SFTConfig:
         max_length=None if t.padding_free else t.max_seq_len,  # rows arrive truncated by `encode_example`
         use_cpu=device == "cpu",
         **_precision(t, device),
-        gradient_checkpointing=gc,
+        **{CHECKPOINTING_ARG: gc},
         optim=t.optimizer,
         train_sampling_strategy="group_by_length" if t.group_by_length and not t.padding_free else "random",
         include_num_input_tokens_seen="non_padding",
@@ -309,6 +315,36 @@ class TaskMetricCallback(TrainerCallback):
         metrics["eval_task_metric"] = value
         if state.log_history and "eval_loss" in state.log_history[-1]:
             state.log_history[-1]["eval_task_metric"] = value
+
+
+class TerminalProgress(TrainerCallback):
+    "A log line every `every_s` seconds of training (step, loss, tokens/s, time left) and one per evaluation."
+
+    def __init__(self, every_s: float = 30.0):
+        self.every_s = every_s
+
+    def on_train_begin(self, args, state, control, **kw):
+        self.start, self.last = time.monotonic(), 0.0
+        self.first_step, self.first_tokens = state.global_step, state.num_input_tokens_seen
+        log.info("training %d steps from step %d", state.max_steps, state.global_step)
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        now = time.monotonic()
+        if "loss" not in (logs or {}) or now - self.last < self.every_s and state.global_step < state.max_steps:
+            return
+        self.last, elapsed = now, now - self.start
+        steps = max(state.global_step - self.first_step, 1)
+        rate = (state.num_input_tokens_seen - self.first_tokens) / max(elapsed, 1e-9)
+        left = duration(elapsed / steps * (state.max_steps - state.global_step))
+        step = f"step {state.global_step}/{state.max_steps}"
+        log.info("%s  loss %.4f  %.0f tokens/s  %s left", step, logs["loss"], rate, left)
+
+    def on_evaluate(self, args, state, control, metrics=None, **kw):
+        shown = {k.removeprefix("eval_"): round(v, 4) for k, v in (metrics or {}).items() if k in EVAL_SHOWN}
+        log.info("step %d/%d  validation %s", state.global_step, state.max_steps, shown)
+
+
+EVAL_SHOWN = ("eval_loss", "eval_task_metric")
 
 
 class LivePlotCallback(TrainerCallback):

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import papermill as pm
 from ipykernel.kernelspec import install as install_kernel
+from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
+from traitlets import default
 from papermill.exceptions import PapermillExecutionError
 
 from .core import UserError, package_dir, user_error_names
@@ -18,7 +20,7 @@ from .options import RunOptions, resolve_spec
 from .runs import LOCK_ENV, RunDir, acquire_lock, lock_token, release_lock
 
 # %% auto #0
-__all__ = ['workbook_path', 'run_workbook']
+__all__ = ['workbook_path', 'run_workbook', 'LocalKernelManager']
 
 # %% ../nbs/11b_workbook.ipynb #33e49406
 def workbook_path(name: str = "run_specialist") -> Path:
@@ -69,14 +71,24 @@ def _execute(run: RunDir, opts: RunOptions, kernel: str | None, log_output: bool
             str(run.notebook),
             parameters=opts.model_dump(),
             kernel_name=kernel or _kernel(),
-            log_output=log_output,
+            stdout_file=sys.stdout if log_output else None,  # the kernel's output as it is, live, in the terminal
+            stderr_file=sys.stderr if log_output else None,
             progress_bar=False,
             cwd=str(Path.cwd()),
+            **({"kernel_manager_class": LocalKernelManager} if os.name == "posix" else {}),
         )
     except PapermillExecutionError as e:
         if e.ename not in user_error_names():
             raise
         raise UserError(f"{e.evalue}\n(the executed notebook has the traceback: {run.notebook})") from None
+
+
+class LocalKernelManager(AsyncKernelManager):
+    "The kernel talks over local IPC sockets, not TCP ports: nothing listens on the network, and no warning about it."
+
+    @default("transport")
+    def _local_sockets(self):
+        return "ipc"
 
 
 def _kernel() -> str:
