@@ -251,6 +251,7 @@ class Thresholds(_Strict):
     min_per_stratum: float | None = Field(None, ge=0, le=1)  # every stratum (case type, class) must reach this too
     max_metrics: dict[str, float] = {}  # other fine-tuned metrics that must not exceed a bound (e.g. ece_scaled: 0.05)
     min_metrics: dict[str, float] = {}  # ... or fall below one; a missing metric fails too
+    max_general_ppl_increase: float | None = Field(0.25, ge=0)  # REVIEW when general-text perplexity rises more
 
 
 class Specialist(_Strict):

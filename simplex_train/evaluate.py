@@ -10,7 +10,7 @@ import time
 from .calibration import fit_platt, fit_temperature, stated_report, temperature_report
 from .clients import OpenAIClient
 from .config import Specialist
-from .core import log, read_json, read_jsonl, write_json, write_jsonl
+from .core import log, package_dir, read_json, read_jsonl, write_json, write_jsonl
 from .judge import judge_scores
 from .metrics import bootstrap_delta, expected_calibration_error
 from .plots import reliability_diagram
@@ -19,7 +19,8 @@ from .runs import RunDir
 from .tasks import compute_metrics
 
 # %% auto #0
-__all__ = ['IDENTITY', 'fit_confidence', 'evaluate_split', 'compare_predictions', 'compare_run']
+__all__ = ['IDENTITY', 'fit_confidence', 'general_texts', 'general_perplexity', 'evaluate_split', 'compare_predictions',
+           'compare_run']
 
 # %% ../nbs/07_evaluate.ipynb #8a3cf7d5
 def _judge(spec: Specialist, rows: list[dict], preds: list) -> dict:
@@ -118,6 +119,17 @@ def _prediction_rows(rows, preds, raw, per) -> list[dict]:
     ]
 
 
+def general_texts() -> list[str]:
+    "The fixed general-English held-out paragraphs shipped with the package (`general_text.txt`)."
+    text = (package_dir() / "general_text.txt").read_text(encoding="utf-8")
+    return [p.strip() for p in text.split("\n\n") if p.strip()]
+
+
+def general_perplexity(model, tok, batch_size: int = 8) -> float:
+    "Perplexity on the general paragraphs: what fine-tuning must not ruin (the gate compares base and fine-tuned)."
+    return response_perplexity(model, tok, [{"prompt": "", "response": t} for t in general_texts()], None, batch_size)
+
+
 def evaluate_split(
     model,
     tok,
@@ -140,6 +152,7 @@ def evaluate_split(
     record = _record(spec, len(rows), split, scored, model_info, seconds)
     if spec.task.type != "preference" and rows:
         record["perplexity"] = response_perplexity(model, tok, rows, spec.train.max_seq_len, spec.eval.batch_size)
+    record["general_perplexity"] = general_perplexity(model, tok, spec.eval.batch_size)
     if raw and isinstance(raw[0], dict):
         record["calibration"] = _calibration(run, name, raw, per)
     if spec.task.stated_confidence:

@@ -54,6 +54,17 @@ def _bounds(finetuned: dict, thresholds: Thresholds) -> list[str]:
     return out
 
 
+def _general_capability(baseline: dict, finetuned: dict, thresholds: Thresholds) -> tuple[str, str] | None:
+    "(DEPLOY or REVIEW, reason) from the general-text perplexity before and after; None when it was not measured."
+    before, after = baseline.get("general_perplexity"), finetuned.get("general_perplexity")
+    band = thresholds.max_general_ppl_increase
+    if before is None or after is None or band is None:
+        return None
+    rise = after / before - 1
+    why = f"general-text perplexity {before:.2f} -> {after:.2f} ({rise:+.1%}; REVIEW above {band:+.0%})"
+    return ("REVIEW" if rise > band else "DEPLOY"), why
+
+
 def decide_gate(baseline: dict, finetuned: dict, thresholds: Thresholds, metric: str) -> dict:
     "{'decision', 'reasons', 'thresholds', 'metric', 'baseline', 'finetuned'} from two metrics records."
     b, f = baseline["metrics"][metric], finetuned["metrics"][metric]
@@ -64,6 +75,10 @@ def decide_gate(baseline: dict, finetuned: dict, thresholds: Thresholds, metric:
     if worst:
         decision = min(decision, worst[0], key=_RANK.get)
         reasons.append(worst[1])
+    general = _general_capability(baseline, finetuned, thresholds)
+    if general:
+        decision = min(decision, general[0], key=_RANK.get)
+        reasons.append(general[1])
     broken = _bounds(finetuned, thresholds)
     if broken:
         decision = "FAIL"

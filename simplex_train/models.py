@@ -14,6 +14,7 @@ import torch
 from peft import LoraConfig as PeftLoraConfig, PeftConfig, PeftModel, get_peft_model
 from peft import load_peft_weights, set_peft_model_state_dict
 from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers.utils import logging as transformers_logging
 
 from .config import LoraConfig
 from .core import UserError
@@ -22,6 +23,7 @@ from .device import default_dtype, detect_device
 # PEFT reads `model.is_gradient_checkpointing`, which transformers 5.2x deprecated: a warning per LoRA wrap, nothing
 # a user can act on (PEFT will read the new name); our own code passes the new `activation_checkpointing`
 warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+transformers_logging.disable_progress_bar()  # a bar per model load ("Loading weights") is noise in a run's log
 
 # %% auto #0
 __all__ = ['EMBEDDED', 'LINEAR_MODULES', 'ModelRef', 'resolve_base_model', 'cache_root', 'embedded_gguf', 'gguf_to_safetensors',
