@@ -14,7 +14,7 @@ import typer
 from .config import list_specialists, load_specialist
 from .core import UserError, read_json, read_jsonl
 from .docs import build_docs, write_readme
-from .options import OptionsError, RunOptions, parse_set, with_local_test
+from .options import OptionsError, RunOptions, parse_set
 from .runs import RunDir, acquire_lock
 
 app = typer.Typer(
@@ -85,7 +85,6 @@ def run(
         if resume and run_id is None and not is_chain(specialist):
             run_id = _latest_run(runs_root, load_specialist(specialist).name)
         given = dict(max_train=max_train, max_test=max_test, max_val=max_val, max_steps=max_steps, gguf=gguf)
-        given = with_local_test(given) if local_test else given
         opts = RunOptions(
             **given,
             specialist=specialist,
@@ -100,6 +99,7 @@ def run(
             init_adapter=init_adapter,
             overrides=parse_set(overrides or []),
             baseline_only=baseline_only,
+            local_test=local_test,
         )
         runner = run_workbook if notebook else run_pipeline
         if is_chain(specialist):
@@ -254,7 +254,7 @@ def batch(
 
     try:
         shared = {k: v for k, v in {"max_steps": max_steps, "gguf": gguf}.items() if v is not None}
-        shared = with_local_test(shared) if local_test else shared
+        shared |= {"local_test": True} if local_test else {}
         shared |= {"overrides": parse_set(overrides)} if overrides else {}
         from_file = load_batch(batch_file).planned() if batch_file else None
         out = run_batch(_planned(specialists or [], all_specialists, from_file, shared), runs_root, batch_id, parallel)

@@ -382,7 +382,14 @@ def expand_path(value: str) -> Path:
             f"data path {value!r} uses unset environment variable(s) {missing}; set them or pass --data"
         )
     expanded = re.sub(r"\$\{(\w+)\}", lambda m: _variable(m.group(1)), value)
-    return Path(os.path.expanduser(os.path.expandvars(expanded)))
+    path = Path(os.path.expanduser(os.path.expandvars(expanded)))
+    sampled = _variable(SHARED_DATA_ENV) != os.environ.get(SHARED_DATA_ENV)  # the variable fell back to the samples
+    if sampled and f"${{{SHARED_DATA_ENV}}}" in value and not path.exists():
+        raise SpecialistError(
+            f"{value}: {SHARED_DATA_ENV} is not set and the shipped samples ({samples_dir()}) have no {path.name}: "
+            f"set {SHARED_DATA_ENV} to the full data folder, or pass --data"
+        )
+    return path
 
 # %% ../nbs/01_config.ipynb #27d10e38
 def specialists_dir() -> Path:

@@ -13,7 +13,8 @@ import torch
 from .core import log
 
 # %% auto #0
-__all__ = ['DEFAULT_SEED', 'set_seed', 'detect_device', 'select_backend', 'cpu_has_native_bf16', 'default_dtype', 'model_dtype']
+__all__ = ['DEFAULT_SEED', 'set_seed', 'detect_device', 'select_backend', 'cpu_has_native_bf16', 'default_dtype', 'model_dtype',
+           'describe_machine']
 
 # %% ../nbs/00a_device.ipynb #9ca8f7d8
 DEFAULT_SEED = 42
@@ -77,3 +78,18 @@ def model_dtype(precision: str = "auto", device: str | None = None):
             return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
         return default_dtype(device)
     return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+# %% ../nbs/00a_device.ipynb #e2c69d09
+def describe_machine() -> str:
+    "One line: the device (GPU name and memory, or CPU cores and bf16 support) and the training backend."
+    device = detect_device()
+    if device == "cuda":
+        p = torch.cuda.get_device_properties(0)
+        where = f"cuda: {p.name}, {p.total_memory / 2**30:.0f} GiB"
+    else:
+        where = f"{device}: {os.cpu_count()} cores, native bf16: {'yes' if cpu_has_native_bf16() else 'no'}"
+    has_unsloth = importlib.util.find_spec("unsloth") is not None
+    backend = "Unsloth" if device == "cuda" and has_unsloth else "PEFT + TRL"
+    hint = "" if has_unsloth else " (pip install unsloth: faster, less memory)"
+    why = hint if device == "cuda" else " (Unsloth is CUDA only)"
+    return f"device {where}; training backend {backend}{why}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from transformers.utils import logging as transformers_logging
 
 from .config import Specialist
 from .core import atomic_dir, log, read_jsonl, write_json
@@ -23,6 +24,7 @@ __all__ = ['merge_adapter', 'check_rows', 'verify_exports']
 def merge_adapter(base_path: str, adapter_dir: str | Path, out_dir: str | Path) -> Path:
     "Merge the adapter into the base weights and save model + tokenizer to `out_dir` (atomically)."
     merged = load_adapted(base_path, adapter_dir, device="cpu", dtype=torch.float32).merge_and_unload()  # exact sum
+    transformers_logging.disable_progress_bar()  # training turned the bars back on: no "Writing model shards" bar
     with atomic_dir(out_dir, overwrite=True) as tmp:
         merged.save_pretrained(tmp)
         load_tokenizer(str(adapter_dir)).save_pretrained(tmp)

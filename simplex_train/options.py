@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .config import Specialist, apply_overrides, load_specialist
 from .core import UserError
@@ -43,12 +43,20 @@ class RunOptions(BaseModel):
     init_adapter: str | None = None  # train on from this LoRA adapter (a chain's previous stage), not a fresh one
     overrides: dict[str, Any] = {}  # dotted config keys, {"train.max_seq_len": 512}; the CLI's --set key=value
     baseline_only: bool = False  # prepare, baseline and report: the base model measured, nothing trained
+    local_test: bool = False  # a quick small run (LOCAL_TEST's rows and steps, no GGUF): minutes on a CPU
 
     def __init__(self, **values):
         try:
             super().__init__(**values)
         except ValidationError as e:
             raise OptionsError(options_message(e)) from None
+
+    @model_validator(mode="after")
+    def _quick(self):
+        "`local_test` fills the row and step limits the caller left unset with LOCAL_TEST's, and skips GGUF."
+        if self.local_test:
+            self.__dict__.update(with_local_test({k: getattr(self, k) for k in LOCAL_TEST}))
+        return self
 
     @field_validator("run_id")
     @classmethod

@@ -17,7 +17,7 @@ from .plots import plot_confusions, plot_training
 from .runs import RunDir, load_manifest
 
 # %% auto #0
-__all__ = ['write_report', 'inline_images', 'report_html']
+__all__ = ['SECTIONS', 'sections', 'write_report', 'inline_images', 'report_html']
 
 # %% ../nbs/10a_report.ipynb #bbb6db6f
 def _read(path: Path):
@@ -309,21 +309,29 @@ def _reproduce_section(run: RunDir, man: dict) -> list[str]:
     )
 
 
+SECTIONS = {
+    "warnings": _warnings_section,
+    "gate": _gate_section,
+    "metrics": _metrics_section,
+    "comparison": _comparison_section,
+    "evaluations": _evaluations_section,
+    "data": _data_section,
+    "training": _training_section,
+    "exports": _exports_section,
+}
+
+
+def sections(run: RunDir, *names: str) -> str:
+    "Some of the report's sections, as Markdown: what the workbook shows after each stage."
+    return "\n".join(line for name in names for line in SECTIONS[name](run))
+
+
 def write_report(run: RunDir) -> Path:
     "Write plots/, report.md and report.html from what the run folder holds; missing stages are left out."
     man = load_manifest(run)
     cfg = man.get("config", {})
     L = [f"# {cfg.get('name', run.root.parent.name)} — run `{run.root.name}`", "", cfg.get("description", ""), ""]
-    for section in (
-        _warnings_section,
-        _gate_section,
-        _metrics_section,
-        _comparison_section,
-        _evaluations_section,
-        _data_section,
-        _training_section,
-        _exports_section,
-    ):
+    for section in SECTIONS.values():
         L += section(run)
     text = "\n".join(L + _reproduce_section(run, man)) + "\n"
     atomic_write_text(run.report_html, report_html(text, run.root, title=L[0][2:]))

@@ -19,7 +19,7 @@ LAYERS = {
     2: ["tasks", "judge"],
     3: ["models", "loss", "predict"],
     4: ["evaluate", "gate", "training", "sft", "export", "modelfile", "gguf", "deploy", "report"],
-    5: ["options", "pipeline", "workbook", "docs", "chain", "trained", "batch", "cli"],
+    5: ["options", "pipeline", "workbook", "docs", "chain", "trained", "batch", "show", "cli"],
 }
 LAYER = {m: layer for layer, mods in LAYERS.items() for m in mods}
 
