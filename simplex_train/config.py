@@ -198,6 +198,7 @@ class TrainConfig(_Strict):
     precision: Literal["auto", "fp32", "bf16", "fp16"] = (
         "auto"  # auto: bf16 on GPUs and CPUs with native bf16, else fp32
     )
+    report_to: list[Literal["tensorboard", "trackio", "wandb", "mlflow"]] = []  # trackers (each installed separately)
 
     @model_validator(mode="after")
     def _save_on_eval(self):

@@ -36,7 +36,9 @@ def _directives(src: str) -> tuple[dict, str]:
 
 
 def _local_links(text: str, doc_host: str) -> str:
-    "nbdev writes doc links as `DOC_HOST/page.html#name`; the site's pages are `page.md` beside each other."
+    """nbdev writes doc links as `DOC_HOST/page.html#name`; the site's pages are `page.md` beside each other. An image
+    from the web (the Colab badge) becomes its text: the site loads nothing from outside."""
+    text = re.sub(r"!\[([^\]]*)\]\(https?://[^)]+\)", r"\1", text)
     if not doc_host:
         return text
     return re.sub(re.escape(doc_host.rstrip("/")) + r"/([\w/.-]+)\.html", r"\1.md", text)
@@ -49,6 +51,10 @@ def _outputs(cell: dict, doc_host: str) -> list[str]:
         data = out.get("data", {})
         if "text/markdown" in data:
             parts.append(_local_links("".join(data["text/markdown"]), doc_host))
+        elif "image/png" in data:
+            parts.append(f"![output](data:image/png;base64,{''.join(data['image/png']).strip()})")
+        elif "text/html" in data and "<script" not in "".join(data["text/html"]):
+            parts.append('<div class="output">' + "".join(data["text/html"]) + "</div>")
         elif out.get("output_type") == "stream":
             parts.append("```text\n" + "".join(out["text"]).rstrip() + "\n```")
         elif "text/plain" in data:

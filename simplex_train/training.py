@@ -9,7 +9,7 @@ import importlib.util, shutil, time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .core import duration, log  # first: quiets bitsandbytes' offline hub-kernel warning
+from .core import UserError, duration, log  # first: quiets bitsandbytes' offline hub-kernel warning
 import torch
 import torch.nn.functional as F
 from peft import prepare_model_for_kbit_training
@@ -33,8 +33,8 @@ from .tasks import compute_metrics, prediction_method
 __all__ = ['SEGMENT_ATTENTION', 'PACKED_KEYS', 'CHECKPOINT_FILES', 'GPU_ONLY_OPTIMIZERS', 'CHECKPOINTING_ARG', 'EVAL_SHOWN',
            'segment_sdpa_attention', 'segment_attention', 'with_row_boundaries', 'padding_free_batch',
            'SlicedLossSFTTrainer', 'sft_dataset', 'complete_checkpoints', 'check_device_options', 'best_by',
-           'uses_gradient_checkpointing', 'sft_config', 'load_for_training', 'TaskMetricCallback', 'TerminalProgress',
-           'LivePlotCallback', 'in_notebook', 'sliced_trainer']
+           'uses_gradient_checkpointing', 'sft_config', 'check_trackers', 'load_for_training', 'TaskMetricCallback',
+           'TerminalProgress', 'LivePlotCallback', 'in_notebook', 'sliced_trainer']
 
 # %% ../nbs/08_training.ipynb #42388a88
 SEGMENT_ATTENTION = "simplex_segment_sdpa"
@@ -254,7 +254,7 @@ def sft_config(spec: Specialist, out_dir: Path, device: str) -> SFTConfig:
         metric_for_best_model=metric,
         greater_is_better=metric == "task_metric",
         prediction_loss_only=True,
-        report_to=[],
+        report_to=t.report_to,  # TensorBoard writes to checkpoints/runs/ in the run folder
         seed=t.seed,
         data_seed=t.seed,
         max_length=None if t.padding_free else t.max_seq_len,  # rows arrive truncated by `encode_example`
@@ -272,10 +272,18 @@ def sft_config(spec: Specialist, out_dir: Path, device: str) -> SFTConfig:
     )
 
 # %% ../nbs/08_training.ipynb #473819ed
+def check_trackers(spec: Specialist) -> None:
+    "Refuse a `train.report_to` tracker whose package is not installed, before the model loads."
+    missing = [t for t in spec.train.report_to if importlib.util.find_spec(t) is None]
+    if missing:
+        raise UserError(f"train.report_to: {', '.join(missing)} not installed: pip install {' '.join(missing)}")
+
+
 def load_for_training(path: str, spec: Specialist, backend: str):
     "(LoRA-wrapped model, tokenizer) for training; the base quantized by bitsandbytes when `train.quantization` asks."
     device = detect_device()
     check_device_options(spec, device)
+    check_trackers(spec)
     q = spec.train.quantization
     if backend == "unsloth":
         return load_unsloth(path, spec.lora, spec.train.max_seq_len, spec.train.seed, load_in_4bit=q == "4bit")
