@@ -1,5 +1,5 @@
 "The documentation site, built from this repository's notebooks with the installed `simplex-train docs`."
-import importlib, json, re, subprocess, sys
+import importlib, importlib.util, json, re, subprocess, sys
 from pathlib import Path
 
 import pytest
@@ -67,3 +67,27 @@ def test_every_exported_function_and_class_has_a_docstring():
             for name in getattr(importlib.import_module(module), "__all__", [])
             if f"{module}.{name}" in syms and not getattr(importlib.import_module(module), name).__doc__]
     assert not bare, bare
+
+
+def _screenshot_module():
+    spec = importlib.util.spec_from_file_location("screenshots", ROOT / "bench" / "screenshots.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_executed_example_renders_in_headless_chromium(site, tmp_path):
+    "The executed workbook is a page of the site with its outputs, and a real browser draws it (the gate banner too)."
+    shots = _screenshot_module()
+    page, height = shots.PAGES["executed_example"]
+    html = (site / page).read_text()
+    assert "data:image/png;base64," in html and "Predictions beside their references" in html   # outputs kept
+    decision = re.search(r'<b style="font-size:1.4em">(DEPLOY|REVIEW|FAIL)</b>', html).group(1)   # the gate banner
+    if not shots.chromium():
+        pytest.skip("no headless Chromium (apt-get install chromium-headless-shell)")
+    import matplotlib.image
+    png = matplotlib.image.imread(shots.screenshot(site / page, tmp_path / "example.png", height))
+    assert png.shape[:2] == (height, 1280) and png[..., :3].std() > 0.05          # drawn, not a blank page
+    banner = {"DEPLOY": (0x1b, 0x7f, 0x3b), "REVIEW": (0xb2, 0x6a, 0x00), "FAIL": (0xb0, 0x00, 0x20)}[decision]
+    near = (abs(png[..., :3] * 255 - banner).max(axis=-1) < 8).sum()
+    assert near > 2000, f"the {decision} banner's colour covers only {near} pixels"
