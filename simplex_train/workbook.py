@@ -5,7 +5,7 @@
 # %% ../nbs/11b_workbook.ipynb #099801a1
 from __future__ import annotations
 
-import contextlib, os, sys
+import contextlib, os, sys, tempfile, uuid
 from pathlib import Path
 
 import papermill as pm
@@ -89,6 +89,11 @@ class LocalKernelManager(AsyncKernelManager):
     @default("transport")
     def _local_sockets(self):
         return "ipc"
+
+    @default("ip")
+    def _sockets_path(self):
+        "Where the socket files go: the temporary folder (absolute), not the working directory."
+        return os.path.join(tempfile.gettempdir(), f"simplex-kernel-{uuid.uuid4().hex[:12]}")
 
 
 def _kernel() -> str:
