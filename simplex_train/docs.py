@@ -87,7 +87,7 @@ def notebook_page(nb: dict, doc_host: str = "", head: str | None = None) -> tupl
     fm = front_matter(nb)
     name = Path(fm.get("output-file", "page.html")).with_suffix(".md").as_posix()
     head = (
-        [head]
+        [_local_links(head, doc_host)]
         if head
         else [f"# {fm.get('title', Path(name).stem)}"] + ([f"> {fm['description']}"] if fm.get("description") else [])
     )
