@@ -3,7 +3,7 @@
 
     python bench/executed_example.py        # about 5 minutes on a 2-core CPU
 """
-import os
+import argparse, os
 from pathlib import Path
 
 import nbformat
@@ -37,4 +37,5 @@ def main() -> Path:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     print(main())

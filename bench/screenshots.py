@@ -4,7 +4,7 @@
 
 Needs `chromium-headless-shell` (or `chromium`): `apt-get install chromium-headless-shell`.
 """
-import shutil, subprocess, sys, tempfile
+import argparse, shutil, subprocess, sys, tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,4 +35,5 @@ def main() -> list[Path]:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     print("\n".join(map(str, main())))
