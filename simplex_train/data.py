@@ -576,14 +576,15 @@ def prepare_data(spec: Specialist, run: RunDir, data_path=None, seed: int = 42, 
     raw = load_raw_splits(spec, data_path, seed)
     cleaning = {}
     splits = build_splits(spec, raw, seed, cleaning, tokenizer)
+    warnings = drop_warnings(cleaning)  # said before any check can stop the run: the fix is in the warning
+    for w in warnings:
+        log.warning(w)
     leaks = remove_leakage(splits, spec.data.near_duplicates)  # against the whole train split, before subsampling
     n_train = len(splits["train"])
     cut = _subsampled(splits, spec, seed)
     _check_usable(splits, spec)
     manifest = {**_data_manifest(spec, seed, raw, splits, cleaning, leaks, n_train, tokenizer), "subsampled": cut}
-    manifest["warnings"] = drop_warnings(cleaning)
-    for w in manifest["warnings"]:
-        log.warning(w)
+    manifest["warnings"] = warnings
     _write_data(run, splits, manifest)
     log.info("prepared %s", {n: len(r) for n, r in splits.items()})
     return manifest
