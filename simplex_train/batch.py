@@ -14,7 +14,7 @@ import nbformat
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from .config import list_specialists, load_specialist
+from .config import load_specialist
 from .core import UserError, atomic_write_text, duration, log, read_json, write_json
 from .options import RunOptions, command_flags
 from .report import report_html
