@@ -27,7 +27,7 @@ setuptools.setup(
     # the workbook notebooks live in nbs/workbooks (they are notebooks, not generated code) and ship as package data
     packages=setuptools.find_packages(include=["simplex_train", "simplex_train.*"]) + ["simplex_train.workbooks"],
     package_dir={"simplex_train.workbooks": "nbs/workbooks"},
-    package_data={"simplex_train": ["specialists/*.yaml", "chains/*.yaml", "general_text.txt"], "simplex_train.workbooks": ["*.ipynb"]},
+    package_data={"simplex_train": ["specialists/*.yaml", "chains/*.yaml", "general_text.txt", "cloud_instances.yaml"], "simplex_train.workbooks": ["*.ipynb"]},
     include_package_data=True,
     install_requires=req("requirements"),
     # `gpu` is meant for CUDA machines only: unsloth pins a CUDA torch and must never reach a CPU install.

@@ -10,7 +10,8 @@ import math
 from .metrics import expected_calibration_error
 
 # %% auto #0
-__all__ = ['softmax', 'fit_temperature', 'fit_platt', 'apply_platt', 'option_confidences', 'temperature_report', 'stated_report']
+__all__ = ['softmax', 'fit_temperature', 'fit_platt', 'apply_platt', 'fit_stated_temperature', 'option_confidences',
+           'temperature_report', 'stated_report']
 
 # %% ../nbs/04c_calibration.ipynb #ff64b33d
 def softmax(logits: list[float], temperature: float = 1.0) -> list[float]:
@@ -73,6 +74,13 @@ def fit_platt(conf: list[float], correct: list[bool], iters: int = 50, ridge: fl
 def apply_platt(conf: float, m: dict) -> float:
     "A stated confidence (0-1) through the fitted map."
     return _sigmoid(m["a"] * _logit(conf) + m["b"])
+
+# %% ../nbs/04c_calibration.ipynb #c437b0f5
+def fit_stated_temperature(conf: list[float], correct: list[bool]) -> dict:
+    """Temperature scaling of stated confidences: T minimising the log-loss of sigmoid(logit(conf) / T), returned as
+    the Platt map {'a': 1/T, 'b': 0} so that `apply_platt` applies it."""
+    t = fit_temperature([[_logit(c), 0.0] for c in conf], [0 if y else 1 for y in correct])
+    return {"a": 1 / t, "b": 0.0}
 
 # %% ../nbs/04c_calibration.ipynb #8032e680
 def option_confidences(logits: list[list[float]], temperature: float = 1.0) -> tuple[list[int], list[float]]:

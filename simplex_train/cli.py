@@ -5,9 +5,9 @@
 # %% ../nbs/12_cli.ipynb #a5bb5b0f
 from __future__ import annotations
 
-import json
+import json, shlex, shutil, subprocess, sys
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import typer
 
@@ -22,8 +22,8 @@ app = typer.Typer(
 )
 
 # %% auto #0
-__all__ = ['app', 'list_cmd', 'show', 'run', 'prepare', 'train', 'evaluate', 'predict', 'batch', 'install_llama_cpp_cmd',
-           'promote', 'rollback', 'hub_upload_cmd', 'docs', 'readme', 'main']
+__all__ = ['app', 'cloud_app', 'list_cmd', 'show', 'run', 'prepare', 'launch_command', 'train', 'evaluate', 'predict', 'batch',
+           'cloud_plan', 'install_llama_cpp_cmd', 'promote', 'rollback', 'hub_upload_cmd', 'docs', 'readme', 'main']
 
 # %% ../nbs/12_cli.ipynb #449aa426
 @app.command("list")
@@ -163,11 +163,42 @@ def prepare(
     _print_prepared(out)
 
 
+def _cli_script() -> str:
+    return shutil.which("simplex-train") or str(Path(sys.executable).with_name("simplex-train"))
+
+
+def launch_command(launcher: str, run_dir: str, processes: int | None = None, config: str | None = None) -> list[str]:
+    "The command that runs `simplex-train train RUN_DIR` in several processes through an existing launcher."
+    script = [_cli_script(), "train", run_dir]
+    if launcher == "torchrun":
+        return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes or 2), *script]
+    if launcher != "accelerate":
+        raise UserError(f"--launcher {launcher}: use torchrun or accelerate")
+    if config and not Path(config).is_file():
+        raise UserError(f"--config {config}: no such file (the configs are in recipes/accelerate/)")
+    cfg = ["--config_file", config] if config else []
+    n = processes or (None if config else 2)  # a config states its own number of processes
+    count = ["--num_processes", str(n)] if n else []
+    return [sys.executable, "-m", "accelerate.commands.launch", *cfg, *count, *script]
+
+
 @app.command()
-def train(run_dir: str = typer.Argument(..., help="a prepared run folder (runs/NAME/RUN_ID)")):
-    """Train a prepared run. Multi-process/multi-GPU (DDP): `torchrun --nproc_per_node N $(which simplex-train) train
-    RUN_DIR` or `accelerate launch --num_processes N $(which simplex-train) train RUN_DIR`; then
+def train(
+    run_dir: str = typer.Argument(..., help="a prepared run folder (runs/NAME/RUN_ID)"),
+    launcher: Optional[str] = typer.Option(None, help="torchrun or accelerate: train in several processes"),
+    config: Optional[str] = typer.Option(None, help="an accelerate config: recipes/accelerate/{ddp,fsdp2,...}.yaml"),
+    processes: Optional[int] = typer.Option(None, min=1, help="processes (GPUs); default: the config's, or 2"),
+):
+    """Train a prepared run, in this process or in several through a launcher: `--launcher torchrun` (DDP) or
+    `--launcher accelerate --config recipes/accelerate/fsdp2.yaml` (DDP, FSDP2, DeepSpeed ZeRO-2/3); then
     `simplex-train run NAME --run-id RUN_ID` finishes the other stages."""
+    if launcher:
+        try:
+            cmd = launch_command(launcher, run_dir, processes, config)
+        except UserError as e:
+            _fail(e)
+        typer.echo(f"launching: {shlex.join(cmd)}", err=True)
+        raise typer.Exit(subprocess.call(cmd))
     from simplex_train.pipeline import train_run_folder  # heavy: torch, transformers, trl
 
     try:
@@ -263,6 +294,47 @@ def batch(
     typer.echo(out.summary_md.read_text() + f"\nsummary: {out.summary_html}")
     if any(not r["status"].startswith(("done", "skipped")) for r in read_json(out.summary)["runs"]):
         raise typer.Exit(1)
+
+# %% ../nbs/12_cli.ipynb #9c13450f
+cloud_app = typer.Typer(no_args_is_help=True, help="Cloud job specs (SkyPilot, SageMaker) with cost estimates.")
+app.add_typer(cloud_app, name="cloud")
+
+
+@cloud_app.command("plan")
+def cloud_plan(
+    targets: Optional[list[str]] = typer.Argument(None, help="trained run folders (measured) or specialist names"),
+    all_specialists: bool = typer.Option(False, "--all", help="every shipped specialist"),
+    instance: list[str] = typer.Option(["g5.xlarge"], help="an instance type from the table (repeat for more)"),
+    spot: bool = typer.Option(True, help="spot capacity: SkyPilot use_spot, SageMaker managed spot training"),
+    bucket: str = typer.Option("simplex-train-runs", help="the bucket that keeps the run folders"),
+    role: str = typer.Option("arn:aws:iam::123456789012:role/SageMakerRole", help="SageMaker execution role"),
+    out: str = typer.Option("cloud_plan", help="folder for the specs and the estimate"),
+    instances: Optional[str] = typer.Option(None, help="your copy of cloud_instances.yaml (prices, MFU)"),
+    run_id: str = typer.Option("cloud", help="the run id of the cloud runs"),
+    check: bool = typer.Option(False, help="validate the specs with SkyPilot and botocore (installed separately)"),
+):
+    "Write job specs for existing launchers and print the cost estimate."
+    from simplex_train import cloud  # heavy: torch and transformers (parameter count, tokenizer)
+
+    try:
+        table = cloud.load_instances(instances)
+        names = list_specialists() if all_specialists else targets or []
+        if not names:
+            raise UserError("name run folders or specialists, or give --all")
+        plan = cloud.make_plan(names, [table.get(n) for n in instance], table, out, spot, bucket, role, run_id)
+        if check:
+            _check_plan(plan, cloud)
+    except UserError as e:
+        _fail(e)
+    typer.echo((plan / "estimate.md").read_text() + f"\nspecs and launch commands: {plan}")
+
+
+def _check_plan(plan: Path, cloud) -> None:
+    for task in sorted((plan / "skypilot").glob("*.yaml")):
+        typer.echo(f"SkyPilot: {cloud.check_skypilot(task)}")
+    for job in sorted((plan / "sagemaker").glob("*.json")):
+        cloud.check_sagemaker(read_json(job))
+        typer.echo(f"SageMaker: {job.name} valid")
 
 # %% ../nbs/12_cli.ipynb #42f0256e
 @app.command("install-llama-cpp")

@@ -16,8 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 # %% auto #0
 __all__ = ['Reader', 'Metric', 'RANK_BY_COMPLEXITY', 'SCHEDULERS', 'OPTIMIZERS', 'GGUF_TYPES', 'SHARED_DATA_ENV', 'SplitFile',
            'DataConfig', 'PromptConfig', 'template_syntax_error', 'TaskConfig', 'LoraConfig', 'TrainConfig',
-           'EvalConfig', 'DeployConfig', 'Thresholds', 'Specialist', 'SpecialistError', 'parse_specialist',
-           'apply_overrides', 'samples_dir', 'expand_path', 'specialists_dir', 'list_specialists', 'load_specialist']
+           'EvalConfig', 'DeployConfig', 'RehearsalConfig', 'Thresholds', 'Specialist', 'SpecialistError',
+           'parse_specialist', 'apply_overrides', 'samples_dir', 'expand_path', 'specialists_dir', 'list_specialists',
+           'load_specialist']
 
 # %% ../nbs/01_config.ipynb #3264a075
 class _Strict(BaseModel):
@@ -243,6 +244,16 @@ class DeployConfig(_Strict):
     temperature: float = Field(0.0, ge=0)  # 0: greedy, as evaluated
 
 
+class RehearsalConfig(_Strict):
+    """Rows mixed into training so that a model keeps what it could already do; each share is of the task's training
+    rows. Without it a small model trained hard on one format forgets ordinary text (the general-capability check)
+    and a chain's later stage overwrites the earlier stages' answers (the forgetting check)."""
+
+    general: float = Field(0.0, ge=0, le=1)  # text the base model writes itself from <bos> (self-rehearsal)
+    earlier: float = Field(0.0, ge=0, le=1)  # training rows of the runs whose adapter this run starts from
+    general_tokens: int = Field(64, ge=8)  # length of each general text, in tokens
+
+
 class Thresholds(_Strict):
     "Gate thresholds on the task metric, as fractions."
 
@@ -268,6 +279,7 @@ class Specialist(_Strict):
     lora: LoraConfig = LoraConfig()
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
+    rehearsal: RehearsalConfig = RehearsalConfig()
     deploy: DeployConfig = DeployConfig()
     thresholds: Thresholds
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from .calibration import fit_platt, fit_temperature, stated_report, temperature_report
+from .calibration import fit_stated_temperature, fit_temperature, stated_report, temperature_report
 from .clients import OpenAIClient
 from .config import Specialist
 from .core import log, package_dir, read_json, read_jsonl, write_json, write_jsonl
@@ -64,7 +64,7 @@ def fit_confidence(model, tok, spec: Specialist, rows: list[dict], progress: boo
         "fitted_on": "val",
         "n": len(rows),
         "temperature": fit_temperature(logits, _truth_index(rows)),
-        "stated_map": fit_platt(stated["confidence"], stated["right"]),
+        "stated_map": fit_stated_temperature(stated["confidence"], stated["right"]),
     }
 
 

@@ -139,6 +139,7 @@ EVIDENCE = {
         "anecdote": ["I heard of one case where it was {v}, so the {a} of {s} is {v} for sure."],
     },
 }  # fmt: skip
+EVIDENCE["train"]["outdated"] += [w.replace("{new}", "{old}") for w in EVIDENCE["train"]["strong"]]  # the date decides
 
 # %% ../nbs/02b_generators.ipynb #4adeb48e
 def belief_example(rng: random.Random, case: str, pool: str = "train") -> dict:
@@ -154,7 +155,17 @@ def belief_example(rng: random.Random, case: str, pool: str = "train") -> dict:
     text = f"Current belief: {belief}\nNew evidence: {evidence}"
     action = "revise" if case == "strong" else "maintain"
     label = f"{action}: {new if action == 'revise' else current}"
-    return {"text": text, "label": label, "action": action, "case": case, "fallacy": fallacy}
+    return {"text": text, "label": label, "action": action, "case": case, "fallacy": fallacy,
+            "rationale": _belief_rationale(case, fallacy, years, recorded)}  # fmt: skip
+
+
+def _belief_rationale(case: str, fallacy: str, years: dict, recorded: int) -> str:
+    "What kind of evidence it is, said before the decision: a record's year against the belief's, or why it is weak."
+    if case == "strong":
+        return f"record {years['new']}, after {recorded}"
+    if case == "outdated":
+        return f"record {years['old']}, before {recorded}"
+    return f"fallacy: {fallacy.replace('_', ' ')}" if fallacy else "unverified"
 
 
 def generate_belief(n: int, seed: int = 42, test_share: int = 10) -> list[dict]:

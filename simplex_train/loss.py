@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch.distributed.fsdp import FSDPModule, FullyShardedDataParallel
 
 # %% auto #0
-__all__ = ['sliced_causal_lm_loss']
+__all__ = ['DISTRIBUTED_WRAPPERS', 'sliced_causal_lm_loss']
 
 # %% ../nbs/06a_loss.ipynb #a218a53f
 def _body_and_head(model):
@@ -18,18 +19,23 @@ def _body_and_head(model):
     return base.get_decoder(), base.get_output_embeddings(), base.config
 
 
-def _is_ddp(model) -> bool:
-    return isinstance(model, torch.nn.parallel.DistributedDataParallel)
+DISTRIBUTED_WRAPPERS = (torch.nn.parallel.DistributedDataParallel, FullyShardedDataParallel, FSDPModule)
+
+
+def _is_distributed(model) -> bool:
+    "DDP, FSDP (1 or 2) or DeepSpeed: the forward must go through the wrapper (gradient sync, gathering shards)."
+    return isinstance(model, DISTRIBUTED_WRAPPERS) or type(model).__name__ == "DeepSpeedEngine"
 
 
 def sliced_causal_lm_loss(model, input_ids, attention_mask, labels, num_items_in_batch=None, **packed):
     """Next-token cross-entropy over positions with a label, computing logits only at those positions.
     `packed` carries a padding-free batch's `position_ids` and sequence boundaries (`cu_seq_lens_q`...) to the model.
-    Under DDP the forward must go through the DDP wrapper (it synchronises gradients), so there the model computes
-    logits at the union of the batch's response positions (`logits_to_keep`), still a small fraction of the sequence."""
+    Under DDP, FSDP or DeepSpeed the forward must go through the wrapper (it synchronises gradients or gathers the
+    shards), so there the model computes logits at the union of the batch's response positions (`logits_to_keep`),
+    still a small fraction of the sequence."""
     targets = labels[:, 1:]
     keep = targets != -100
-    if _is_ddp(model):
+    if _is_distributed(model):
         cols = keep.any(0).nonzero().squeeze(1)
         logits = model(
             input_ids=input_ids, attention_mask=attention_mask, use_cache=False, logits_to_keep=cols, **packed

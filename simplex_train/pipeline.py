@@ -33,6 +33,7 @@ from simplex_train.runs import (
     stale_message,
     update_manifest,
 )
+from .rehearsal import rehearsal_counts, rehearsal_for
 from .sft import train_sft
 from .training import load_for_training
 
@@ -103,11 +104,14 @@ def stage_train(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
     model, tok = load_for_training(local_model_path(spec.base_model), spec, backend)
     if opts.init_adapter:
         load_adapter_weights(model, opts.init_adapter)  # a chain: this stage trains on from the previous one
-    meta = train_sft(model, tok, spec, run, read_jsonl(run.split("train")), read_jsonl(run.split("val")), backend)
+    train_rows = read_jsonl(run.split("train"))
+    extra = rehearsal_for(model, tok, spec, run, opts.init_adapter, len(train_rows))
+    meta = train_sft(model, tok, spec, run, train_rows + extra, read_jsonl(run.split("val")), backend)
     if "rank" in meta:
         return meta  # a non-zero DDP rank: rank 0 writes the artifacts
     return {
-        "outputs": [run.adapter_config, run.training_history, run.training_metadata],
+        "rehearsal": rehearsal_counts(extra),
+        "outputs": [run.adapter_config, run.training_history, run.training_metadata] + [run.rehearsal] * bool(extra),
         "steps": meta["steps"],
         "best_metric": meta["best_metric"],
         "world_size": meta["world_size"],

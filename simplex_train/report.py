@@ -11,7 +11,7 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 
 from .config import Specialist
-from .core import atomic_write_text, read_json
+from .core import atomic_write_text, read_json, read_jsonl
 from .deploy import serving_recipes
 from .plots import plot_confusions, plot_training
 from .runs import RunDir, load_manifest
@@ -124,6 +124,11 @@ def _metrics_section(run: RunDir) -> list[str]:
     return L + _confidence_section(run, base, ft)
 
 
+def _stated_map(m: dict) -> str:
+    "The stated-confidence map in words: a temperature when it has no offset, else Platt's two numbers."
+    return f"temperature T={1 / m['a']:.3f}" if m["b"] == 0 else f"Platt a={m['a']:.3f}, b={m['b']:.3f}"
+
+
 def _confidence_section(run: RunDir, base: dict, ft: dict | None) -> list[str]:
     "Stated confidence and option probability: ECE before and after the maps fitted on validation, per case."
     if not ft or "confidence_calibration" not in ft:
@@ -134,7 +139,7 @@ def _confidence_section(run: RunDir, base: dict, ft: dict | None) -> list[str]:
     L = ["### Calibration (10 equal-width confidence bins, against the drawn truth)", "",
          "| confidence | ECE before | ECE after | map fitted on validation |", "|---|---|---|---|",
          f"| stated in the answer | {cc['stated']['before']['ece']:.4f} | {cc['stated']['after']['ece']:.4f} | "
-         f"Platt a={fit['stated_map']['a']:.3f}, b={fit['stated_map']['b']:.3f} (n={fit['n']}) |",
+         f"{_stated_map(fit['stated_map'])} (n={fit['n']}) |",
          f"| option probability | {cc['probability']['before']['ece']:.4f} | {cc['probability']['after']['ece']:.4f} "
          f"| temperature T={fit['temperature']:.3f} |", "",
          "| case | mean stated confidence | accuracy (truth) | baseline stated confidence |",
@@ -201,6 +206,18 @@ def _data_section(run: RunDir) -> list[str]:
     ]
 
 
+def _rehearsal_lines(run: RunDir) -> list[str]:
+    "How many rehearsal rows were mixed into the training rows, by source."
+    if not run.rehearsal.is_file():
+        return []
+    counts = {}
+    for r in read_jsonl(run.rehearsal):
+        counts[r["rehearsal"]] = counts.get(r["rehearsal"], 0) + 1
+    said = ", ".join(f"{n} {'of the base model’s own text' if k == 'general' else f'from {k}'}"
+                     for k, n in counts.items())  # fmt: skip
+    return [f"Of those rows, {sum(counts.values())} were rehearsal: {said} (`{run.relative(run.rehearsal)}`).", ""]
+
+
 def _training_section(run: RunDir) -> list[str]:
     meta, hist = _read(run.training_metadata), _read(run.training_history)
     L = []
@@ -213,7 +230,7 @@ def _training_section(run: RunDir) -> list[str]:
             f"**{meta['device']}**; {meta['trainable_params']:,} trainable of {meta['total_params']:,} parameters; "
             f"best validation loss {meta['best_eval_loss']} at `{Path(meta['best_checkpoint'] or '-').name}`.",
             "",
-        ]
+        ] + _rehearsal_lines(run)
     if hist:
         plot_training(hist, run.training_plot)
         L += [f"![training curve]({run.relative(run.training_plot)})", ""]

