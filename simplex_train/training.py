@@ -139,6 +139,10 @@ class SlicedLossSFTTrainer(SFTTrainer):
         loss = sliced_causal_lm_loss(
             model, inputs["input_ids"], inputs.get("attention_mask"), inputs["labels"], num_items_in_batch, **packed
         )
+        if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+            # num_items_in_batch counts every process's tokens, and DDP/FSDP average the gradients over the processes:
+            # scaled back, N processes take the same step as one process on the whole batch (as Trainer does)
+            loss = loss * self.accelerator.num_processes
         return (loss, {"loss": loss}) if return_outputs else loss
 
     def log(self, logs: dict, start_time: float | None = None) -> None:
