@@ -257,8 +257,8 @@ def totals(rows: list[dict]) -> list[dict]:
 # %% ../nbs/11h_cloud.ipynb #5a3df6a0
 def estimate_markdown(rows: list[dict], table: InstanceTable) -> str:
     "The estimate as a Markdown table, its totals, and how the numbers were derived."
-    head = ("| specialist | instance | launcher | tokens | tokens/s | vs measured | train | eval | export | total | $ |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|")  # fmt: skip
+    head = ("| specialist | instance | launcher | tokens | tokens/s | vs measured | train | eval | export | total "
+            "| $ |\n|---|---|---|---|---|---|---|---|---|---|---|")  # fmt: skip
     lines = [f"| {r['specialist']} | {r['instance']} ({r['gpu']}) | {'SageMaker' if r['sagemaker'] else 'SkyPilot'}"
              f"{' spot' if r['spot'] else ''} | {r['tokens']:,} | {r['tokens_per_s']:,} | "
              f"{r['speedup_vs_measured'] or '–'}x | {r['train_min']} min | {r['eval_min']} min | {r['export_min']} min "
