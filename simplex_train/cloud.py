@@ -51,6 +51,7 @@ class InstanceTable(BaseModel):
     as_of: str
     overhead_minutes: float = Field(ge=0)
     flops_per_token: float = Field(gt=0)
+    max_eval_speedup: float = Field(gt=0)  # generation is bound by decode steps, not FLOPs: it gains less than training
     instances: list[Instance]
 
     def get(self, name: str) -> Instance:
@@ -75,6 +76,7 @@ class Workload(BaseModel):
 
     specialist: str
     source: Literal["run", "prepared data"]
+    reads_files: bool = False  # its data comes from files (uploaded to the bucket's data/), not from a generator
     train_tokens: int
     params: int
     measured_device: str | None = None
@@ -95,7 +97,9 @@ def _stage_seconds(run: RunDir, names: tuple[str, ...]) -> float | None:
 def run_workload(run: RunDir) -> Workload:
     "The workload a finished training measured."
     meta = read_json(run.training_metadata)
-    return Workload(specialist=read_json(run.manifest)["config"]["name"], source="run", params=meta["total_params"],
+    config = read_json(run.manifest)["config"]
+    return Workload(specialist=config["name"], source="run", params=meta["total_params"],
+                    reads_files=not config["data"].get("generator"),
                     train_tokens=meta["tokens_seen"], measured_device=meta["device"],
                     measured_tokens_per_s=meta["tokens_per_second"], measured_eval_s=_stage_seconds(run, EVAL_STAGES),
                     measured_export_s=_stage_seconds(run, EXPORT_STAGES))  # fmt: skip
@@ -126,7 +130,7 @@ def spec_workload(spec: Specialist, data: str | None = None, seed: int = 42) -> 
         prepare_data(spec, run, data, seed, tok)
         rows = read_jsonl(run.split("train"))
     return Workload(specialist=spec.name, source="prepared data", train_tokens=planned_tokens(spec, rows, tok),
-                    params=count_parameters(path))  # fmt: skip
+                    params=count_parameters(path), reads_files=not spec.data.generator)  # fmt: skip
 
 # %% ../nbs/11h_cloud.ipynb #b6c4cdf5
 def estimate(w: Workload, inst: Instance, table: InstanceTable, spot: bool = True, sagemaker: bool = False) -> dict:
@@ -134,7 +138,8 @@ def estimate(w: Workload, inst: Instance, table: InstanceTable, spot: bool = Tru
     tps = inst.gpus * inst.peak_tflops * 1e12 * inst.mfu / (table.flops_per_token * w.params)
     train_s = w.train_tokens / tps
     speedup = tps / w.measured_tokens_per_s if w.measured_tokens_per_s else None
-    eval_s = w.measured_eval_s / speedup if speedup and w.measured_eval_s else 0.5 * train_s
+    eval_speedup = min(speedup, table.max_eval_speedup) if speedup else None
+    eval_s = w.measured_eval_s / eval_speedup if eval_speedup and w.measured_eval_s else 0.5 * train_s
     export_s = w.measured_export_s or 300.0
     minutes = (table.overhead_minutes * 60 + train_s + eval_s + export_s) / 60
     price = _price(inst, spot, sagemaker)
@@ -162,9 +167,10 @@ def _command(specialist: str, runs_root: str, run_id: str, extra: str = "") -> s
 
 
 def skypilot_task(specialist: str, inst: Instance, bucket: str, run_id: str, spot: bool = True, source: str = SOURCE,
-                  extra: str = "") -> dict:  # fmt: skip
-    "A SkyPilot task: any cloud with the instance's GPUs, spot or not, the runs folder mounted from `bucket`."
-    return {
+                  extra: str = "", reads_files: bool = False) -> dict:  # fmt: skip
+    """A SkyPilot task: any cloud with the instance's GPUs, spot or not, the runs folder mounted from `bucket`, and
+    for a specialist that reads files, the bucket's `data/` (laid out like the shared data folder) as its data."""
+    task = {
         "name": f"simplex-{specialist}".replace("_", "-"),
         "resources": {"accelerators": f"{inst.gpu}:{inst.gpus}", "use_spot": spot, "disk_size": 100},
         "file_mounts": {"/runs": {"name": bucket, "mode": "MOUNT"}},
@@ -173,6 +179,10 @@ def skypilot_task(specialist: str, inst: Instance, bucket: str, run_id: str, spo
                  '${SIMPLEX_TRAIN_SOURCE}" || echo "unsloth not installed: PEFT+TRL will train"',
         "run": _command(specialist, "/runs", run_id, extra),
     }  # fmt: skip
+    if reads_files:
+        task["file_mounts"]["/data"] = {"source": f"s3://{bucket}/data", "mode": "MOUNT"}
+        task["envs"]["SIMPLEX_SHARED_DATA"] = "/data"
+    return task
 
 # %% ../nbs/11h_cloud.ipynb #9ee0d6ba
 # Hugging Face's PyTorch training image on AWS (us-east-1); any image with Python 3.10+ and CUDA will do
@@ -185,7 +195,8 @@ def _job_name(specialist: str, run_id: str) -> str:
 
 
 def sagemaker_job(specialist: str, inst: Instance, bucket: str, run_id: str, role: str, max_minutes: float,
-                  spot: bool = True, image: str = IMAGE, source: str = SOURCE, extra: str = "") -> dict:  # fmt: skip
+                  spot: bool = True, image: str = IMAGE, source: str = SOURCE, extra: str = "",
+                  reads_files: bool = False) -> dict:  # fmt: skip
     """A SageMaker CreateTrainingJob request. The run folder lives in the checkpoint folder, which SageMaker syncs to
     S3 and restores after a spot interruption, so the run resumes; MaxRuntime is twice the estimate."""
     if not inst.sagemaker_type:
@@ -206,6 +217,10 @@ def sagemaker_job(specialist: str, inst: Instance, bucket: str, run_id: str, rol
     }  # fmt: skip
     if spot:
         job["StoppingCondition"]["MaxWaitTimeInSeconds"] = 2 * runtime  # waiting for spot capacity counts too
+    if reads_files:  # the bucket's data/ as the input channel "data", where the specialist's paths resolve
+        s3 = {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data", "S3DataDistributionType": "FullyReplicated"}
+        job["InputDataConfig"] = [{"ChannelName": "data", "DataSource": {"S3DataSource": s3}}]
+        job["Environment"] = {"SIMPLEX_SHARED_DATA": "/opt/ml/input/data/data"}
     return job
 
 # %% ../nbs/11h_cloud.ipynb #8f84d936
@@ -266,7 +281,8 @@ def estimate_markdown(rows: list[dict], table: InstanceTable) -> str:
     sums = [f"- {t['instance']} via {'SageMaker' if t['sagemaker'] else 'SkyPilot'}: {t['specialists']} specialists, "
             f"{t['minutes']} min, **${t['dollars']:.2f}**" for t in totals(rows)]  # fmt: skip
     how = (f"tokens/s = GPUs x peak TFLOPS x MFU / ({table.flops_per_token:g} x parameters); train = tokens / "
-           f"tokens/s; eval = measured seconds / speed-up (else half the training); export = measured (else 5 min); "
+           f"tokens/s; eval = measured seconds / speed-up, at most {table.max_eval_speedup:g}x (else half the "
+           f"training); export = measured on the CPU (else 5 min); "
            f"plus {table.overhead_minutes:g} min overhead per job; $ = minutes / 60 x hourly price "
            f"(instance table as of {table.as_of}). SageMaker's managed spot training bills less than shown.")
     return "\n".join(["# Cloud plan", "", head, *lines, "", "Totals:", "", *sums, "", how, ""])
@@ -305,10 +321,11 @@ def _specs(workloads: list[Workload], instances: list[Instance], table: Instance
     for inst in instances:
         for w in workloads:
             key = f"{w.specialist}-{inst.name}"
-            tasks[key] = skypilot_task(w.specialist, inst, bucket, run_id, spot)
+            tasks[key] = skypilot_task(w.specialist, inst, bucket, run_id, spot, reads_files=w.reads_files)
             if inst.sagemaker_type:
                 minutes = estimate(w, inst, table, spot, sagemaker=True)["minutes"]
-                jobs[key] = sagemaker_job(w.specialist, inst, bucket, run_id, role, minutes, spot)
+                jobs[key] = sagemaker_job(w.specialist, inst, bucket, run_id, role, minutes, spot,
+                                          reads_files=w.reads_files)  # fmt: skip
     return tasks, jobs
 
 

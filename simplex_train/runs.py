@@ -13,9 +13,10 @@ from typing import Callable
 from .core import UserError, duration, log, now, read_json, sha256_bytes, sha256_file, write_json
 
 # %% auto #0
-__all__ = ['RUN_ID', 'LOCK_ENV', 'new_run_id', 'NotARun', 'check_run_id', 'SpecialistDir', 'BatchDir', 'RunDir', 'load_manifest',
-           'update_manifest', 'RunLocked', 'acquire_lock', 'holds_lock', 'lock_token', 'release_lock', 'StaleRun',
-           'digest', 'output_hashes', 'changed_inputs', 'stage_state', 'stage_done', 'stale_message', 'run_stage']
+__all__ = ['RUN_ID', 'LOCK_ENV', 'new_run_id', 'NotARun', 'check_run_id', 'SpecialistDir', 'BatchDir', 'FilterDir', 'RunDir',
+           'load_manifest', 'update_manifest', 'RunLocked', 'acquire_lock', 'holds_lock', 'lock_token', 'release_lock',
+           'StaleRun', 'digest', 'output_hashes', 'changed_inputs', 'stage_state', 'stage_done', 'stale_message',
+           'run_stage']
 
 # %% ../nbs/00b_runs.ipynb #0cbeb8a4
 def new_run_id() -> str:
@@ -69,6 +70,25 @@ class BatchDir:
 
     def log(self, specialist: str) -> Path:
         return self.logs / f"{specialist}.log"
+
+
+@dataclass(frozen=True)
+class FilterDir:
+    "A labelling filter's version folder (`filters/NAME/v1/`): its config and what the oracle wrote for it."
+
+    root: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "root", Path(self.root))
+
+    config, labels = _at("config.yaml"), _at("labels", "labels.jsonl")
+    cache, ledger = _at("labels", "oracle_cache.jsonl"), _at("labels", "ledger.json")
+    calibration_json, calibration_md = _at("labels", "calibration_report.json"), _at("labels", "calibration_report.md")
+    validation_json, validation_md = _at("labels", "validation_report.json"), _at("labels", "validation_report.md")
+
+    def sample(self, seed: int) -> Path:
+        "The stratified sample drawn with `seed`."
+        return self.root / "labels" / f"sample_seed{seed}.jsonl"
 
 
 @dataclass(frozen=True)

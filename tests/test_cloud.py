@@ -58,3 +58,18 @@ def test_a_broken_spec_is_caught(tmp_path, cloud_python):
     code = f"from simplex_train.cloud import check_skypilot; check_skypilot({str(task)!r})"
     r = subprocess.run([cloud_python, "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode != 0, r.stdout
+
+
+def test_specs_with_a_data_channel_validate(tmp_path, cloud_python):
+    "A specialist that reads files gets the bucket's data/ as SIMPLEX_SHARED_DATA: both specs still validate."
+    task_file = tmp_path / "sentiment.yaml"
+    code = f"""
+import yaml
+from simplex_train.cloud import check_sagemaker, check_skypilot, load_instances, sagemaker_job, skypilot_task
+g5 = load_instances().get("g5.xlarge")
+check_sagemaker(sagemaker_job("sentiment", g5, "b", "r1", "arn:aws:iam::123456789012:role/R", 20, reads_files=True))
+open({str(task_file)!r}, "w").write(yaml.safe_dump(skypilot_task("sentiment", g5, "b", "r1", reads_files=True)))
+print(check_skypilot({str(task_file)!r}))
+"""
+    r = subprocess.run([cloud_python, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "simplex-sentiment" in r.stdout, r.stderr[-2000:]
