@@ -12,9 +12,10 @@ from typing import Literal, Optional
 import typer
 
 from .config import list_specialists, load_specialist
-from .core import UserError, read_json, read_jsonl
+from .core import UserError, read_json, read_jsonl, write_jsonl
 from .docs import build_docs, write_readme
 from .options import OptionsError, RunOptions, parse_set
+from .oracle import Oracle, calibrate, label_batch, load_filter, read_rows, stratified_sample, validate
 from .runs import RunDir, acquire_lock
 
 app = typer.Typer(
@@ -22,8 +23,9 @@ app = typer.Typer(
 )
 
 # %% auto #0
-__all__ = ['app', 'cloud_app', 'list_cmd', 'show', 'run', 'prepare', 'launch_command', 'train', 'evaluate', 'predict', 'batch',
-           'cloud_plan', 'install_llama_cpp_cmd', 'promote', 'rollback', 'hub_upload_cmd', 'docs', 'readme', 'main']
+__all__ = ['app', 'cloud_app', 'label_app', 'list_cmd', 'show', 'run', 'prepare', 'launch_command', 'train', 'evaluate',
+           'predict', 'batch', 'cloud_plan', 'label_sample', 'label_calibrate', 'label_validate', 'label_batch_cmd',
+           'install_llama_cpp_cmd', 'promote', 'rollback', 'hub_upload_cmd', 'docs', 'readme', 'main']
 
 # %% ../nbs/12_cli.ipynb #449aa426
 @app.command("list")
@@ -335,6 +337,72 @@ def _check_plan(plan: Path, cloud) -> None:
     for job in sorted((plan / "sagemaker").glob("*.json")):
         cloud.check_sagemaker(read_json(job))
         typer.echo(f"SageMaker: {job.name} valid")
+
+# %% ../nbs/12_cli.ipynb #c535377f
+label_app = typer.Typer(no_args_is_help=True, help="Label rows with an LLM oracle: calibrate, validate, then batch.")
+app.add_typer(label_app, name="label")
+_FILTER = typer.Argument(..., help="a filter folder: filters/NAME/v1 (config.yaml)")
+_INPUT = typer.Option(..., "--input", help="rows to label: JSONL or CSV with the filter's id and text fields")
+
+
+def _oracle(folder: str, url: str | None, model: str | None) -> Oracle:
+    "The filter's oracle, its endpoint replaced by `url` / `model` when given."
+    cfg, fd = load_filter(folder)
+    update = {k: v for k, v in {"url": url, "model": model}.items() if v}
+    return Oracle(cfg.model_copy(update={"oracle": cfg.oracle.model_copy(update=update)}), fd)
+
+
+@label_app.command("sample")
+def label_sample(folder: str = _FILTER, input: str = _INPUT, random_seed: int = typer.Option(42)):
+    "Draw the stratified sample a calibration labels (n per prefilter group or per stratify_field value)."
+    try:
+        o = _oracle(folder, None, None)
+        sample = stratified_sample(o.cfg, read_rows(input, o.cfg), random_seed)
+    except UserError as e:
+        _fail(e)
+    o.fd.sample(random_seed).parent.mkdir(parents=True, exist_ok=True)
+    write_jsonl(o.fd.sample(random_seed), sample)
+    groups = {g: sum(r["_group"] == g for r in sample) for g in sorted({r["_group"] for r in sample})}
+    typer.echo(f"{len(sample)} rows {groups} -> {o.fd.sample(random_seed)}")
+
+
+def _report(rep: dict, path: Path) -> None:
+    typer.echo(f"{rep['decision']}: " + ("; ".join(rep["reasons"]) or "every criterion holds") + f"\nreport: {path}")
+    typer.echo(f"spent so far: ${rep['spent_usd']:.4f}")
+
+
+@label_app.command("calibrate")
+def label_calibrate(folder: str = _FILTER, input: str = _INPUT, random_seed: int = typer.Option(42),
+                    url: Optional[str] = None, model: Optional[str] = None):  # fmt: skip
+    "Label the stratified sample and write calibration_report.md/.json: PASS, REVIEW or FAIL."
+    try:
+        o = _oracle(folder, url, model)
+        _report(calibrate(o, read_rows(input, o.cfg), random_seed), o.fd.calibration_md)
+    except UserError as e:
+        _fail(e)
+
+
+@label_app.command("validate")
+def label_validate(folder: str = _FILTER, input: str = _INPUT, random_seed: int = typer.Option(7),
+                   url: Optional[str] = None, model: Optional[str] = None):  # fmt: skip
+    "The same on a fresh sample (another seed), compared with the calibration: overfitting is flagged."
+    try:
+        o = _oracle(folder, url, model)
+        _report(validate(o, read_rows(input, o.cfg), random_seed), o.fd.validation_md)
+    except UserError as e:
+        _fail(e)
+
+
+@label_app.command("batch")
+def label_batch_cmd(folder: str = _FILTER, input: str = _INPUT, url: Optional[str] = None,
+                    model: Optional[str] = None, override: Optional[str] = typer.Option(None, help="why to label "
+                    "without passing calibration and validation (recorded in the ledger)")):  # fmt: skip
+    "Label every row (append-only labels.jsonl: a re-run resumes); refused until calibration and validation pass."
+    try:
+        o = _oracle(folder, url, model)
+        typer.echo(json.dumps(label_batch(o, read_rows(input, o.cfg), override)))
+    except UserError as e:
+        _fail(e)
 
 # %% ../nbs/12_cli.ipynb #42f0256e
 @app.command("install-llama-cpp")
