@@ -15,7 +15,8 @@ from .config import list_specialists, load_specialist
 from .core import UserError, read_json, read_jsonl, write_jsonl
 from .docs import build_docs, write_readme
 from .options import OptionsError, RunOptions, parse_set
-from .oracle import Oracle, calibrate, label_batch, load_filter, read_rows, stratified_sample, validate
+from .oracle import Oracle, calibrate, label_batch, labelled_dataset, load_filter, read_rows
+from .oracle import stratified_sample, validate
 from .runs import RunDir, acquire_lock
 
 app = typer.Typer(
@@ -25,7 +26,7 @@ app = typer.Typer(
 # %% auto #0
 __all__ = ['app', 'cloud_app', 'label_app', 'list_cmd', 'show', 'run', 'prepare', 'launch_command', 'train', 'evaluate',
            'predict', 'batch', 'cloud_plan', 'label_sample', 'label_calibrate', 'label_validate', 'label_batch_cmd',
-           'install_llama_cpp_cmd', 'promote', 'rollback', 'hub_upload_cmd', 'docs', 'readme', 'main']
+           'label_dataset', 'install_llama_cpp_cmd', 'promote', 'rollback', 'hub_upload_cmd', 'docs', 'readme', 'main']
 
 # %% ../nbs/12_cli.ipynb #449aa426
 @app.command("list")
@@ -401,6 +402,16 @@ def label_batch_cmd(folder: str = _FILTER, input: str = _INPUT, url: Optional[st
     try:
         o = _oracle(folder, url, model)
         typer.echo(json.dumps(label_batch(o, read_rows(input, o.cfg), override)))
+    except UserError as e:
+        _fail(e)
+
+
+@label_app.command("dataset")
+def label_dataset(folder: str = _FILTER, input: str = _INPUT, seed: int = typer.Option(42)):
+    "Split the labelled rows 80/10/10 by tier into the filter's dataset/ (labels[] and dimension_names[] per row)."
+    try:
+        o = _oracle(folder, None, None)
+        typer.echo(json.dumps(labelled_dataset(o.cfg, o.fd, read_rows(input, o.cfg), seed)))
     except UserError as e:
         _fail(e)
 

@@ -20,7 +20,8 @@ from .runs import FilterDir
 # %% auto #0
 __all__ = ['RETRY_CODES', 'Dimension', 'OracleConfig', 'CalibrationCriteria', 'FilterConfig', 'load_filter', 'read_rows',
            'render_prompt', 'parse_scores', 'tier_of', 'BudgetExceeded', 'Ledger', 'Oracle', 'prefilter_group',
-           'stratified_sample', 'calibration_figures', 'verdict', 'gold_scores', 'calibrate', 'validate', 'label_batch']
+           'stratified_sample', 'calibration_figures', 'verdict', 'gold_scores', 'calibrate', 'validate', 'label_batch',
+           'labelled_dataset']
 
 # %% ../nbs/05b_oracle.ipynb #6f5b5107
 class Dimension(BaseModel):
@@ -427,3 +428,34 @@ def label_batch(oracle: Oracle, rows: list[dict], override: str | None = None, c
     labels = read_jsonl(oracle.fd.labels)
     return {"rows": len(labels), "parsed": sum(1 for r in labels if r["scores"]), "skipped_already_done": len(done),
             "spent_usd": oracle.ledger.data["spent_usd"]}  # fmt: skip
+
+# %% ../nbs/05b_oracle.ipynb #081ad8f0
+def labelled_dataset(cfg: FilterConfig, fd: FilterDir, rows: list[dict], seed: int = 42,
+                     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)) -> dict:  # fmt: skip
+    "Write dataset/{train,val,test}.jsonl and dataset_manifest.json from labels.jsonl; returns the manifest."
+    if not fd.labels.is_file():
+        raise UserError(f"{fd.labels}: no labels yet: run `simplex-train label batch` first")
+    text_of = {str(r[cfg.id_field]): r[cfg.text_field] for r in rows}
+    names, by_tier, left_out = [d.name for d in cfg.dimensions], {}, {"reply did not parse": 0, "row not in input": 0}
+    for lab in read_jsonl(fd.labels):
+        if not lab["scores"] or str(lab["id"]) not in text_of:
+            left_out["reply did not parse" if not lab["scores"] else "row not in input"] += 1
+            continue
+        row = {"id": lab["id"], "text": text_of[str(lab["id"])], "labels": [lab["scores"][n] for n in names],
+               "dimension_names": names, "tier": lab["tier"]}  # fmt: skip
+        by_tier.setdefault(lab["tier"], []).append(row)
+    splits = {"train": [], "val": [], "test": []}
+    rng = random.Random(seed)
+    for tier in sorted(by_tier, key=str):
+        group = sorted(by_tier[tier], key=lambda r: str(r["id"]))
+        rng.shuffle(group)
+        a, b = round(len(group) * fractions[0]), round(len(group) * (fractions[0] + fractions[1]))
+        for name, part in (("train", group[:a]), ("val", group[a:b]), ("test", group[b:])):
+            splits[name] += part
+    for name, part in splits.items():
+        write_jsonl(fd.split(name), part)
+    manifest = {"filter": cfg.name, "seed": seed, "dimension_names": names, "left_out": left_out,
+                "splits": {n: {"rows": len(p), "tiers": {str(t): sum(r["tier"] == t for r in p) for t in by_tier}}
+                           for n, p in splits.items()}}  # fmt: skip
+    write_json(fd.dataset_manifest, manifest)
+    return manifest

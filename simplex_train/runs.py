@@ -86,9 +86,15 @@ class FilterDir:
     calibration_json, calibration_md = _at("labels", "calibration_report.json"), _at("labels", "calibration_report.md")
     validation_json, validation_md = _at("labels", "validation_report.json"), _at("labels", "validation_report.md")
 
+    dataset_manifest = _at("dataset", "dataset_manifest.json")
+
     def sample(self, seed: int) -> Path:
         "The stratified sample drawn with `seed`."
         return self.root / "labels" / f"sample_seed{seed}.jsonl"
+
+    def split(self, name: str) -> Path:
+        "A split of the labelled dataset (train, val, test), the regression recipe's input."
+        return self.root / "dataset" / f"{name}.jsonl"
 
 
 @dataclass(frozen=True)
