@@ -25,8 +25,9 @@ app = typer.Typer(
 
 # %% auto #0
 __all__ = ['app', 'cloud_app', 'label_app', 'list_cmd', 'show', 'run', 'prepare', 'launch_command', 'train', 'evaluate',
-           'predict', 'batch', 'cloud_plan', 'label_sample', 'label_calibrate', 'label_validate', 'label_batch_cmd',
-           'label_dataset', 'install_llama_cpp_cmd', 'promote', 'rollback', 'hub_upload_cmd', 'docs', 'readme', 'main']
+           'predict', 'score', 'batch', 'cloud_plan', 'label_sample', 'label_calibrate', 'label_validate',
+           'label_batch_cmd', 'label_dataset', 'install_llama_cpp_cmd', 'promote', 'rollback', 'hub_upload_cmd', 'docs',
+           'readme', 'main']
 
 # %% ../nbs/12_cli.ipynb #449aa426
 @app.command("list")
@@ -258,6 +259,22 @@ def predict(
             typer.echo(json.dumps(answer, ensure_ascii=False, default=str))
     except UserError as e:
         _fail(e)
+
+# %% ../nbs/12_cli.ipynb #74437588
+@app.command()
+def score(
+    run_dir: str = typer.Argument(..., help="a run folder that trained a head (runs/NAME/RUN_ID)"),
+    input_file: str = typer.Option(..., "--input", help="a JSONL or CSV file of rows (the prompt's text field)"),
+    output: Optional[str] = typer.Option(None, help="where the JSON lines go (default: INPUT.scores.jsonl)"),
+):
+    "Score every row of a file with a trained head (a regression scorer or a head classifier), and say how fast."
+    from simplex_train.trained import score_file  # heavy: torch, transformers
+    try:
+        done = score_file(run_dir, input_file, output)
+    except UserError as e:
+        _fail(e)
+    speed = f"{done['seconds']} s ({done['rows_per_second']} rows/s)"
+    typer.echo(f"scored {done['rows']} rows in {speed}: {done['output']}", err=True)
 
 # %% ../nbs/12_cli.ipynb #fd700f80
 def _planned(specialists: list[str], all_specialists: bool, from_file: Optional[list], shared: dict) -> list:

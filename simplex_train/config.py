@@ -14,11 +14,11 @@ from .core import UserError, package_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 # %% auto #0
-__all__ = ['Reader', 'Metric', 'RANK_BY_COMPLEXITY', 'SCHEDULERS', 'OPTIMIZERS', 'GGUF_TYPES', 'SHARED_DATA_ENV', 'SplitFile',
-           'DataConfig', 'PromptConfig', 'template_syntax_error', 'TaskConfig', 'LoraConfig', 'TrainConfig',
-           'EvalConfig', 'DeployConfig', 'RehearsalConfig', 'Thresholds', 'Specialist', 'SpecialistError',
-           'parse_specialist', 'apply_overrides', 'samples_dir', 'expand_path', 'specialists_dir', 'list_specialists',
-           'load_specialist']
+__all__ = ['Reader', 'Metric', 'LOWER_IS_BETTER', 'RANK_BY_COMPLEXITY', 'SCHEDULERS', 'OPTIMIZERS', 'GGUF_TYPES',
+           'SHARED_DATA_ENV', 'SplitFile', 'DataConfig', 'PromptConfig', 'template_syntax_error', 'TaskConfig',
+           'LoraConfig', 'TrainConfig', 'EvalConfig', 'DeployConfig', 'RehearsalConfig', 'Thresholds', 'Specialist',
+           'SpecialistError', 'parse_specialist', 'apply_overrides', 'samples_dir', 'expand_path', 'specialists_dir',
+           'list_specialists', 'load_specialist']
 
 # %% ../nbs/01_config.ipynb #3264a075
 class _Strict(BaseModel):
@@ -58,6 +58,7 @@ class DataConfig(_Strict):
     max_field_chars: int = Field(100_000, ge=1)  # a longer field is an error (usually a broken quote or a wrong column)
     text_field: str = "text"  # the input shown to the model
     label_field: str = "label"  # the expected answer
+    label_field_required: bool = True  # False for a regression: its answers are the dimensions' fields
     rejected_field: str | None = None  # preference data: the rejected answer
     label_map: dict[str, str] | None = None  # raw label -> label word, e.g. {'0': negative, '1': positive}
     json_fields: list[str] | None = None  # the answer is a JSON object of these fields
@@ -67,7 +68,7 @@ class DataConfig(_Strict):
     dedup_fields: list[str] | None = None  # what makes two rows the same input (default: text_field)
     near_duplicates: bool = True  # also drop rows equal after lower-casing and removing punctuation
     unknown_labels: Literal["error", "drop"] = "error"
-    drop_too_long: bool = True  # drop examples longer than train.max_seq_len tokens (else truncated)
+    drop_too_long: bool = True  # drop examples longer than train.max_seq_len tokens (else truncated; a head truncates)
     stratify_field: str | None = None  # defaults to the label field
     group_field: str | None = None  # split by groups (e.g. Spider's db_id): no group in two splits
     val_fraction: float = Field(0.1, gt=0, lt=0.5)
@@ -109,7 +110,7 @@ def template_syntax_error(template: str, engine: str, name: str = "template") ->
         raise ValueError(f"{name}: not a valid format string ({e}); write a literal brace as {{{{ or }}}}") from None
 
 
-# the primary metric: every one is "higher is better" (a scorer's `score_agreement` is 1 - MAE)
+# the primary metric: "higher is better" except the errors in LOWER_IS_BETTER (a scorer's `score_agreement` is 1 - MAE)
 Metric = Literal[
     "accuracy",
     "exact_match",
@@ -122,14 +123,19 @@ Metric = Literal[
     "field_f1",
     "score_agreement",
     "preference_accuracy",
+    "mae",
 ]
+LOWER_IS_BETTER = ("mae",)  # error metrics: the gate's target is a ceiling (DEPLOY at or below it)
 
 
 class TaskConfig(_Strict):
     "What the specialist does: its task type, closed label set (if any) and primary metric."
 
-    type: Literal["classification", "generation", "preference"]
+    type: Literal["classification", "generation", "preference", "regression"]
     labels: list[str] | None = None
+    dimensions: list[str] | None = None  # regression: the scored dimensions, each a numeric field of the rows
+    scale: tuple[float, float] = (0.0, 1.0)  # regression: the lowest and highest score a dimension can have
+    tiers: dict[str, float] | None = None  # regression: tier name -> lowest mean score (default: thirds of the scale)
     metric: Metric = "accuracy"
     answer_after: str | None = None  # a response may reason first: the answer is what follows this marker's last use
     # the response ends with "confidence N%" after its answer; the rows carry `options` and `truth` (metadata_fields):
@@ -140,6 +146,10 @@ class TaskConfig(_Strict):
     def _labels_for_classification(self):
         if self.type == "classification" and not self.labels:
             raise ValueError("classification needs `labels`")
+        if self.type == "regression" and not (self.dimensions and self.metric == "mae"):
+            raise ValueError("regression needs `dimensions` (the score fields) and `metric: mae`")
+        if self.scale[0] >= self.scale[1]:
+            raise ValueError(f"scale {list(self.scale)}: the lowest score must be below the highest")
         return self
 
 
@@ -170,6 +180,8 @@ class LoraConfig(_Strict):
 class TrainConfig(_Strict):
     "Training hyperparameters, precision, quantization, checkpointing and early stopping."
 
+    # sft: the language model writes the answer; head: a classification/regression head on the last token (LoRA body)
+    method: Literal["sft", "head"] = "sft"
     learning_rate: float = Field(2e-4, gt=0)
     lr_scheduler: Literal[SCHEDULERS] = "cosine"
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
@@ -257,9 +269,9 @@ class RehearsalConfig(_Strict):
 class Thresholds(_Strict):
     "Gate thresholds on the task metric, as fractions."
 
-    baseline_target: float = Field(ge=0, le=1)  # what the base model is expected to reach (informational)
-    finetuned_target: float = Field(ge=0, le=1)  # DEPLOY at or above this
-    review_band: float = Field(0.03, ge=0, le=1)  # REVIEW within this distance below the target
+    baseline_target: float = Field(ge=0)  # what the base model is expected to reach (informational)
+    finetuned_target: float = Field(ge=0)  # DEPLOY at or above this (an error metric: at or below)
+    review_band: float = Field(0.03, ge=0)  # REVIEW within this distance below the target (an error: above)
     min_per_stratum: float | None = Field(None, ge=0, le=1)  # every stratum (case type, class) must reach this too
     max_metrics: dict[str, float] = {}  # other fine-tuned metrics that must not exceed a bound (e.g. ece_scaled: 0.05)
     min_metrics: dict[str, float] = {}  # ... or fall below one; a missing metric fails too
@@ -289,6 +301,22 @@ class Specialist(_Strict):
         outside = sorted({v for v in mapping.values() if labels and v not in labels})
         if outside:
             raise ValueError(f"data.label_map: maps to {outside}, which are not in task.labels {labels}")
+        return self
+
+    @model_validator(mode="after")
+    def _fractions_or_errors(self):
+        t = self.thresholds
+        if self.task.metric not in LOWER_IS_BETTER and max(t.baseline_target, t.finetuned_target, t.review_band) > 1:
+            raise ValueError(f"thresholds: {self.task.metric} is a fraction: targets and review_band must be <= 1")
+        return self
+
+    @model_validator(mode="after")
+    def _head_for_regression(self):
+        if self.task.type == "regression":
+            self.__dict__["train"] = self.train.model_copy(update={"method": "head"})  # only a head predicts scores
+            self.__dict__["data"] = self.data.model_copy(update={"label_field_required": False})
+        if self.train.method == "head" and self.task.type not in ("classification", "regression"):
+            raise ValueError("train.method: head needs task.type classification (labels) or regression (dimensions)")
         return self
 
     @model_validator(mode="after")

@@ -5,7 +5,7 @@
 # %% ../nbs/03_data.ipynb #85e27fea
 from __future__ import annotations
 
-import collections, math, random, re, unicodedata
+import collections, json, math, random, re, unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +20,10 @@ from .sources import DataError, read_source
 from .generators import generate
 
 # %% auto #0
-__all__ = ['LOUD_DROP', 'normalize_text', 'repair_text', 'near_key', 'clean_rows', 'score_tier', 'derive_fields', 'token_lengths',
-           'drop_too_long', 'drop_warnings', 'stratified_split', 'group_split', 'subsample', 'remove_leakage',
-           'load_raw_splits', 'source_files', 'build_splits', 'data_card', 'prepare_data']
+__all__ = ['LOUD_DROP', 'normalize_text', 'repair_text', 'near_key', 'clean_rows', 'score_tier', 'mean_tier', 'derive_scores',
+           'derive_fields', 'token_lengths', 'drop_too_long', 'drop_warnings', 'stratified_split', 'group_split',
+           'subsample', 'remove_leakage', 'load_raw_splits', 'source_files', 'build_splits', 'data_card',
+           'prepare_data']
 
 # %% ../nbs/03_data.ipynb #4d7d9d74
 _FTFY = ftfy.TextFixerConfig(uncurl_quotes=False, explain=False)
@@ -182,6 +183,48 @@ def clean_rows(
 def score_tier(score: float) -> str:
     "A 0-1 score as a tier: low (< 0.4), medium (< 0.7) or high."
     return "low" if score < 0.4 else "medium" if score < 0.7 else "high"
+
+
+def _scores_of(r: dict, dims: list[str]) -> list:
+    "The row's raw score per dimension: its own fields, or an oracle dataset's `labels` with `dimension_names`."
+    named = dict(zip(r["dimension_names"], r["labels"])) if "labels" in r and "dimension_names" in r else r
+    missing = [k for k in dims if k not in named]
+    if missing:
+        why = f"no score for {missing}: give the fields or labels[]/dimension_names[]"
+        raise DataError(*_where(r, missing[0]), why)
+    return [named[k] for k in dims]
+
+
+def _checked_score(r: dict, dim: str, raw, lo: float, hi: float) -> float:
+    try:
+        s = float(raw)
+    except (TypeError, ValueError):
+        raise DataError(*_where(r, dim), f"not a number: {raw!r}") from None
+    if not lo <= s <= hi:
+        raise DataError(*_where(r, dim), f"score {s} is outside the scale {lo}-{hi} (task.scale)")
+    return s
+
+
+def mean_tier(scores: list[float], scale: tuple[float, float], tiers: dict[str, float] | None) -> str:
+    "The highest tier whose lowest mean score the mean reaches (`tiers`), else low/medium/high by `score_tier`."
+    mean = sum(scores) / len(scores)
+    if not tiers:
+        return score_tier((mean - scale[0]) / (scale[1] - scale[0]))
+    return next((t for t, lo in sorted(tiers.items(), key=lambda x: -x[1]) if mean >= lo), min(tiers, key=tiers.get))
+
+
+def derive_scores(rows: list[dict], spec: Specialist) -> list[dict]:
+    """A regression's rows: `scores` (one checked number per dimension), the label field as their JSON object (what
+    a generative scorer writes) and `tier` (the row's own, e.g. an oracle dataset's, or `mean_tier`)."""
+    t, out = spec.task, []
+    if t.type != "regression":
+        return rows
+    for r in rows:
+        scores = [_checked_score(r, k, v, *t.scale) for k, v in zip(t.dimensions, _scores_of(r, t.dimensions))]
+        label = json.dumps(dict(zip(t.dimensions, scores)))
+        tier = r.get("tier") or mean_tier(scores, t.scale, t.tiers)
+        out.append({**r, "scores": scores, spec.data.label_field: label, "tier": str(tier)})
+    return out
 
 
 def derive_fields(rows: list[dict], d: DataConfig) -> list[dict]:
@@ -403,7 +446,7 @@ def build_splits(
     formatted = {}
     for name, rows in raw.items():
         rows, cleaning[name] = clean_rows(
-            derive_fields(rows, d),
+            derive_scores(derive_fields(rows, d), spec),
             d.text_field,
             d.label_field,
             labels,
@@ -414,7 +457,7 @@ def build_splits(
             unknown=d.unknown_labels,
         )
         exs = [format_row(r, spec, wrap) for r in rows]
-        if tokenizer is not None and d.drop_too_long:
+        if tokenizer is not None and d.drop_too_long and spec.train.method != "head":  # a head truncates its input
             exs = drop_too_long(exs, tokenizer, spec.train.max_seq_len, cleaning[name])
         formatted[name] = exs
     fr = {"val": d.val_fraction, "test": d.test_fraction}

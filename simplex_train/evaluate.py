@@ -174,10 +174,11 @@ def _confidence(pred: dict) -> float:
 
 
 def _per_class_deltas(base_rec: dict, ft_rec: dict) -> dict:
-    before = base_rec["per_class"]
+    before = base_rec.get("per_class") or {}  # a regression has none
     return {
         k: {"baseline_f1": before[k]["f1"], "finetuned_f1": v["f1"], "delta": v["f1"] - before[k]["f1"]}
         for k, v in (ft_rec.get("per_class") or {}).items()
+        if k in before
     }
 
 

@@ -5,7 +5,7 @@
 # %% ../nbs/07a_gate.ipynb #477f0f97
 from __future__ import annotations
 
-from .config import Specialist, Thresholds
+from .config import LOWER_IS_BETTER, Specialist, Thresholds
 from .core import log, read_json, write_json
 from .evaluate import compare_run
 from .runs import RunDir
@@ -14,7 +14,21 @@ from .runs import RunDir
 __all__ = ['decide_gate', 'gate_run']
 
 # %% ../nbs/07a_gate.ipynb #73313332
+def _error_decision(b: float, f: float, thresholds: Thresholds, metric: str) -> tuple[str, str]:
+    "An error metric (MAE): DEPLOY at or below the target, REVIEW within the band above it, else FAIL."
+    t, band = thresholds.finetuned_target, thresholds.review_band
+    if f > b:
+        return "FAIL", f"fine-tuned {metric} {f:.4f} is above the baseline {b:.4f}: fine-tuning made it worse"
+    if f <= t:
+        return "DEPLOY", f"fine-tuned {metric} {f:.4f} <= target {t:.4f}"
+    if f <= t + band:
+        return "REVIEW", f"fine-tuned {metric} {f:.4f} is within {band:.4f} above target {t:.4f}"
+    return "FAIL", f"fine-tuned {metric} {f:.4f} > target {t:.4f} + review band {band:.4f}"
+
+
 def _decision(b: float, f: float, thresholds: Thresholds, metric: str) -> tuple[str, str]:
+    if metric in LOWER_IS_BETTER:
+        return _error_decision(b, f, thresholds, metric)
     t, band = thresholds.finetuned_target, thresholds.review_band
     if f < b:
         return "FAIL", f"fine-tuned {metric} {f:.4f} is below the baseline {b:.4f}: fine-tuning made it worse"
@@ -68,7 +82,8 @@ def _general_capability(baseline: dict, finetuned: dict, thresholds: Thresholds)
 def decide_gate(baseline: dict, finetuned: dict, thresholds: Thresholds, metric: str) -> dict:
     "{'decision', 'reasons', 'thresholds', 'metric', 'baseline', 'finetuned'} from two metrics records."
     b, f = baseline["metrics"][metric], finetuned["metrics"][metric]
-    meets = "meets" if b >= thresholds.baseline_target else "is below"
+    lower = metric in LOWER_IS_BETTER
+    meets = "meets" if (b <= thresholds.baseline_target if lower else b >= thresholds.baseline_target) else "is below"
     decision, why = _decision(b, f, thresholds, metric)
     reasons = [f"baseline {metric} {b:.4f} {meets} the expected {thresholds.baseline_target:.4f} (informational)", why]
     worst = _worst_stratum(finetuned, thresholds, metric)

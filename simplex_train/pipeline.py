@@ -17,6 +17,7 @@ from .evaluate import evaluate_split
 from .export import merge_adapter, verify_exports
 from .gate import gate_run
 from .gguf import export_gguf
+from .heads import head_baseline_stage, head_evaluate_stage, head_train_stage, merge_head
 from .models import load_adapted, load_adapter_weights, load_model, load_tokenizer, local_model_path
 from .options import RunOptions, resolve_spec, run_command
 from .report import write_report
@@ -75,7 +76,10 @@ def _model_info(spec: Specialist, path: str, adapter: str | None = None) -> dict
 
 
 def stage_baseline(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
-    "Evaluate the starting model on the test split, before training: the base model, or base + `init_adapter`."
+    """Evaluate the starting model on the test split, before training: the base model, or base + `init_adapter`
+    (a head: the constant predictor)."""
+    if spec.train.method == "head":
+        return head_baseline_stage(run, spec)
     path = local_model_path(spec.base_model)
     dtype = model_dtype(spec.train.precision)
     model = load_adapted(path, opts.init_adapter, dtype=dtype) if opts.init_adapter else load_model(path, dtype)
@@ -97,6 +101,8 @@ def _rank() -> int:
 
 def stage_train(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
     "Fine-tune the LoRA adapter (resuming from the last complete checkpoint), on the backend chosen for this machine."
+    if spec.train.method == "head":
+        return head_train_stage(run, spec)
     backend = select_backend()
     if _rank() == 0:
         update_manifest(run, backend=backend)
@@ -121,6 +127,8 @@ def stage_train(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
 
 def stage_evaluate(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
     "Evaluate the fine-tuned model (base + adapter) on the test split."
+    if spec.train.method == "head":
+        return head_evaluate_stage(run, spec)
     path = local_model_path(spec.base_model)
     model = load_adapted(path, run.adapter, dtype=model_dtype(spec.train.precision))
     rec = evaluate_split(
@@ -149,6 +157,8 @@ def stage_export(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
     if not opts.export_merged:
         return {"outputs": [run.adapter_config], "merged": False}
     path = local_model_path(spec.base_model)
+    if spec.train.method == "head":
+        return {"outputs": [run.merged_config, run.export_check], "merged": merge_head(path, run, spec)}
     merge_adapter(path, run.adapter, run.merged)
     out = {"outputs": [run.merged_config, run.export_check], **verify_exports(run, spec, path)}
     if opts.gguf:

@@ -27,7 +27,7 @@ def _save(plt, fig, out: Path, dpi: int) -> Path:
     return Path(out)
 
 # %% auto #0
-__all__ = ['plot_training', 'plot_confusions', 'reliability_diagram']
+__all__ = ['plot_training', 'plot_confusions', 'reliability_diagram', 'plot_metric_curves', 'plot_dimension_errors']
 
 # %% ../nbs/04a_plots.ipynb #87643bd2
 def plot_training(history: list[dict], out: Path) -> Path:
@@ -84,3 +84,33 @@ def reliability_diagram(cal: dict, path, title: str = "") -> None:
     ax.set(xlabel="confidence", ylabel="accuracy", title=f"{title} ECE={cal['ece']:.3f}", xlim=(0, 1), ylim=(0, 1))
     ax.legend()
     _save(plt, fig, path, 100)
+
+# %% ../nbs/04a_plots.ipynb #ae1b4c3b
+def plot_metric_curves(history: list[dict], keys: list[str], out: Path, baseline: dict | None = None) -> Path:
+    "Validation metrics (`eval_<key>` in the history) at each evaluation, with the baseline's as dashed lines."
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, k in enumerate(keys):
+        pts = [(h["step"], h[f"eval_{k}"]) for h in history if f"eval_{k}" in h]
+        if pts:
+            ax.plot(*zip(*pts), "o-", color=f"C{i}", label=f"validation {k}")
+        if baseline and k in baseline:
+            ax.axhline(baseline[k], color=f"C{i}", ls="--", alpha=0.6, label=f"baseline {k}")
+    ax.set(xlabel="step", ylabel="metric")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return _save(plt, fig, out, 110)
+
+
+def plot_dimension_errors(before: dict, after: dict, out: Path, metric: str = "mae") -> Path:
+    "Grouped bars: each dimension's `metric` (`per_dimension` of two metrics records), baseline and fine-tuned."
+    plt = _pyplot()
+    names = list(after["per_dimension"])
+    xs = range(len(names))
+    fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(names)), 4))
+    ax.bar([x - 0.2 for x in xs], [before["per_dimension"][n][metric] for n in names], 0.4, label="baseline")
+    ax.bar([x + 0.2 for x in xs], [after["per_dimension"][n][metric] for n in names], 0.4, label="fine-tuned")
+    ax.set_xticks(list(xs), names, rotation=30, ha="right")
+    ax.set(ylabel=f"test {metric.upper()}", title=f"{metric.upper()} per dimension")
+    ax.legend()
+    return _save(plt, fig, out, 110)

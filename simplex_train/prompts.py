@@ -59,6 +59,8 @@ def _row_fields(row: dict, spec: Specialist) -> dict:
 def _stratum(row: dict, spec: Specialist, label: str) -> str:
     if spec.data.stratify_field:
         return str(row[spec.data.stratify_field])
+    if spec.task.type == "regression":
+        return row["tier"]  # the tier of the mean score (derive_scores)
     return label if spec.task.type == "classification" else "all"
 
 
@@ -72,6 +74,8 @@ def format_row(row: dict, spec: Specialist, wrap=None) -> dict:
         ex["rejected"] = render(p.response, {**fields, "label": row[d.rejected_field]}, p.engine)
     meta = {"label": fields["label"], "source": row.get("_source"), **{f: row[f] for f in d.metadata_fields}}
     meta["stratum"] = _stratum(row, spec, meta["label"])
+    if spec.task.type == "regression":
+        meta["scores"] = row["scores"]  # one number per dimension: what a regression head learns
     if d.group_field:
         meta["group"] = str(row[d.group_field])
     return {**ex, "metadata": meta}

@@ -97,6 +97,25 @@ def _strata_table(base: dict, ft: dict | None) -> list[str]:
     ]
 
 
+def _dimensions_table(base: dict, ft: dict | None) -> list[str]:
+    "A regression head: each dimension's error before and after, the tiers, and the overfitting check."
+    if not ft or "per_dimension" not in ft:
+        return []
+    b, f = base["per_dimension"], ft["per_dimension"]
+    L = ["| dimension | baseline MAE | fine-tuned MAE | RMSE | Pearson r |", "|---|---|---|---|---|"]
+    L += [f"| {k} | {b[k]['mae']:.4f} | {v['mae']:.4f} | {v['rmse']:.4f} | {v['pearson']:.3f} |" for k, v in f.items()]
+    L += ["", "| tier | n | baseline MAE | fine-tuned MAE |", "|---|---|---|---|"]
+    bt = base.get("by_tier") or {}
+    L += [f"| {k} | {v['n']} | {bt.get(k, {}).get('mae', float('nan')):.4f} | {v['mae']:.4f} |"
+          for k, v in ft["by_tier"].items()]  # fmt: skip
+    fit = ft.get("overfitting")
+    if fit:
+        said = "**overfitting**" if fit["overfitting"] else "no overfitting"
+        L += ["", f"Overfitting check: {ft['primary_metric']} on {fit['train_rows']} training rows {fit['train']:.4f}, "
+              f"validation {fit['validation']:.4f}: {said} ({fit['rule']})."]  # fmt: skip
+    return L + [""]
+
+
 def _metrics_section(run: RunDir) -> list[str]:
     base, ft = _read(run.metrics_file("baseline")), _read(run.metrics_file("finetuned"))
     if not base:
@@ -112,7 +131,7 @@ def _metrics_section(run: RunDir) -> list[str]:
             f"fine-tuned {ft['examples_per_second']} ex/s.",
             "",
         ]
-    L += _strata_table(base, ft)
+    L += _strata_table(base, ft) + _dimensions_table(base, ft)
     ppl = _by_model(base, ft, "perplexity")
     if ppl:
         L += ["Perplexity of the reference responses: " + ", ".join(f"{k} {v:.3f}" for k, v in ppl.items()), ""]
@@ -218,8 +237,23 @@ def _rehearsal_lines(run: RunDir) -> list[str]:
     return [f"Of those rows, {sum(counts.values())} were rehearsal: {said} (`{run.relative(run.rehearsal)}`).", ""]
 
 
+def _head_training_section(run: RunDir, meta: dict) -> list[str]:
+    "A head's training: its size and speed, the best validation figure, and the scorer's three plots."
+    L = ["## Training", "",
+         f"A {meta['problem']} head ({len(meta['outputs'])} outputs) with LoRA on the body: {meta['steps']} steps "
+         f"({meta['epochs']:.2f} epochs) on {meta['train_rows']} rows in {meta['seconds']} s "
+         f"({meta['rows_per_second']} rows/s) on **{meta['device']}**; {meta['trainable_params']:,} trainable of "
+         f"{meta['total_params']:,} parameters; best validation {meta['best_by']} {meta['best_metric']:.4f} at "
+         f"`{Path(meta['best_checkpoint'] or '-').name}`. Summary: `{run.relative(run.training_summary)}`.",
+         ""]  # fmt: skip
+    plots = (run.overall_plot, run.dimension_plot, run.loss_plot)
+    return L + [f"![{p.stem}]({run.relative(p)})" for p in plots if p.exists()] + [""]
+
+
 def _training_section(run: RunDir) -> list[str]:
     meta, hist = _read(run.training_metadata), _read(run.training_history)
+    if meta and meta.get("method") == "head":
+        return _head_training_section(run, meta)
     L = []
     if meta:
         L += [
@@ -296,6 +330,13 @@ def _exports_section(run: RunDir) -> list[str]:
         "",
         f"- LoRA adapter: `{run.relative(run.adapter)}/` — `PeftModel.from_pretrained(base, '{run.adapter}')`",
     ]
+    if exp and "n" not in exp:  # a head: merged weights checked against base + adapter
+        m = exp["merged"]
+        return L + [f"- merged model: `{run.relative(run.merged)}/` — `AutoModelForSequenceClassification."
+                    f"from_pretrained('{run.merged}')`, with `head.json` (outputs, target scaling); reloaded on "
+                    f"{m['rows']} test rows, largest difference from base + adapter {m['max_abs_difference']:.2e}",
+                    f"- GGUF: {exp['gguf']}; score files with `simplex-train score {run.root} --input FILE`",
+                    ""]  # fmt: skip
     if run.merged.exists():
         L += [f"- merged model: `{run.relative(run.merged)}/` — `AutoModelForCausalLM.from_pretrained('{run.merged}')`"]
     if exp:

@@ -138,6 +138,10 @@ class RunDir:
     report, report_html = _at("report.md"), _at("report.html")
     training_plot, confusion_plot = _at("plots", "training.png"), _at("plots", "confusion.png")
     live_plot = _at("checkpoints", "live.png")
+    head = _at("adapter", "head.json")  # a head's problem, output names and target scaling
+    training_summary = _at("training_summary.txt")
+    overall_plot, dimension_plot = _at("plots", "overall_metrics.png"), _at("plots", "per_dimension_mae.png")
+    loss_plot, acceptance = _at("plots", "loss_curves.png"), _at("acceptance.json")
     notebook = _at("notebooks", "run_specialist.ipynb")
     evaluations = _at("evaluations")  # `simplex-train evaluate RUN --data D --name N`: one run-like folder per name
 

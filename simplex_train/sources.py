@@ -461,7 +461,7 @@ def read_source(
         fmt or data.format,
         data.has_header if has_header is None else has_header,
         column_names or data.column_names,
-        [data.text_field, data.label_field],
+        [data.text_field] + ([data.label_field] if data.label_field_required else []),
         text_fields=[data.text_field],
         max_chars=data.max_field_chars,
         multiline=data.multiline_fields,

@@ -5,17 +5,20 @@
 # %% ../nbs/11e_trained.ipynb #6110c98a
 from __future__ import annotations
 
-import random
+import csv, random, time
 from pathlib import Path
+
+import torch
 
 from .calibration import apply_platt
 from .clients import LlamaServer, OpenAIClient
 from .config import Specialist
-from .core import UserError, read_json, read_jsonl, write_json
-from .data import prepare_data
+from .core import UserError, read_json, read_jsonl, write_json, write_jsonl
+from .data import mean_tier, prepare_data
 from .deploy import served_predictions
 from .device import model_dtype
 from .evaluate import compare_predictions, evaluate_split
+from .heads import head_outputs, head_predictions, load_merged_head, load_trained_head
 from .modelfile import served_context
 from .models import load_adapted, load_model, load_tokenizer, local_model_path
 from .predict import predict_rows
@@ -25,7 +28,7 @@ from .runs import RunDir, acquire_lock, load_manifest, release_lock
 from .tasks import parse_stated_confidence
 
 # %% auto #0
-__all__ = ['VIA', 'run_spec', 'evaluation_rows', 'evaluate_on', 'query_prompt', 'predict_run']
+__all__ = ['VIA', 'run_spec', 'evaluation_rows', 'evaluate_on', 'query_prompt', 'predict_run', 'read_input_rows', 'score_file']
 
 # %% ../nbs/11e_trained.ipynb #aa1fe743
 def run_spec(run: RunDir) -> Specialist:
@@ -166,3 +169,56 @@ def predict_run(run_dir: str | Path, inputs: list[str | dict], via: str = "adapt
     calibration = read_json(run.calibration) if run.calibration.exists() else None
     return [{"input": x, "prediction": p, "raw": r, **_confidence(spec, p, r, calibration)}
             for x, p, r in zip(inputs, preds, raw)]
+
+# %% ../nbs/11e_trained.ipynb #5d6105de
+def read_input_rows(path: str | Path) -> list[dict]:
+    "Rows of a JSONL or CSV file (CSV fields may hold line breaks); a missing file or a non-object line is an error."
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{p}: no such file: give a JSONL or CSV file of rows")
+    if p.suffix.lower() == ".csv":
+        with open(p, newline="", encoding="utf-8") as f:
+            return list(csv.DictReader(f))
+    rows = read_jsonl(p)
+    bad = [i for i, r in enumerate(rows, 1) if not isinstance(r, dict)]
+    if bad:
+        raise UserError(f"{p}:{bad[0]}: each line must be a JSON object")
+    return rows
+
+
+def _head_model(run: RunDir, spec: Specialist):
+    "(model, tokenizer, head.json): the merged export when there is one, else base + adapter."
+    if run.merged_config.exists():
+        head = read_json(run.merged / run.head.name)
+        return load_merged_head(run.merged, spec), load_tokenizer(str(run.merged)), head
+    tok = load_tokenizer(str(run.adapter))
+    return load_trained_head(local_model_path(spec.base_model), run.adapter, spec, tok), tok, read_json(run.head)
+
+
+def _scored(spec: Specialist, row: dict, i: int, pred, probs) -> dict:
+    out = {"id": row.get("id", row.get("text_id", i))}
+    if spec.task.type == "regression":
+        return {**out, "scores": dict(zip(spec.task.dimensions, pred)), "tier": mean_tier(pred, spec.task.scale,
+                                                                                        spec.task.tiers)}  # fmt: skip
+    return {**out, "label": pred, "probability": round(float(probs.max()), 4)}
+
+# %% ../nbs/11e_trained.ipynb #63f8f9ec
+def score_file(run_dir: str | Path, input_path: str | Path, output: str | Path | None = None) -> dict:
+    """Score every row of `input_path` with a run's trained head; writes JSONL to `output` (default: beside the
+    input, `<name>.scores.jsonl`). Returns {'rows', 'seconds', 'rows_per_second', 'output'}."""
+    run = _trained(run_dir)
+    spec = run_spec(run)
+    if spec.train.method != "head":
+        raise UserError(f"{run.root} trained no head ({spec.train.method}): use `simplex-train predict`")
+    rows = read_input_rows(input_path)
+    model, tok, head = _head_model(run, spec)
+    field = spec.data.text_field
+    prompts = [query_prompt(spec, {**r, "text": r.get(field, r.get("text"))}) for r in rows]
+    t0 = time.perf_counter()
+    outputs = head_outputs(model, tok, prompts, spec.train.max_seq_len, spec.eval.batch_size)
+    seconds = time.perf_counter() - t0
+    preds, probs = head_predictions(spec, outputs, head), torch.softmax(torch.tensor(outputs), -1).numpy()
+    out = Path(output or Path(input_path).with_suffix(".scores.jsonl"))
+    write_jsonl(out, [_scored(spec, r, i, p, q) for i, (r, p, q) in enumerate(zip(rows, preds, probs))])
+    rate = round(len(rows) / max(seconds, 1e-9), 2)
+    return {"rows": len(rows), "seconds": round(seconds, 2), "rows_per_second": rate, "output": str(out)}
