@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 # %% auto #0
 __all__ = ['Reader', 'Metric', 'LOWER_IS_BETTER', 'RANK_BY_COMPLEXITY', 'SCHEDULERS', 'OPTIMIZERS', 'GGUF_TYPES',
            'SHARED_DATA_ENV', 'SplitFile', 'DataConfig', 'PromptConfig', 'template_syntax_error', 'TaskConfig',
-           'LoraConfig', 'TrainConfig', 'EvalConfig', 'DeployConfig', 'RehearsalConfig', 'Thresholds', 'Specialist',
-           'SpecialistError', 'parse_specialist', 'apply_overrides', 'samples_dir', 'expand_path', 'specialists_dir',
-           'list_specialists', 'load_specialist']
+           'LoraConfig', 'TrainConfig', 'EvalConfig', 'AcceptanceConfig', 'DeployConfig', 'RehearsalConfig',
+           'Thresholds', 'Specialist', 'SpecialistError', 'parse_specialist', 'apply_overrides', 'samples_dir',
+           'expand_path', 'specialists_dir', 'list_specialists', 'load_specialist']
 
 # %% ../nbs/01_config.ipynb #3264a075
 class _Strict(BaseModel):
@@ -243,6 +243,18 @@ class EvalConfig(_Strict):
 GGUF_TYPES = ("f32", "f16", "bf16", "q8_0", "q4_k_m", "q5_k_m", "q6_k", "q4_0", "q3_k_m", "q2_k")
 
 
+class AcceptanceConfig(_Strict):
+    """A scorer's acceptance before promotion (seed 002): known-good inputs must score high, agree with the oracle
+    and come back fast; failing any keeps the previous model. Scores are read on 0-1 (the mean over the dimensions,
+    placed on the task's scale)."""
+
+    profiles: str  # JSONL or CSV of known-good inputs (env vars expanded); their dimension fields: the oracle's scores
+    min_mean: float = Field(0.75, ge=0, le=1)  # the mean predicted score over the profiles
+    min_each: float = Field(0.50, ge=0, le=1)  # the lowest predicted score of any profile
+    min_correlation: float = Field(0.85, ge=-1, le=1)  # with the oracle's scores, where the profiles carry them
+    max_latency_s: float = Field(5.0, gt=0)  # p95 seconds to score one profile
+
+
 class DeployConfig(_Strict):
     "Export formats and the served check a model must pass before it is promoted."
 
@@ -254,6 +266,7 @@ class DeployConfig(_Strict):
     max_rows: int | None = 200  # test rows sent through the server (None: all)
     num_ctx: int | None = None  # context of the served model (default: max_seq_len + max_new_tokens)
     temperature: float = Field(0.0, ge=0)  # 0: greedy, as evaluated
+    acceptance: AcceptanceConfig | None = None  # a regression head: checked in the deploy stage before promotion
 
 
 class RehearsalConfig(_Strict):

@@ -8,11 +8,14 @@ from __future__ import annotations
 import os, statistics, time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .calibration import stated_report
 from .clients import LlamaServer, OpenAIClient
-from .config import Specialist
+from .config import Specialist, expand_path
+from .heads import head_outputs, head_predictions
+from .prompts import render
 from .core import now, read_json, read_jsonl, with_progress, write_json, write_jsonl
 from .device import model_dtype
 from .modelfile import served_context
@@ -20,11 +23,12 @@ from .models import load_model, load_tokenizer
 from .predict import predict_rows
 from .prompts import label_response
 from .runs import RunDir, SpecialistDir
+from .sources import read_input_rows
 from .tasks import compute_metrics, json_reference, parse_output, prediction_method
 
 # %% auto #0
 __all__ = ['HUB_FOLDERS', 'served_predictions', 'p95', 'score_correlation', 'reference_predictions', 'deploy_check',
-           'current_model', 'promote', 'rollback', 'serving_recipes', 'hub_upload']
+           'current_model', 'promote', 'rollback', 'acceptance_check', 'serving_recipes', 'hub_upload']
 
 # %% ../nbs/10_deploy.ipynb #88904752
 def _label_bias(spec: Specialist, tok) -> dict[int, float] | None:
@@ -248,6 +252,62 @@ def rollback(specialist_dir: str | Path) -> dict:
         "reasons": [],
     }
     return _record(folder, event)
+
+# %% ../nbs/10_deploy.ipynb #ca8e935b
+def _profile_scores(spec: Specialist, preds: list) -> list[float]:
+    "Each predicted score vector as one number on 0-1: its mean, placed on the task's scale."
+    lo, hi = spec.task.scale
+    return [(sum(p) / len(p) - lo) / (hi - lo) for p in preds]
+
+
+def _oracle_scores(spec: Specialist, rows: list[dict]) -> list[float] | None:
+    "The oracle's scores of the profiles on 0-1, when every profile carries every dimension."
+    dims = spec.task.dimensions
+    if not rows or not all(all(d in r for d in dims) for r in rows):
+        return None
+    return _profile_scores(spec, [[float(r[d]) for d in dims] for r in rows])
+
+
+def _timed_head(model, tok, spec: Specialist, prompts: list[str], head: dict) -> tuple[list, list[float]]:
+    "Predictions one prompt at a time (as a deployed scorer is asked), and the seconds each took."
+    preds, seconds = [], []
+    for p in prompts:
+        t0 = time.perf_counter()
+        preds += head_predictions(spec, head_outputs(model, tok, [p], spec.train.max_seq_len, 1), head)
+        seconds.append(time.perf_counter() - t0)
+    return preds, seconds
+
+# %% ../nbs/10_deploy.ipynb #89fbc3cd
+def _acceptance_checks(spec: Specialist, rows: list[dict], preds: list, seconds: list[float]) -> dict:
+    a = spec.deploy.acceptance
+    lat = {"p95_latency": p95(seconds) <= (a.max_latency_s if a else spec.deploy.p95_latency_s)}
+    if not (a and spec.task.type == "regression"):
+        return {"checks": lat, "figures": {}}
+    got, oracle = _profile_scores(spec, preds), _oracle_scores(spec, rows)
+    corr = float(np.corrcoef(got, oracle)[0, 1]) if oracle and np.std(got) and np.std(oracle) else None
+    figures = {"mean": statistics.fmean(got), "minimum": min(got), "correlation": corr}
+    checks = {"mean": figures["mean"] > a.min_mean, "minimum": figures["minimum"] > a.min_each, **lat}
+    if oracle:
+        checks["correlation"] = corr is not None and corr > a.min_correlation
+    return {"checks": checks, "figures": figures}
+
+
+def acceptance_check(run: RunDir, spec: Specialist, model, tok, head: dict) -> dict:
+    "Score the acceptance profiles (or the test rows) one at a time; write and return deploy_check.json."
+    a = spec.deploy.acceptance
+    rows = read_input_rows(expand_path(a.profiles)) if a else read_jsonl(run.split("test"))[: spec.deploy.max_rows]
+    field = spec.data.text_field
+    prompts = [render(spec.prompt.template, {**r, "text": r.get(field, r.get("text"))}, spec.prompt.engine)
+               if a else r["prompt"] for r in rows]  # fmt: skip
+    preds, seconds = _timed_head(model, tok, spec, prompts, head)
+    got = _acceptance_checks(spec, rows, preds, seconds)
+    figures = got["figures"]
+    out = {"engine": "transformers (head)", "gguf": None, "n": len(rows), "profiles": a.profiles if a else None,
+           "metric": "mean profile score" if figures else "latency", "served": figures.get("mean"),
+           **figures, "latency_s": _latency(seconds), "checks": got["checks"], "ok": all(got["checks"].values()),
+           "thresholds": a.model_dump() if a else {"p95_latency_s": spec.deploy.p95_latency_s}}  # fmt: skip
+    write_json(run.deploy_check, out)
+    return out
 
 # %% ../nbs/10_deploy.ipynb #5a6cda37
 def _engine_recipes(run: RunDir, spec: Specialist, info: dict) -> list[str]:

@@ -9,15 +9,16 @@ import os
 from pathlib import Path
 
 from .config import Specialist
-from .core import git_commit, log, package_dir, package_versions, read_jsonl, write_json
+from .core import git_commit, log, package_dir, package_versions, read_json, read_jsonl, write_json
 from .data import prepare_data, source_files
-from .deploy import deploy_check, promote
+from .deploy import acceptance_check, deploy_check, promote
 from .device import model_dtype, select_backend, set_seed
 from .evaluate import evaluate_split
 from .export import merge_adapter, verify_exports
 from .gate import gate_run
 from .gguf import export_gguf
-from .heads import head_baseline_stage, head_evaluate_stage, head_train_stage, merge_head
+from .heads import (head_baseline_stage, head_evaluate_stage, head_train_stage, load_merged_head,
+                                 load_trained_head, merge_head)
 from .models import load_adapted, load_adapter_weights, load_model, load_tokenizer, local_model_path
 from .options import RunOptions, resolve_spec, run_command
 from .report import write_report
@@ -168,8 +169,23 @@ def stage_export(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
     return out
 
 
+def _head_deploy(run: RunDir, spec: Specialist) -> dict:
+    "A head's acceptance on its merged model (or base + adapter), then promotion or the previous model kept."
+    if run.merged_config.exists():
+        model, tok = load_merged_head(run.merged, spec), load_tokenizer(str(run.merged))
+    else:
+        tok = load_tokenizer(str(run.adapter))
+        model = load_trained_head(local_model_path(spec.base_model), run.adapter, spec, tok)
+    check = acceptance_check(run, spec, model, tok, read_json(run.head))
+    event = promote(run)
+    return {"outputs": [run.deploy_check, run.promotion], "checks": check["checks"], "ok": check["ok"],
+            "p95_latency_s": check["latency_s"]["p95"], "action": event["action"]}  # fmt: skip
+
+
 def stage_deploy(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
     "Serve the GGUF and check it (deploy_check.json), then promote the run or keep the previous model."
+    if spec.train.method == "head":
+        return _head_deploy(run, spec)
     if not run.gguf_info.exists():
         return {"outputs": [], "skipped": "no GGUF export"}
     check = deploy_check(run, spec)

@@ -321,6 +321,32 @@ def _gguf_section(run: RunDir) -> list[str]:
     return L
 
 
+def _acceptance_lines(check: dict) -> list[str]:
+    "A head's deploy check: the acceptance figures against their bounds, and the latency."
+    failed = [k for k, ok in check["checks"].items() if not ok]
+    said = "**passed**" if check["ok"] else f"**failed** ({', '.join(failed)})"
+    t, lat = check["thresholds"], check["latency_s"]
+    L = [f"### Acceptance: {said}", "", f"{check['n']} {'profiles' if check['profiles'] else 'test rows'}, one at a "
+         f"time on {check['engine']}: latency p50 {lat['p50']:.3f} s, p95 {lat['p95']:.3f} s."]  # fmt: skip
+    if check.get("mean") is not None:
+        corr = check["correlation"]
+        L.append(f"Mean score {check['mean']:.3f} (> {t['min_mean']}), lowest {check['minimum']:.3f} "
+                 f"(> {t['min_each']}), correlation with the oracle {'—' if corr is None else f'{corr:.3f}'} "
+                 f"(> {t['min_correlation']}).")  # fmt: skip
+    return L + [""]
+
+
+def _head_export_lines(run: RunDir, exp: dict) -> list[str]:
+    "A head's exports: merged weights checked against base + adapter, no GGUF, the acceptance and promotion."
+    m, check, promo = exp["merged"], _read(run.deploy_check), _read(run.promotion)
+    L = [f"- merged model: `{run.relative(run.merged)}/` — `AutoModelForSequenceClassification."
+         f"from_pretrained('{run.merged}')`, with `head.json` (outputs, target scaling); reloaded on "
+         f"{m['rows']} test rows, largest difference from base + adapter {m['max_abs_difference']:.2e}",
+         f"- GGUF: {exp['gguf']}; score files with `simplex-train score {run.root} --input FILE`", ""]  # fmt: skip
+    L += _acceptance_lines(check) if check else []
+    return L + ([_promotion_line(promo), ""] if promo else [])
+
+
 def _exports_section(run: RunDir) -> list[str]:
     if not run.adapter.exists():
         return []
@@ -331,12 +357,7 @@ def _exports_section(run: RunDir) -> list[str]:
         f"- LoRA adapter: `{run.relative(run.adapter)}/` — `PeftModel.from_pretrained(base, '{run.adapter}')`",
     ]
     if exp and "n" not in exp:  # a head: merged weights checked against base + adapter
-        m = exp["merged"]
-        return L + [f"- merged model: `{run.relative(run.merged)}/` — `AutoModelForSequenceClassification."
-                    f"from_pretrained('{run.merged}')`, with `head.json` (outputs, target scaling); reloaded on "
-                    f"{m['rows']} test rows, largest difference from base + adapter {m['max_abs_difference']:.2e}",
-                    f"- GGUF: {exp['gguf']}; score files with `simplex-train score {run.root} --input FILE`",
-                    ""]  # fmt: skip
+        return L + _head_export_lines(run, exp)
     if run.merged.exists():
         L += [f"- merged model: `{run.relative(run.merged)}/` — `AutoModelForCausalLM.from_pretrained('{run.merged}')`"]
     if exp:

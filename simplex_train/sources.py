@@ -13,9 +13,9 @@ from .core import UserError
 
 # %% auto #0
 __all__ = ['FORMATS', 'NO_ENTITIES', 'UNANSWERABLE', 'ASSISTANT', 'DataError', 'detect_format', 'read_text', 'read_rows',
-           'bio_to_spans', 'spans_to_text', 'text_to_spans', 'spans_to_bio', 'read_conll', 'read_squad',
-           'serialize_schema', 'read_spider', 'read_humaneval', 'read_mbpp', 'split_transcript', 'read_hh',
-           'dsn_from_env', 'read_sql', 'read_source']
+           'read_input_rows', 'bio_to_spans', 'spans_to_text', 'text_to_spans', 'spans_to_bio', 'read_conll',
+           'read_squad', 'serialize_schema', 'read_spider', 'read_humaneval', 'read_mbpp', 'split_transcript',
+           'read_hh', 'dsn_from_env', 'read_sql', 'read_source']
 
 # %% ../nbs/02_sources.ipynb #67bfb018
 class DataError(UserError):
@@ -189,6 +189,22 @@ def read_rows(
     if not rows:
         raise DataError(path, 1, None, "no data rows")
     return rows
+
+# %% ../nbs/02_sources.ipynb #c28db577
+def read_input_rows(path: str | Path) -> list[dict]:
+    "Rows of a JSONL or CSV file (CSV fields may hold line breaks); a missing file or a non-object line is an error."
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{p}: no such file: give a JSONL or CSV file of rows")
+    if p.suffix.lower() == ".csv":
+        with open(p, newline="", encoding="utf-8") as f:
+            return list(csv.DictReader(f))
+    lines = [(i, s) for i, s in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if s.strip()]
+    rows = [(i, json.loads(s)) for i, s in lines]
+    bad = [i for i, r in rows if not isinstance(r, dict)]
+    if bad:
+        raise UserError(f"{p}:{bad[0]}: each line must be a JSON object")
+    return [r for _, r in rows]
 
 # %% ../nbs/02_sources.ipynb #796c2511
 NO_ENTITIES = "none"

@@ -5,7 +5,7 @@
 # %% ../nbs/11e_trained.ipynb #6110c98a
 from __future__ import annotations
 
-import csv, random, time
+import random, time
 from pathlib import Path
 
 import torch
@@ -25,10 +25,11 @@ from .predict import predict_rows
 from .prompts import prompt_wrapper, render, template_fields
 from .report import write_report
 from .runs import RunDir, acquire_lock, load_manifest, release_lock
+from .sources import read_input_rows
 from .tasks import parse_stated_confidence
 
 # %% auto #0
-__all__ = ['VIA', 'run_spec', 'evaluation_rows', 'evaluate_on', 'query_prompt', 'predict_run', 'read_input_rows', 'score_file']
+__all__ = ['VIA', 'run_spec', 'evaluation_rows', 'evaluate_on', 'query_prompt', 'predict_run', 'score_file']
 
 # %% ../nbs/11e_trained.ipynb #aa1fe743
 def run_spec(run: RunDir) -> Specialist:
@@ -171,21 +172,6 @@ def predict_run(run_dir: str | Path, inputs: list[str | dict], via: str = "adapt
             for x, p, r in zip(inputs, preds, raw)]
 
 # %% ../nbs/11e_trained.ipynb #5d6105de
-def read_input_rows(path: str | Path) -> list[dict]:
-    "Rows of a JSONL or CSV file (CSV fields may hold line breaks); a missing file or a non-object line is an error."
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"{p}: no such file: give a JSONL or CSV file of rows")
-    if p.suffix.lower() == ".csv":
-        with open(p, newline="", encoding="utf-8") as f:
-            return list(csv.DictReader(f))
-    rows = read_jsonl(p)
-    bad = [i for i, r in enumerate(rows, 1) if not isinstance(r, dict)]
-    if bad:
-        raise UserError(f"{p}:{bad[0]}: each line must be a JSON object")
-    return rows
-
-
 def _head_model(run: RunDir, spec: Specialist):
     "(model, tokenizer, head.json): the merged export when there is one, else base + adapter."
     if run.merged_config.exists():

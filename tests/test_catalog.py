@@ -5,7 +5,7 @@ gate. The PostgreSQL-backed profile scorer's smoke run is in test_postgres.py.""
 import pytest
 import yaml
 
-from simplex_train.config import list_specialists, load_specialist, apply_overrides
+from simplex_train.config import LOWER_IS_BETTER, apply_overrides, list_specialists, load_specialist
 from simplex_train.core import read_json
 from simplex_train.options import RunOptions
 from simplex_train.pipeline import run_pipeline
@@ -23,8 +23,8 @@ def smoke_run(name, tiny_model, tmp_path):
     run = run_pipeline(RunOptions(specialist=str(path), runs_root=str(tmp_path / "runs"), run_id="smoke", export_merged=False),
                        ["prepare", "baseline", "train", "evaluate", "gate"])
     base, ft, gate = read_json(run.metrics_file("baseline")), read_json(run.metrics_file("finetuned")), read_json(run.gate)
-    m = spec.task.metric
-    assert 0 <= base["metrics"][m] <= 1 and 0 <= ft["metrics"][m] <= 1, (base["metrics"], ft["metrics"])
+    m, top = spec.task.metric, float("inf") if spec.task.metric in LOWER_IS_BETTER else 1  # an error has no ceiling
+    assert 0 <= base["metrics"][m] <= top and 0 <= ft["metrics"][m] <= top, (base["metrics"], ft["metrics"])
     assert gate["decision"] in {"DEPLOY", "REVIEW", "FAIL"} and (run.metrics / "comparison.json").exists()
     return run
 

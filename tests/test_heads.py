@@ -21,7 +21,11 @@ lora: {{r: 4, alpha: 8}}
 train: {{learning_rate: 1.0e-2, epochs: 6, batch_size: 8, grad_accum: 1, eval_steps: 10, max_seq_len: 32, precision: fp32}}
 eval: {{batch_size: 8}}
 thresholds: {{baseline_target: 1.0, finetuned_target: 0.5, review_band: 0.2}}
+deploy: {{acceptance: {{profiles: {profiles}, min_mean: 0.6, min_each: 0.4, min_correlation: 0.85, max_latency_s: 5}}}}
 """
+PROFILES = [{"text": "Review 900: a film", "clarity": 4.5, "grammar": 4.0},
+            {"text": "Review 901: and fine", "clarity": 3.0, "grammar": 3.5},
+            {"text": "Review 902: slow film", "clarity": 4.5, "grammar": 4.0}]
 CLASSIFIER = """name: tiny_intents
 task: {{type: classification, labels: [dull, fine, film], metric: accuracy}}
 data: {{path: {data}}}
@@ -48,10 +52,11 @@ def _rows(n: int, seed: int) -> list[dict]:
     return out
 
 
-def _run(tmp_path: Path, yaml_text: str, name: str) -> Path:
+def _run(tmp_path: Path, yaml_text: str, name: str, run_id: str = "r1", **overrides) -> Path:
     spec = tmp_path / f"{name}.yaml"
     spec.write_text(yaml_text)
-    opts = RunOptions(specialist=str(spec), runs_root=str(tmp_path / "runs"), run_id="r1", gguf=False)
+    opts = RunOptions(specialist=str(spec), runs_root=str(tmp_path / "runs"), run_id=run_id, gguf=False,
+                      overrides=overrides)
     return run_pipeline(opts).root
 
 
@@ -59,7 +64,9 @@ def _run(tmp_path: Path, yaml_text: str, name: str) -> Path:
 def scorer_run(tmp_path_factory, tiny_model) -> Path:
     tmp = tmp_path_factory.mktemp("scorer")
     write_jsonl(tmp / "rows.jsonl", _rows(240, 0))
-    return _run(tmp, REGRESSION.format(data=tmp / "rows.jsonl", model=tiny_model), "tiny_scorer")
+    write_jsonl(tmp / "profiles.jsonl", PROFILES)
+    text = REGRESSION.format(data=tmp / "rows.jsonl", model=tiny_model, profiles=tmp / "profiles.jsonl")
+    return _run(tmp, text, "tiny_scorer")
 
 
 def test_regression_head_pipeline(scorer_run):
@@ -104,3 +111,17 @@ def test_classification_head_pipeline(tmp_path, tiny_model):
     assert tuned["metrics"]["accuracy"] >= 0.9 > base["metrics"]["accuracy"]
     assert tuned["confusion"]["labels"] == ["dull", "fine", "film"]
     assert read_json(run / "gate.json")["decision"] == "DEPLOY"
+
+
+def test_acceptance_keeps_the_previous_scorer(scorer_run):
+    "Seed 002's acceptance: the first scorer passes and is promoted; a stricter bar refuses the next one."
+    check = read_json(scorer_run / "deploy_check.json")
+    print("acceptance:", {k: check[k] for k in ("mean", "minimum", "correlation")}, check["latency_s"])
+    assert check["ok"] and check["checks"] == {"mean": True, "minimum": True, "p95_latency": True, "correlation": True}
+    assert read_json(scorer_run / "promotion.json")["action"] == "promoted"
+    tmp = scorer_run.parents[2]
+    second = _run(tmp, (tmp / "tiny_scorer.yaml").read_text(), "tiny_scorer", "r2", **{"deploy.acceptance.min_mean": 0.99})
+    refused = read_json(second / "deploy_check.json")
+    assert not refused["ok"] and refused["checks"]["mean"] is False
+    assert read_json(second / "promotion.json")["action"] == "kept_previous"
+    assert read_json(scorer_run.parent / "current.json")["run_id"] == "r1"
