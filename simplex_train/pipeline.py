@@ -235,7 +235,8 @@ STAGE_INPUTS = {
         [],
     ),  # fmt: skip
     "baseline": (["base_model", "task", "prompt", "eval", "train.precision"], ["init_adapter"], ["prepare"]),
-    "train": (["base_model", "task", "prompt", "complexity", "lora", "train"], ["init_adapter"], ["prepare"]),
+    "train": (["base_model", "task", "prompt", "complexity", "lora", "train", "rehearsal"], ["init_adapter"],
+              ["prepare"]),  # fmt: skip
     "evaluate": (["base_model", "task", "prompt", "eval", "train.precision"], [], ["prepare", "train"]),
     "gate": (["task", "thresholds"], [], ["baseline", "evaluate"]),
     "export": (["base_model", "task", "prompt", "eval", "deploy"], ["export_merged", "gguf"], ["train", "evaluate"]),

@@ -1,0 +1,74 @@
+"""Heads on real data, on the embedded model (Gemma 3 270M), CPU:
+
+- `--part ellipse`: the `essay_scorer` specialist (a six-dimension regression head) on ELLIPSE: test MAE and MCRMSE
+  against the training mean, per dimension, training time and scoring speed.
+- `--part banking77`: the `intent` specialist two ways on the same rows: its generative recipe (SFT, evaluated by
+  label scoring) and a classification head (`train.method: head`): accuracy, test examples/s, training seconds.
+
+    SIMPLEX_SHARED_DATA=../shared/data python bench/heads_bench.py --part ellipse --runs-root /tmp/heads
+    SIMPLEX_SHARED_DATA=../shared/data python bench/heads_bench.py --part banking77 --max-train 1000 --max-test 300
+
+Results are merged into bench/heads_results.json (one entry per part), with the machine and the command.
+"""
+import argparse, json, sys, time
+from pathlib import Path
+
+from simplex_train.core import read_json, write_json
+from simplex_train.device import describe_machine
+from simplex_train.options import RunOptions
+from simplex_train.pipeline import run_pipeline
+
+OUT = Path(__file__).with_name("heads_results.json")
+
+
+def _stage_seconds(run) -> dict:
+    return {k: v.get("seconds") for k, v in read_json(run.manifest)["stages"].items()}
+
+
+def _summary(run) -> dict:
+    base, tuned = read_json(run.metrics_file("baseline")), read_json(run.metrics_file("finetuned"))
+    out = {"run": str(run.root), "gate": read_json(run.gate)["decision"], "baseline": base["metrics"],
+           "finetuned": tuned["metrics"], "test_rows": tuned["n"], "test_examples_per_second":
+           tuned["examples_per_second"], "stage_seconds": _stage_seconds(run)}  # fmt: skip
+    for key in ("per_dimension", "by_tier", "overfitting"):
+        if key in tuned:
+            out[key] = tuned[key]
+    if run.training_metadata.exists():
+        meta = read_json(run.training_metadata)
+        out["train"] = {k: meta.get(k) for k in ("train_rows", "steps", "seconds", "best_metric")}
+    return out
+
+
+def ellipse(args) -> dict:
+    opts = RunOptions(specialist="essay_scorer", runs_root=args.runs_root, run_id="bench", gguf=False)
+    return _summary(run_pipeline(opts))
+
+
+def banking77(args) -> dict:
+    out = {}
+    for method in ("head", "sft"):
+        opts = RunOptions(specialist="intent", runs_root=f"{args.runs_root}/{method}", run_id="bench", gguf=False,
+                          export_merged=False, max_train=args.max_train, max_test=args.max_test,
+                          overrides={"train.method": method})  # fmt: skip
+        t0 = time.perf_counter()
+        run = run_pipeline(opts, ["prepare", "baseline", "train", "evaluate", "gate"])
+        out[method] = {**_summary(run), "wall_seconds": round(time.perf_counter() - t0, 1)}
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--part", choices=["ellipse", "banking77"], required=True)
+    p.add_argument("--runs-root", default="/tmp/heads_bench")
+    p.add_argument("--max-train", type=int, default=1000)
+    p.add_argument("--max-test", type=int, default=300)
+    args = p.parse_args()
+    result = {"ellipse": ellipse, "banking77": banking77}[args.part](args)
+    results = read_json(OUT) if OUT.exists() else {}
+    results[args.part] = {"command": "python " + " ".join(sys.argv), "machine": describe_machine(), **result}
+    write_json(OUT, results)
+    print(json.dumps(results[args.part], indent=1))
+
+
+if __name__ == "__main__":
+    main()
