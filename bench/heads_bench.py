@@ -4,9 +4,12 @@
   against the training mean, per dimension, training time and scoring speed.
 - `--part banking77`: the `intent` specialist two ways on the same rows: its generative recipe (SFT, evaluated by
   label scoring) and a classification head (`train.method: head`): accuracy, test examples/s, training seconds.
+- `--part conll`: the `ner` specialist two ways on the same rows: generation (SFT, the entity list written out) and
+  a token-classification head (a tag per word): entity F1 on CoNLL's validation split, examples/s, training seconds.
 
     SIMPLEX_SHARED_DATA=../shared/data python bench/heads_bench.py --part ellipse --runs-root /tmp/heads
     SIMPLEX_SHARED_DATA=../shared/data python bench/heads_bench.py --part banking77 --max-train 1000 --max-test 300
+    SIMPLEX_SHARED_DATA=../shared/data python bench/heads_bench.py --part conll --max-train 1000 --max-test 300
 
 Results are merged into bench/heads_results.json (one entry per part), with the machine and the command.
 """
@@ -26,10 +29,11 @@ def _stage_seconds(run) -> dict:
 
 
 def _summary(run) -> dict:
-    base, tuned = read_json(run.metrics_file("baseline")), read_json(run.metrics_file("finetuned"))
-    out = {"run": str(run.root), "gate": read_json(run.gate)["decision"], "baseline": base["metrics"],
-           "finetuned": tuned["metrics"], "test_rows": tuned["n"], "test_examples_per_second":
-           tuned["examples_per_second"], "stage_seconds": _stage_seconds(run)}  # fmt: skip
+    tuned = read_json(run.metrics_file("finetuned"))
+    out = {"run": str(run.root), "finetuned": tuned["metrics"], "test_rows": tuned["n"],
+           "test_examples_per_second": tuned["examples_per_second"], "stage_seconds": _stage_seconds(run)}
+    if run.gate.exists():  # the comparison runs train and evaluate only: both methods on the same rows
+        out.update(gate=read_json(run.gate)["decision"], baseline=read_json(run.metrics_file("baseline"))["metrics"])
     for key in ("per_dimension", "by_tier", "overfitting"):
         if key in tuned:
             out[key] = tuned[key]
@@ -44,26 +48,29 @@ def ellipse(args) -> dict:
     return _summary(run_pipeline(opts))
 
 
-def banking77(args) -> dict:
+def both_methods(specialist: str, args) -> dict:
+    "The specialist trained and evaluated with a head and with its generative recipe, on the same rows."
     out = {}
     for method in ("head", "sft"):
-        opts = RunOptions(specialist="intent", runs_root=f"{args.runs_root}/{method}", run_id="bench", gguf=False,
+        opts = RunOptions(specialist=specialist, runs_root=f"{args.runs_root}/{method}", run_id="bench", gguf=False,
                           export_merged=False, max_train=args.max_train, max_test=args.max_test,
                           overrides={"train.method": method})  # fmt: skip
         t0 = time.perf_counter()
-        run = run_pipeline(opts, ["prepare", "baseline", "train", "evaluate", "gate"])
+        run = run_pipeline(opts, ["prepare", "train", "evaluate"])
         out[method] = {**_summary(run), "wall_seconds": round(time.perf_counter() - t0, 1)}
     return out
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--part", choices=["ellipse", "banking77"], required=True)
+    p.add_argument("--part", choices=["ellipse", "banking77", "conll"], required=True)
     p.add_argument("--runs-root", default="/tmp/heads_bench")
     p.add_argument("--max-train", type=int, default=1000)
     p.add_argument("--max-test", type=int, default=300)
     args = p.parse_args()
-    result = {"ellipse": ellipse, "banking77": banking77}[args.part](args)
+    parts = {"ellipse": ellipse, "banking77": lambda a: both_methods("intent", a),
+             "conll": lambda a: both_methods("ner", a)}
+    result = parts[args.part](args)
     results = read_json(OUT) if OUT.exists() else {}
     results[args.part] = {"command": "python " + " ".join(sys.argv), "machine": describe_machine(), **result}
     write_json(OUT, results)

@@ -136,6 +136,7 @@ class TaskConfig(_Strict):
     dimensions: list[str] | None = None  # regression: the scored dimensions, each a numeric field of the rows
     scale: tuple[float, float] = (0.0, 1.0)  # regression: the lowest and highest score a dimension can have
     tiers: dict[str, float] | None = None  # regression: tier name -> lowest mean score (default: thirds of the scale)
+    tags: list[str] | None = None  # entity_f1 with a head: the IOB tags a token-classification head predicts
     metric: Metric = "accuracy"
     answer_after: str | None = None  # a response may reason first: the answer is what follows this marker's last use
     # the response ends with "confidence N%" after its answer; the rows carry `options` and `truth` (metadata_fields):
@@ -182,6 +183,7 @@ class TrainConfig(_Strict):
 
     # sft: the language model writes the answer; head: a classification/regression head on the last token (LoRA body)
     method: Literal["sft", "head"] = "sft"
+    head_bidirectional: bool = True  # a token head reads the whole sentence (Gemma 3's bidirectional attention)
     learning_rate: float = Field(2e-4, gt=0)
     lr_scheduler: Literal[SCHEDULERS] = "cosine"
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
@@ -328,8 +330,10 @@ class Specialist(_Strict):
         if self.task.type == "regression":
             self.__dict__["train"] = self.train.model_copy(update={"method": "head"})  # only a head predicts scores
             self.__dict__["data"] = self.data.model_copy(update={"label_field_required": False})
-        if self.train.method == "head" and self.task.type not in ("classification", "regression"):
-            raise ValueError("train.method: head needs task.type classification (labels) or regression (dimensions)")
+        token_head = self.task.metric == "entity_f1" and self.task.tags
+        if self.train.method == "head" and self.task.type not in ("classification", "regression") and not token_head:
+            raise ValueError("train.method: head needs task.type classification (labels), regression (dimensions) "
+                             "or metric entity_f1 with task.tags (a token-classification head)")
         return self
 
     @model_validator(mode="after")

@@ -14,7 +14,7 @@ import torch
 from .calibration import stated_report
 from .clients import LlamaServer, OpenAIClient
 from .config import Specialist, expand_path
-from .heads import head_outputs, head_predictions
+from .heads import predict_head
 from .prompts import render
 from .core import now, read_json, read_jsonl, with_progress, write_json, write_jsonl
 from .device import model_dtype
@@ -268,12 +268,12 @@ def _oracle_scores(spec: Specialist, rows: list[dict]) -> list[float] | None:
     return _profile_scores(spec, [[float(r[d]) for d in dims] for r in rows])
 
 
-def _timed_head(model, tok, spec: Specialist, prompts: list[str], head: dict) -> tuple[list, list[float]]:
-    "Predictions one prompt at a time (as a deployed scorer is asked), and the seconds each took."
+def _timed_head(model, tok, spec: Specialist, rows: list[dict], head: dict) -> tuple[list, list[float]]:
+    "Predictions one prepared row at a time (as a deployed scorer is asked), and the seconds each took."
     preds, seconds = [], []
-    for p in prompts:
+    for r in rows:
         t0 = time.perf_counter()
-        preds += head_predictions(spec, head_outputs(model, tok, [p], spec.train.max_seq_len, 1), head)
+        preds += predict_head(model, tok, spec, [r], head)
         seconds.append(time.perf_counter() - t0)
     return preds, seconds
 
@@ -297,9 +297,9 @@ def acceptance_check(run: RunDir, spec: Specialist, model, tok, head: dict) -> d
     a = spec.deploy.acceptance
     rows = read_input_rows(expand_path(a.profiles)) if a else read_jsonl(run.split("test"))[: spec.deploy.max_rows]
     field = spec.data.text_field
-    prompts = [render(spec.prompt.template, {**r, "text": r.get(field, r.get("text"))}, spec.prompt.engine)
-               if a else r["prompt"] for r in rows]  # fmt: skip
-    preds, seconds = _timed_head(model, tok, spec, prompts, head)
+    asked = [{"prompt": render(spec.prompt.template, {**r, "text": r.get(field, r.get("text"))}, spec.prompt.engine)}
+             for r in rows] if a else rows  # fmt: skip
+    preds, seconds = _timed_head(model, tok, spec, asked, head)
     got = _acceptance_checks(spec, rows, preds, seconds)
     figures = got["figures"]
     out = {"engine": "transformers (head)", "gguf": None, "n": len(rows), "profiles": a.profiles if a else None,

@@ -127,7 +127,7 @@ def _metrics_section(run: RunDir) -> list[str]:
     )
     if ft:
         L += [
-            f"Evaluation speed: baseline {base['examples_per_second']} ex/s, "
+            f"Evaluation speed: baseline {base['examples_per_second'] or '—'} ex/s, "
             f"fine-tuned {ft['examples_per_second']} ex/s.",
             "",
         ]

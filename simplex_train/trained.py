@@ -18,7 +18,8 @@ from .data import mean_tier, prepare_data
 from .deploy import served_predictions
 from .device import model_dtype
 from .evaluate import compare_predictions, evaluate_split
-from .heads import head_outputs, head_predictions, load_merged_head, load_trained_head
+from .heads import (head_kind, head_outputs, head_predictions, load_merged_head, load_trained_head,
+                                 predict_head)
 from .modelfile import served_context
 from .models import load_adapted, load_model, load_tokenizer, local_model_path
 from .predict import predict_rows
@@ -181,6 +182,18 @@ def _head_model(run: RunDir, spec: Specialist):
     return load_trained_head(local_model_path(spec.base_model), run.adapter, spec, tok), tok, read_json(run.head)
 
 
+def _score_rows(spec: Specialist, model, tok, head: dict, rows: list[dict], texts: list[str]) -> list[dict]:
+    "One output per row: scores and tier, a label and its probability, or a tag per word (words split on spaces)."
+    if head_kind(spec) == "token":
+        words = [t.split() for t in texts]
+        tags = predict_head(model, tok, spec, [{"metadata": {"tokens": w}} for w in words], head)
+        return [{"id": r.get("id", i), "tokens": w, "tags": t} for i, (r, w, t) in enumerate(zip(rows, words, tags))]
+    prompts = [query_prompt(spec, {**r, "text": t}) for r, t in zip(rows, texts)]
+    outputs = head_outputs(model, tok, prompts, spec.train.max_seq_len, spec.eval.batch_size)
+    preds, probs = head_predictions(spec, outputs, head), torch.softmax(torch.tensor(outputs), -1).numpy()
+    return [_scored(spec, r, i, p, q) for i, (r, p, q) in enumerate(zip(rows, preds, probs))]
+
+
 def _scored(spec: Specialist, row: dict, i: int, pred, probs) -> dict:
     out = {"id": row.get("id", row.get("text_id", i))}
     if spec.task.type == "regression":
@@ -199,12 +212,11 @@ def score_file(run_dir: str | Path, input_path: str | Path, output: str | Path |
     rows = read_input_rows(input_path)
     model, tok, head = _head_model(run, spec)
     field = spec.data.text_field
-    prompts = [query_prompt(spec, {**r, "text": r.get(field, r.get("text"))}) for r in rows]
+    texts = [str(r.get(field, r.get("text"))) for r in rows]
     t0 = time.perf_counter()
-    outputs = head_outputs(model, tok, prompts, spec.train.max_seq_len, spec.eval.batch_size)
+    scored = _score_rows(spec, model, tok, head, rows, texts)
     seconds = time.perf_counter() - t0
-    preds, probs = head_predictions(spec, outputs, head), torch.softmax(torch.tensor(outputs), -1).numpy()
     out = Path(output or Path(input_path).with_suffix(".scores.jsonl"))
-    write_jsonl(out, [_scored(spec, r, i, p, q) for i, (r, p, q) in enumerate(zip(rows, preds, probs))])
+    write_jsonl(out, scored)
     rate = round(len(rows) / max(seconds, 1e-9), 2)
     return {"rows": len(rows), "seconds": round(seconds, 2), "rows_per_second": rate, "output": str(out)}

@@ -125,3 +125,46 @@ def test_acceptance_keeps_the_previous_scorer(scorer_run):
     assert not refused["ok"] and refused["checks"]["mean"] is False
     assert read_json(second / "promotion.json")["action"] == "kept_previous"
     assert read_json(scorer_run.parent / "current.json")["run_id"] == "r1"
+
+NER = """name: tiny_ner
+task: {{type: generation, metric: entity_f1, tags: [O, B-PER, I-PER, B-LOC, I-LOC]}}
+data: {{reader: conll, path: {data}, metadata_fields: [tokens, tags]}}
+prompt: {{template: "Sentence: {{text}}\\nEntities:", response: " {{label}}"}}
+base_model: {model}
+lora: {{r: 4, alpha: 8}}
+train: {{method: head, learning_rate: 3.0e-3, epochs: 8, batch_size: 8, grad_accum: 1, eval_steps: 40, max_seq_len: 48,
+         precision: fp32}}
+eval: {{batch_size: 8}}
+thresholds: {{baseline_target: 0.0, finetuned_target: 0.7, review_band: 0.1}}
+"""
+
+
+def _conll(n: int, seed: int) -> str:
+    "Sentences whose names come from two small lists: the tags follow from the words (and their neighbours)."
+    rng = random.Random(seed)
+    people, places, filler = ["fine film", "dull"], ["Oslo", "city"], ["a", "and", "slow"]  # words the tiny vocabulary has
+    out = []
+    for _ in range(n):
+        words, tags = [], []
+        for kind in rng.sample(["PER", "LOC", "O", "O"], 4):
+            name = rng.choice(people if kind == "PER" else places if kind == "LOC" else filler).split()
+            words += name
+            tags += ["O"] * len(name) if kind == "O" else [f"B-{kind}"] + [f"I-{kind}"] * (len(name) - 1)
+        words.append(str(rng.randrange(10**6)))  # every sentence its own
+        tags.append("O")
+        out.append("\n".join(f"{w} X X {t}" for w, t in zip(words, tags)))
+    return "\n\n".join(out) + "\n"
+
+
+def test_token_head_pipeline(tmp_path, tiny_model):
+    (tmp_path / "ner.txt").write_text(_conll(240, 2))
+    run = _run(tmp_path, NER.format(data=tmp_path / "ner.txt", model=tiny_model), "tiny_ner")
+    base, tuned = (read_json(run / "metrics" / f"{n}.json") for n in ("baseline", "finetuned"))
+    print("entity F1: no entities", base["metrics"]["entity_f1"], "-> token head", tuned["metrics"]["entity_f1"])
+    assert base["metrics"]["entity_f1"] == 0 and tuned["metrics"]["entity_f1"] >= 0.7
+    assert read_json(run / "export.json")["merged"]["ok"] and read_json(run / "gate.json")["decision"] != "FAIL"
+    from simplex_train.trained import score_file
+    write_jsonl(tmp_path / "sentences.jsonl", [{"id": "s1", "text": "a fine film met Oslo"}])
+    got = read_jsonl(score_file(run, tmp_path / "sentences.jsonl")["output"])
+    print("tagged:", got)
+    assert got[0]["tokens"] == ["a", "fine", "film", "met", "Oslo"] and len(got[0]["tags"]) == 5
