@@ -48,13 +48,17 @@ def ellipse(args) -> dict:
     return _summary(run_pipeline(opts))
 
 
+HEAD_LR = 1.0e-3  # a head trained in full from zero learns faster than LoRA's 2e-4 allows (0.555 vs 0.37, 600 rows)
+
+
 def both_methods(specialist: str, args) -> dict:
     "The specialist trained and evaluated with a head and with its generative recipe, on the same rows."
     out = {}
     for method in ("head", "sft"):
+        lr = {"train.learning_rate": HEAD_LR} if method == "head" else {}
         opts = RunOptions(specialist=specialist, runs_root=f"{args.runs_root}/{method}", run_id="bench", gguf=False,
                           export_merged=False, max_train=args.max_train, max_test=args.max_test,
-                          overrides={"train.method": method})  # fmt: skip
+                          overrides={"train.method": method, **lr})  # fmt: skip
         t0 = time.perf_counter()
         run = run_pipeline(opts, ["prepare", "train", "evaluate"])
         out[method] = {**_summary(run), "wall_seconds": round(time.perf_counter() - t0, 1)}

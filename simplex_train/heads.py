@@ -104,9 +104,16 @@ def _head_base(path: str, spec: Specialist, tok, dtype):
 
 
 def load_head_model(path: str, spec: Specialist, tok, dtype=None):
-    "The base model with a new head (one output per dimension or label) and LoRA on its body, for training."
-    set_dtype = dtype or model_dtype(spec.train.precision)
-    return get_peft_model(_head_base(path, spec, tok, set_dtype), head_lora_config(spec))
+    """The base model with a new head (one output per dimension, label or tag) and LoRA on its body, for training.
+    A label or tag head starts at zero (a uniform distribution): a random one on Gemma's large hidden states starts
+    with a loss near 9 for 77 labels and, at 2e-4, was still at chance after one epoch of Banking77 (0.005 test
+    accuracy; 0.37 from zero). A regression head keeps transformers' initialisation, as measured on ELLIPSE."""
+    model = _head_base(path, spec, tok, dtype or model_dtype(spec.train.precision))
+    if head_kind(spec) != "regression":
+        torch.nn.init.zeros_(model.score.weight)
+    if head_kind(spec) != "regression" and model.score.bias is not None:
+        torch.nn.init.zeros_(model.score.bias)
+    return get_peft_model(model, head_lora_config(spec))
 
 
 def load_merged_head(folder: str | Path, spec: Specialist, dtype=None):
