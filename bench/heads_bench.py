@@ -54,8 +54,10 @@ HEAD_LR = 1.0e-3  # a head trained in full from zero learns faster than LoRA's 2
 def both_methods(specialist: str, args) -> dict:
     "The specialist trained and evaluated with a head and with its generative recipe, on the same rows."
     out = {}
-    for method in ("head", "sft"):
-        lr = {"train.learning_rate": HEAD_LR} if method == "head" else {}
+    for method in args.methods.split(","):
+        # the generative side picks its checkpoint by validation loss: label scoring 77 labels at every validation
+        # would cost more than the training itself on a CPU
+        lr = {"train.learning_rate": HEAD_LR} if method == "head" else {"train.best_by": "eval_loss"}
         opts = RunOptions(specialist=specialist, runs_root=f"{args.runs_root}/{method}", run_id="bench", gguf=False,
                           export_merged=False, max_train=args.max_train, max_test=args.max_test,
                           overrides={"train.method": method, **lr})  # fmt: skip
@@ -72,12 +74,14 @@ def main() -> None:
     p.add_argument("--runs-root", default="/tmp/heads_bench")
     p.add_argument("--max-train", type=int, default=1000)
     p.add_argument("--max-test", type=int, default=300)
+    p.add_argument("--methods", default="head,sft", help="which sides of a comparison to run (results merge)")
     args = p.parse_args()
     parts = {"ellipse": ellipse, "banking77": lambda a: both_methods("intent", a),
              "conll": lambda a: both_methods("ner", a)}
     result = parts[args.part](args)
     results = read_json(OUT) if OUT.exists() else {}
-    results[args.part] = {"command": "python " + " ".join(sys.argv), "machine": describe_machine(), **result}
+    before = results.get(args.part, {}) if args.part != "ellipse" else {}
+    results[args.part] = {**before, "command": "python " + " ".join(sys.argv), "machine": describe_machine(), **result}
     write_json(OUT, results)
     print(json.dumps(results[args.part], indent=1))
 
