@@ -25,7 +25,7 @@ app = typer.Typer(
 
 # %% auto #0
 __all__ = ['app', 'cloud_app', 'label_app', 'list_cmd', 'show', 'run', 'prepare', 'launch_command', 'train', 'evaluate',
-           'predict', 'score', 'batch', 'cloud_plan', 'label_sample', 'label_calibrate', 'label_validate',
+           'predict', 'score', 'pairs', 'batch', 'cloud_plan', 'label_sample', 'label_calibrate', 'label_validate',
            'label_batch_cmd', 'label_dataset', 'install_llama_cpp_cmd', 'promote', 'rollback', 'hub_upload_cmd', 'docs',
            'readme', 'main']
 
@@ -275,6 +275,25 @@ def score(
         _fail(e)
     speed = f"{done['seconds']} s ({done['rows_per_second']} rows/s)"
     typer.echo(f"scored {done['rows']} rows in {speed}: {done['output']}", err=True)
+
+# %% ../nbs/12_cli.ipynb #95ebeb1c
+@app.command()
+def pairs(
+    run_dir: str = typer.Argument(..., help="a trained run (runs/NAME/RUN_ID) whose task metric can score answers"),
+    split: str = typer.Option("train", help="whose prompts: train, val or test"),
+    k: int = typer.Option(4, help="candidates sampled per prompt"),
+    temperature: float = typer.Option(1.0, help="sampling temperature"),
+    max_rows: Optional[int] = typer.Option(None, help="at most this many prompts"),
+    output: Optional[str] = typer.Option(None, help="where the pairs go (default: RUN/data/generated_pairs.jsonl)"),
+    seed: int = typer.Option(0),
+):
+    "Preference pairs from a run's own answers: k samples per prompt, best vs worst by the task metric (for DPO)."
+    from simplex_train.trained import pairs_from_run  # heavy: torch, transformers
+    try:
+        made = pairs_from_run(run_dir, split, k, temperature, max_rows, output, seed)
+    except UserError as e:
+        _fail(e)
+    typer.echo(json.dumps(made), err=True)
 
 # %% ../nbs/12_cli.ipynb #fd700f80
 def _planned(specialists: list[str], all_specialists: bool, from_file: Optional[list], shared: dict) -> list:

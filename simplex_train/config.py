@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 __all__ = ['Reader', 'Metric', 'LOWER_IS_BETTER', 'RANK_BY_COMPLEXITY', 'SCHEDULERS', 'OPTIMIZERS', 'GGUF_TYPES',
            'SHARED_DATA_ENV', 'SplitFile', 'DataConfig', 'PromptConfig', 'template_syntax_error', 'TaskConfig',
            'LoraConfig', 'TrainConfig', 'EvalConfig', 'AcceptanceConfig', 'DeployConfig', 'RehearsalConfig',
-           'Thresholds', 'Specialist', 'SpecialistError', 'parse_specialist', 'apply_overrides', 'samples_dir',
-           'expand_path', 'specialists_dir', 'list_specialists', 'load_specialist']
+           'DpoConfig', 'Thresholds', 'Specialist', 'SpecialistError', 'parse_specialist', 'apply_overrides',
+           'samples_dir', 'expand_path', 'specialists_dir', 'list_specialists', 'load_specialist']
 
 # %% ../nbs/01_config.ipynb #3264a075
 class _Strict(BaseModel):
@@ -34,7 +34,7 @@ class SplitFile(_Strict):
     column_names: list[str] | None = None
 
 
-Reader = Literal["table", "conll", "squad", "spider", "humaneval", "mbpp", "hh_rlhf", "sql"]
+Reader = Literal["table", "conll", "squad", "spider", "humaneval", "mbpp", "hh_rlhf", "preference_messages", "sql"]
 
 
 class DataConfig(_Strict):
@@ -151,6 +151,8 @@ class TaskConfig(_Strict):
             raise ValueError("regression needs `dimensions` (the score fields) and `metric: mae`")
         if self.scale[0] >= self.scale[1]:
             raise ValueError(f"scale {list(self.scale)}: the lowest score must be below the highest")
+        if self.type == "preference" and "metric" not in self.model_fields_set:
+            self.__dict__["metric"] = "preference_accuracy"  # what a preference task is scored by
         return self
 
 
@@ -181,8 +183,9 @@ class LoraConfig(_Strict):
 class TrainConfig(_Strict):
     "Training hyperparameters, precision, quantization, checkpointing and early stopping."
 
-    # sft: the language model writes the answer; head: a classification/regression head on the last token (LoRA body)
-    method: Literal["sft", "head"] = "sft"
+    # sft: the language model writes the answer; head: a classification/regression head on the last token (LoRA body);
+    # dpo: direct preference optimisation on {prompt, chosen, rejected} pairs (the `dpo:` section)
+    method: Literal["sft", "head", "dpo"] = "sft"
     head_bidirectional: bool = True  # a token head reads the whole sentence (Gemma 3's bidirectional attention)
     learning_rate: float = Field(2e-4, gt=0)
     lr_scheduler: Literal[SCHEDULERS] = "cosine"
@@ -281,6 +284,17 @@ class RehearsalConfig(_Strict):
     general_tokens: int = Field(64, ge=8)  # length of each general text, in tokens
 
 
+class DpoConfig(_Strict):
+    """Direct preference optimisation (`train.method: dpo`): the policy is the LoRA adapter, trained from where the run
+    starts (an SFT adapter given by `--init-adapter` or a chain's earlier stage, else the base model). The reference
+    is frozen: its log-probabilities are computed once before training, so no second model is held in memory."""
+
+    beta: float = Field(0.1, gt=0)  # how far the policy may move from the reference (TRL's default)
+    loss_type: Literal["sigmoid", "ipo", "hinge"] = "sigmoid"  # sigmoid: the DPO paper's loss; ipo; hinge (SLiC)
+    reference: Literal["start", "base"] = "start"  # start: the model DPO starts from (SFT adapter); base: no adapter
+    max_drop: float = Field(0.02, ge=0, le=1)  # the gate: the task metric may fall this much below the starting model
+
+
 class Thresholds(_Strict):
     "Gate thresholds on the task metric, as fractions."
 
@@ -307,6 +321,7 @@ class Specialist(_Strict):
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
     rehearsal: RehearsalConfig = RehearsalConfig()
+    dpo: DpoConfig = DpoConfig()
     deploy: DeployConfig = DeployConfig()
     thresholds: Thresholds
 
@@ -334,6 +349,10 @@ class Specialist(_Strict):
         if self.train.method == "head" and self.task.type not in ("classification", "regression") and not token_head:
             raise ValueError("train.method: head needs task.type classification (labels), regression (dimensions) "
                              "or metric entity_f1 with task.tags (a token-classification head)")
+        if self.train.method == "dpo" and not self.data.rejected_field:
+            raise ValueError("train.method: dpo needs preference pairs: set data.rejected_field (the rejected answer)")
+        if self.train.method == "dpo" and (self.rehearsal.general or self.rehearsal.earlier):
+            raise ValueError("rehearsal: DPO trains on pairs, not single answers; its reference keeps the model close")
         return self
 
     @model_validator(mode="after")

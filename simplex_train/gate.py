@@ -26,12 +26,14 @@ def _error_decision(b: float, f: float, thresholds: Thresholds, metric: str) -> 
     return "FAIL", f"fine-tuned {metric} {f:.4f} > target {t:.4f} + review band {band:.4f}"
 
 
-def _decision(b: float, f: float, thresholds: Thresholds, metric: str) -> tuple[str, str]:
+def _decision(b: float, f: float, thresholds: Thresholds, metric: str, allowed_drop: float = 0.0) -> tuple[str, str]:
     if metric in LOWER_IS_BETTER:
         return _error_decision(b, f, thresholds, metric)
     t, band = thresholds.finetuned_target, thresholds.review_band
-    if f < b:
+    if f < b - allowed_drop:
         return "FAIL", f"fine-tuned {metric} {f:.4f} is below the baseline {b:.4f}: fine-tuning made it worse"
+    if f < b:
+        return "REVIEW", f"fine-tuned {metric} {f:.4f} is within the allowed drop {allowed_drop:.4f} below the baseline"
     if f >= t:
         return "DEPLOY", f"fine-tuned {metric} {f:.4f} >= target {t:.4f}"
     if f >= t - band:
@@ -79,12 +81,15 @@ def _general_capability(baseline: dict, finetuned: dict, thresholds: Thresholds)
     return ("REVIEW" if rise > band else "DEPLOY"), why
 
 
-def decide_gate(baseline: dict, finetuned: dict, thresholds: Thresholds, metric: str) -> dict:
-    "{'decision', 'reasons', 'thresholds', 'metric', 'baseline', 'finetuned'} from two metrics records."
+def decide_gate(
+    baseline: dict, finetuned: dict, thresholds: Thresholds, metric: str, allowed_drop: float = 0.0
+) -> dict:
+    """{'decision', 'reasons', 'thresholds', 'metric', 'baseline', 'finetuned'} from two metrics records.
+    `allowed_drop`: how far below the baseline is REVIEW rather than FAIL (DPO from an SFT adapter: `dpo.max_drop`)."""
     b, f = baseline["metrics"][metric], finetuned["metrics"][metric]
     lower = metric in LOWER_IS_BETTER
     meets = "meets" if (b <= thresholds.baseline_target if lower else b >= thresholds.baseline_target) else "is below"
-    decision, why = _decision(b, f, thresholds, metric)
+    decision, why = _decision(b, f, thresholds, metric, allowed_drop)
     reasons = [f"baseline {metric} {b:.4f} {meets} the expected {thresholds.baseline_target:.4f} (informational)", why]
     worst = _worst_stratum(finetuned, thresholds, metric)
     if worst:
@@ -112,7 +117,8 @@ def decide_gate(baseline: dict, finetuned: dict, thresholds: Thresholds, metric:
 def gate_run(run: RunDir, spec: Specialist) -> dict:
     "Read metrics/baseline.json and metrics/finetuned.json, write gate.json (and metrics/comparison.json)."
     baseline, finetuned = read_json(run.metrics_file("baseline")), read_json(run.metrics_file("finetuned"))
-    g = decide_gate(baseline, finetuned, spec.thresholds, spec.task.metric)
+    allowed_drop = spec.dpo.max_drop if spec.train.method == "dpo" else 0.0
+    g = decide_gate(baseline, finetuned, spec.thresholds, spec.task.metric, allowed_drop)
     cmp = compare_run(run)["per_example_delta"]
     lo, hi = cmp["ci95"]
     g["reasons"].append(f"paired bootstrap: per-example change {cmp['delta']:+.4f}, 95% CI [{lo:+.4f}, {hi:+.4f}]")

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch.distributed.fsdp import FSDPModule, FullyShardedDataParallel
 
 # %% auto #0
-__all__ = ['DISTRIBUTED_WRAPPERS', 'sliced_causal_lm_loss']
+__all__ = ['DISTRIBUTED_WRAPPERS', 'sliced_causal_lm_loss', 'sequence_logps', 'dpo_loss']
 
 # %% ../nbs/06a_loss.ipynb #a218a53f
 def _body_and_head(model):
@@ -52,3 +52,35 @@ def sliced_causal_lm_loss(model, input_ids, attention_mask, labels, num_items_in
         loss = F.cross_entropy(logits, targets[keep], reduction="sum")
     denom = num_items_in_batch if num_items_in_batch is not None else keep.sum()
     return loss / torch.as_tensor(denom, device=loss.device).clamp(min=1)
+
+# %% ../nbs/06a_loss.ipynb #fbdf8ac2
+def sequence_logps(model, input_ids, labels, position_ids, **packed) -> torch.Tensor:
+    """Summed log-probability of each row's labelled tokens, one value per row of a padding-free batch (rows are
+    found where `position_ids` restart at 0), the output head applied only at labelled positions."""
+    targets = labels[:, 1:]
+    keep = targets != -100
+    body, head, cfg = _body_and_head(model)
+    hidden = body(input_ids=input_ids, position_ids=position_ids, use_cache=False, **packed).last_hidden_state
+    logits = head(hidden[:, :-1][keep]).float()
+    cap = getattr(cfg, "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    token_logps = -F.cross_entropy(logits, targets[keep], reduction="none")
+    row = ((position_ids == 0).cumsum(1) - 1)[:, 1:][keep]  # the row each target token belongs to
+    rows = int((position_ids == 0).sum())
+    return torch.zeros(rows, device=logits.device).index_add(0, row, token_logps)
+
+# %% ../nbs/06a_loss.ipynb #d26f397f
+def dpo_loss(chosen, rejected, ref_chosen, ref_rejected, beta: float, loss_type: str = "sigmoid", lengths=None):
+    """Per-pair DPO loss and reward margin beta * (chosen log-ratio - rejected log-ratio), as TRL's `DPOTrainer`.
+    `lengths` (chosen, rejected token counts) are needed by `ipo`, which compares per-token means."""
+    delta = (chosen - ref_chosen) - (rejected - ref_rejected)
+    margin = beta * delta
+    if loss_type == "sigmoid":
+        return -F.logsigmoid(margin), margin
+    if loss_type == "hinge":
+        return torch.relu(1 - margin), margin
+    if loss_type == "ipo":
+        per_token = (chosen - ref_chosen) / lengths[0] - (rejected - ref_rejected) / lengths[1]
+        return (per_token - 1 / (2 * beta)) ** 2, margin
+    raise ValueError(f"dpo.loss_type: {loss_type!r} is not one of sigmoid, hinge, ipo")

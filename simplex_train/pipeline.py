@@ -37,6 +37,7 @@ from simplex_train.runs import (
 )
 from .rehearsal import rehearsal_counts, rehearsal_for
 from .sft import train_sft
+from .dpo import reward_metrics, train_dpo
 from .training import load_for_training
 
 # %% auto #0
@@ -113,7 +114,8 @@ def stage_train(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
         load_adapter_weights(model, opts.init_adapter)  # a chain: this stage trains on from the previous one
     train_rows = read_jsonl(run.split("train"))
     extra = rehearsal_for(model, tok, spec, run, opts.init_adapter, len(train_rows))
-    meta = train_sft(model, tok, spec, run, train_rows + extra, read_jsonl(run.split("val")), backend)
+    recipe = train_dpo if spec.train.method == "dpo" else train_sft  # DPO from where the run starts, against it
+    meta = recipe(model, tok, spec, run, train_rows + extra, read_jsonl(run.split("val")), backend)
     if "rank" in meta:
         return meta  # a non-zero DDP rank: rank 0 writes the artifacts
     return {
@@ -124,6 +126,17 @@ def stage_train(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
         "world_size": meta["world_size"],
         "backend": backend,
     }
+
+
+def _with_rewards(run: RunDir, spec: Specialist, opts: RunOptions, model, rec: dict) -> dict:
+    "A DPO run's test metrics with the reward accuracy and margin against the model it started from."
+    path = local_model_path(spec.base_model)
+    dtype = model_dtype(spec.train.precision)
+    start = load_adapted(path, opts.init_adapter, dtype=dtype) if opts.init_adapter else load_model(path, dtype)
+    reference = start if spec.dpo.reference == "start" else model
+    rec["metrics"] |= reward_metrics(model, reference, load_tokenizer(path), spec, read_jsonl(run.split("test")))
+    write_json(run.metrics_file("finetuned"), rec)
+    return rec
 
 
 def stage_evaluate(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
@@ -142,6 +155,8 @@ def stage_evaluate(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
         model_info=_model_info(spec, path, str(run.adapter)),
         fit_rows=read_jsonl(run.split("val")) if spec.task.stated_confidence else None,
     )
+    if spec.train.method == "dpo":
+        rec = _with_rewards(run, spec, opts, model, rec)
     if "confidence_calibration" not in rec:
         return {"outputs": [run.metrics_file("finetuned")], "metrics": rec["metrics"]}
     write_json(run.calibration, rec["confidence_calibration"]["fit"])  # applied wherever the run predicts

@@ -136,12 +136,17 @@ def score_labels(
 def prefer(
     model, tok, prompts: list[str], chosen: list[str], rejected: list[str], batch_size: int = 8, progress: bool = True
 ) -> list[str]:
-    "'chosen' or 'rejected' per pair: the answer with the higher mean per-token log-likelihood (length-fair)."
-    out = []
-    for p, c, r in with_progress(list(zip(prompts, chosen, rejected)), desc="preference", disable=not progress):
-        ids = [tok(x, add_special_tokens=False)["input_ids"] or [tok.eos_token_id] for x in (c, r)]
-        sc, sr = _score_sequences(model, tok, [p], ids, batch_size, False)[0]
-        out.append("chosen" if sc / len(ids[0]) >= sr / len(ids[1]) else "rejected")
+    """'chosen' or 'rejected' per pair: the answer with the higher mean per-token log-likelihood (length-fair).
+    Pairs go in prompt-length order, both answers of a pair in the same batch, so little is padded."""
+    enc = lambda x: tok(x, add_special_tokens=False)["input_ids"] or [tok.eos_token_id]
+    answers = [(enc(c), enc(r)) for c, r in zip(chosen, rejected)]
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    flat = [(prompts[i], a) for i in order for a in answers[i]]
+    scores = _score_pairs(model, tok, flat, 2 * max(batch_size // 2, 1), progress, desc="preference")
+    out = [""] * len(prompts)
+    for k, i in enumerate(order):
+        (c, r), (sc, sr) = answers[i], scores[2 * k : 2 * k + 2]
+        out[i] = "chosen" if sc / len(c) >= sr / len(r) else "rejected"
     return out
 
 
@@ -211,15 +216,24 @@ def generate(
     stop: list[str] | None = None,
     batch_size: int = 16,
     progress: bool = True,
+    temperature: float = 0.0,
 ) -> list[str]:
-    "Greedy continuations of `prompts` (batched by token length), cut at the first stop string."
+    """Continuations of `prompts` (batched by token length), cut at the first stop string: greedy, or sampled at
+    `temperature` (nucleus 0.95) when it is above 0."""
     tok.padding_side = "left"
     return _in_length_order(
-        tok, prompts, lambda ps: _generate(model, tok, ps, max_new_tokens, stop, batch_size, progress)
+        tok, prompts, lambda ps: _generate(model, tok, ps, max_new_tokens, stop, batch_size, progress, temperature)
     )
 
 
-def _generate(model, tok, prompts, max_new_tokens, stop, batch_size, progress) -> list[str]:
+def _sampling(temperature: float) -> dict:
+    "generate()'s sampling arguments: none for greedy decoding."
+    if temperature <= 0:
+        return {"do_sample": False, "top_p": None, "top_k": None, "temperature": None}
+    return {"do_sample": True, "top_p": 0.95, "top_k": None, "temperature": temperature}
+
+
+def _generate(model, tok, prompts, max_new_tokens, stop, batch_size, progress, temperature=0.0) -> list[str]:
     out = []
     for batch in with_progress(list(_batches(prompts, batch_size)), desc="generating", disable=not progress):
         enc = tok(batch, return_tensors="pt", padding=True).to(_device(model))
@@ -228,13 +242,10 @@ def _generate(model, tok, prompts, max_new_tokens, stop, batch_size, progress) -
         gen = model.generate(
             **enc,
             max_new_tokens=max_new_tokens,
-            do_sample=False,
             pad_token_id=tok.pad_token_id,
             eos_token_id=tok.eos_token_id,
             stopping_criteria=criteria,
-            top_p=None,
-            top_k=None,
-            temperature=None,
+            **_sampling(temperature),
         )
         out += tok.batch_decode(gen[:, width:], skip_special_tokens=True)
     return [cut_at_stop(t, stop) for t in out]

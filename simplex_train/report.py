@@ -250,6 +250,16 @@ def _head_training_section(run: RunDir, meta: dict) -> list[str]:
     return L + [f"![{p.stem}]({run.relative(p)})" for p in plots if p.exists()] + [""]
 
 
+def _dpo_lines(run: RunDir, meta: dict, hist: list) -> list[str]:
+    "A DPO run's settings, its reward accuracy on the test pairs, and on validation at each evaluation."
+    d, ft = meta["dpo"], (_read(run.metrics_file("finetuned")) or {}).get("metrics", {})
+    val = " → ".join(f"{h['eval_reward_accuracy']:.3f}" for h in hist or [] if "eval_reward_accuracy" in h)
+    test = (f"reward accuracy {ft['reward_accuracy']:.4f}, mean margin {ft['reward_margin']:+.4f} on the test pairs "
+            "(both 0 before training: the policy starts as the reference); " if "reward_accuracy" in ft else "")
+    return [f"DPO: beta {d['beta']}, loss `{d['loss_type']}`, reference `{d['reference']}`; {test}"
+            f"validation reward accuracy by evaluation: {val or '—'}.", ""]
+
+
 def _training_section(run: RunDir) -> list[str]:
     meta, hist = _read(run.training_metadata), _read(run.training_history)
     if meta and meta.get("method") == "head":
@@ -264,7 +274,7 @@ def _training_section(run: RunDir) -> list[str]:
             f"**{meta['device']}**; {meta['trainable_params']:,} trainable of {meta['total_params']:,} parameters; "
             f"best validation loss {meta['best_eval_loss']} at `{Path(meta['best_checkpoint'] or '-').name}`.",
             "",
-        ] + _rehearsal_lines(run)
+        ] + _rehearsal_lines(run) + (_dpo_lines(run, meta, hist) if meta.get("method") == "dpo" else [])
     if hist:
         plot_training(hist, run.training_plot)
         L += [f"![training curve]({run.relative(run.training_plot)})", ""]

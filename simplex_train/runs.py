@@ -126,6 +126,8 @@ class RunDir:
     manifest, lock = _at("manifest.json"), _at("run.lock")
     data_manifest, data_card = _at("data", "data_manifest.json"), _at("data", "data_card.md")
     rehearsal = _at("data", "rehearsal.jsonl")  # rows mixed into training so the model keeps what it knew
+    reference_logps = _at("data", "reference_logps.json")  # DPO: the frozen reference's log-probabilities per pair
+    generated_pairs, generated_pairs_counts = _at("data", "generated_pairs.jsonl"), _at("data", "generated_pairs.json")
     training_history, training_metadata = _at("training_history.json"), _at("training_metadata.json")
     adapter_config, merged_config = _at("adapter", "adapter_config.json"), _at("merged", "config.json")
     adapter_weights = _at("adapter", "adapter_model.safetensors")

@@ -28,7 +28,7 @@ from simplex_train.training import (
 )
 
 # %% auto #0
-__all__ = ['train_sft']
+__all__ = ['training_metadata', 'train_sft']
 
 # %% ../nbs/08a_sft.ipynb #8f720b36
 def _callbacks(spec: Specialist, tok, val_rows: list[dict], run: RunDir) -> list:
@@ -40,7 +40,7 @@ def _callbacks(spec: Specialist, tok, val_rows: list[dict], run: RunDir) -> list
     return callbacks + [TerminalProgress()]  # last: it logs the task metric the first callback adds
 
 
-def _training_metadata(
+def training_metadata(
     trainer, spec: Specialist, backend: str, rows: tuple[int, int], seconds: float, result, resumed_from
 ) -> dict:
     "What training_metadata.json records about a finished training."
@@ -100,6 +100,6 @@ def train_sft(
         trainer.model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
     write_json(run.training_history, trainer.state.log_history)
-    meta = _training_metadata(trainer, spec, backend, (len(train_rows), len(val_rows)), seconds, result, last)
+    meta = training_metadata(trainer, spec, backend, (len(train_rows), len(val_rows)), seconds, result, last)
     write_json(run.training_metadata, meta)
     return meta

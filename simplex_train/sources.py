@@ -12,10 +12,10 @@ from typing import Iterable
 from .core import UserError
 
 # %% auto #0
-__all__ = ['FORMATS', 'NO_ENTITIES', 'UNANSWERABLE', 'ASSISTANT', 'DataError', 'detect_format', 'read_text', 'read_rows',
+__all__ = ['FORMATS', 'NO_ENTITIES', 'UNANSWERABLE', 'ASSISTANT', 'ROLES', 'DataError', 'detect_format', 'read_text', 'read_rows',
            'read_input_rows', 'bio_to_spans', 'spans_to_text', 'text_to_spans', 'spans_to_bio', 'read_conll',
            'read_squad', 'serialize_schema', 'read_spider', 'read_humaneval', 'read_mbpp', 'split_transcript',
-           'read_hh', 'dsn_from_env', 'read_sql', 'read_source']
+           'read_hh', 'read_preference_messages', 'dsn_from_env', 'read_sql', 'read_source']
 
 # %% ../nbs/02_sources.ipynb #67bfb018
 class DataError(UserError):
@@ -407,6 +407,35 @@ def read_hh(path: str | Path) -> list[dict]:
         out.append(row if p == p2 else {**row, "_drop": "prompt_mismatch"})  # a few real pairs differ earlier on
     return out
 
+# %% ../nbs/02_sources.ipynb #aabc7911
+ROLES = {"user": "Human", "assistant": "Assistant", "system": "System"}
+
+
+def _transcript(messages: list[dict]) -> str:
+    turns = [f"{ROLES.get(m['role'], m['role'].title())}: {m['content']}" for m in messages]
+    return "\n\n".join(turns + ["Assistant:"])
+
+
+def _reply(r: dict, field: str) -> str:
+    "The assistant's text in a `preferred_output` / `non_preferred_output` list."
+    msgs = r[field] if isinstance(r[field], list) else [r[field]]
+    return "".join(m["content"] for m in msgs if m.get("role", "assistant") == "assistant")
+
+
+def read_preference_messages(path: str | Path) -> list[dict]:
+    "Preference JSONL {input: {messages}, preferred_output, non_preferred_output} -> rows {text, label, rejected}."
+    out = []
+    for r in read_rows(path, "jsonl", required=["input", "preferred_output", "non_preferred_output"]):
+        line = r["_source"].rsplit(":", 1)[1]
+        try:
+            text = _transcript(r["input"]["messages"])
+            out.append({"text": text, "label": _reply(r, "preferred_output"),
+                        "rejected": _reply(r, "non_preferred_output"), "_source": r["_source"]})  # fmt: skip
+        except (KeyError, TypeError) as e:
+            want = "want input.messages[].role/content"
+            raise DataError(path, line, "input", f"not a preference row ({e!r}): {want}") from None
+    return out
+
 # %% ../nbs/02_sources.ipynb #ca61a204
 def dsn_from_env(var: str) -> str:
     "The DSN in environment variable `var`, or a clear error."
@@ -468,6 +497,8 @@ def read_source(
         return read_mbpp(path)
     if reader == "hh_rlhf":
         return read_hh(path)
+    if reader == "preference_messages":
+        return read_preference_messages(path)
     if reader == "spider":
         if not data.tables:
             raise DataError(path, 0, "tables", "the spider reader needs data.tables (tables.json)")

@@ -23,6 +23,7 @@ from .heads import (head_kind, head_outputs, head_predictions, load_merged_head,
 from .modelfile import served_context
 from .models import load_adapted, load_model, load_tokenizer, local_model_path
 from .predict import predict_rows
+from .preferences import generate_pairs
 from .prompts import prompt_wrapper, render, template_fields
 from .report import write_report
 from .runs import RunDir, acquire_lock, load_manifest, release_lock
@@ -30,7 +31,7 @@ from .sources import read_input_rows
 from .tasks import parse_stated_confidence
 
 # %% auto #0
-__all__ = ['VIA', 'run_spec', 'evaluation_rows', 'evaluate_on', 'query_prompt', 'predict_run', 'score_file']
+__all__ = ['VIA', 'run_spec', 'evaluation_rows', 'evaluate_on', 'query_prompt', 'predict_run', 'score_file', 'pairs_from_run']
 
 # %% ../nbs/11e_trained.ipynb #aa1fe743
 def run_spec(run: RunDir) -> Specialist:
@@ -220,3 +221,20 @@ def score_file(run_dir: str | Path, input_path: str | Path, output: str | Path |
     write_jsonl(out, scored)
     rate = round(len(rows) / max(seconds, 1e-9), 2)
     return {"rows": len(rows), "seconds": round(seconds, 2), "rows_per_second": rate, "output": str(out)}
+
+# %% ../nbs/11e_trained.ipynb #2a8a88ea
+def pairs_from_run(run_dir: str | Path, split: str = "train", k: int = 4, temperature: float = 1.0,
+                   max_rows: int | None = None, output: str | Path | None = None, seed: int = 0) -> dict:  # fmt: skip
+    "Generate preference pairs from a trained run's own answers; returns the counts and where the pairs went."
+    run = _trained(run_dir)
+    spec = run_spec(run)
+    rows = read_jsonl(run.split(split))[:max_rows]
+    model, tok = _load(run, spec, "adapter")
+    t0 = time.perf_counter()
+    pairs, counts = generate_pairs(model, tok, spec, rows, k, temperature, seed)
+    out = Path(output or run.generated_pairs)
+    write_jsonl(out, pairs)
+    info = {**counts, "split": split, "k": k, "temperature": temperature, "seed": seed,
+            "seconds": round(time.perf_counter() - t0, 1), "output": str(out)}  # fmt: skip
+    write_json(run.generated_pairs_counts, info)
+    return info

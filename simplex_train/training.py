@@ -356,7 +356,7 @@ class TerminalProgress(TrainerCallback):
         log.info("step %d/%d  validation %s", state.global_step, state.max_steps, shown)
 
 
-EVAL_SHOWN = ("eval_loss", "eval_task_metric")
+EVAL_SHOWN = ("eval_loss", "eval_task_metric", "eval_reward_accuracy", "eval_reward_margin")  # the last two: DPO
 
 
 class LivePlotCallback(TrainerCallback):

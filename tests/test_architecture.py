@@ -18,7 +18,7 @@ LAYERS = {
     1: ["prompts", "sources", "synth", "generators", "data", "metrics", "calibration", "plots", "clients"],
     2: ["tasks", "judge", "oracle"],
     3: ["models", "loss", "predict"],
-    4: ["evaluate", "gate", "training", "sft", "rehearsal", "heads", "export", "modelfile", "gguf", "deploy", "report"],
+    4: ["evaluate", "gate", "training", "sft", "rehearsal", "heads", "dpo", "preferences", "export", "modelfile", "gguf", "deploy", "report"],
     5: ["options", "pipeline", "workbook", "docs", "chain", "trained", "batch", "show", "cloud", "cli"],
 }
 LAYER = {m: layer for layer, mods in LAYERS.items() for m in mods}

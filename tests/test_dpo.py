@@ -1,0 +1,103 @@
+"""DPO through the whole pipeline on a tiny random model: a chain `sft -> dpo` in one run (the DPO stage starts from
+the SFT stage's adapter, which is also its frozen reference), gated, exported; and a killed DPO run resumed.
+Losses and metrics are printed for the record."""
+import math, random
+from pathlib import Path
+
+import pytest
+
+from simplex_train.chain import load_chain, run_chain
+from simplex_train.core import read_json, read_jsonl, write_jsonl
+from simplex_train.options import RunOptions
+from simplex_train.pipeline import run_pipeline
+
+STAGE = """name: {name}
+task: {{type: preference}}
+data: {{path: {data}, rejected_field: rejected}}
+prompt: {{template: "{{text}}", response: " {{label}}"}}
+base_model: {model}
+lora: {{r: 4, alpha: 8}}
+train: {{method: {method}, learning_rate: 1.0e-2, epochs: 2, batch_size: 4, grad_accum: 1, eval_steps: 10,
+         max_seq_len: 64, precision: fp32}}
+dpo: {{beta: 0.5}}
+eval: {{batch_size: 8}}
+thresholds: {{baseline_target: 0.5, finetuned_target: 0.6, review_band: 0.1}}
+"""
+
+
+def _pairs(n: int, seed: int = 0) -> list[dict]:
+    "A polite answer is chosen over a rude one; the prompts vary."
+    rng = random.Random(seed)
+    asks = ["may I", "can you", "please help", "could we"]
+    return [{"text": f"User {i}: {rng.choice(asks)} go?\nAssistant:", "label": rng.choice(["sure, gladly", "yes of course"]),
+             "rejected": rng.choice(["no, go away", "shut up"])} for i in range(n)]
+
+
+def _write(tmp_path: Path, tiny_model: str, name: str, method: str) -> Path:
+    p = tmp_path / f"{name}.yaml"
+    p.write_text(STAGE.format(name=name, data=tmp_path / "pairs.jsonl", model=tiny_model, method=method))
+    return p
+
+
+@pytest.fixture(scope="module")
+def chain_run(tmp_path_factory, tiny_model):
+    tmp = tmp_path_factory.mktemp("dpo")
+    write_jsonl(tmp / "pairs.jsonl", _pairs(80))
+    stages = [_write(tmp, tiny_model, "tiny_sft", "sft"), _write(tmp, tiny_model, "tiny_dpo", "dpo")]
+    chain = tmp / "polite.yaml"
+    chain.write_text(f"name: polite\nstages: [{stages[0]}, {stages[1]}]\nmax_drop: 0.2\n")
+    out = run_chain(load_chain(str(chain)), RunOptions(specialist=str(chain), runs_root=str(tmp / "runs"), run_id="c1",
+                                                       gguf=False))  # fmt: skip
+    return tmp, read_json(out.chain_summary)
+
+
+def test_sft_then_dpo_chain(chain_run):
+    tmp, summary = chain_run
+    sft_run, dpo_run = tmp / "runs/tiny_sft/c1", tmp / "runs/tiny_dpo/c1"
+    sft = read_json(sft_run / "metrics/finetuned.json")["metrics"]
+    start = read_json(dpo_run / "metrics/baseline.json")["metrics"]     # the DPO stage's baseline: the SFT adapter
+    dpo = read_json(dpo_run / "metrics/finetuned.json")["metrics"]
+    hist = read_json(dpo_run / "training_history.json")
+    losses = [h["loss"] for h in hist if "loss" in h]
+    print("SFT", sft, "DPO start", start, "DPO", dpo, "DPO losses", [round(x, 4) for x in losses])
+    assert start["preference_accuracy"] == pytest.approx(sft["preference_accuracy"])   # DPO started from the SFT adapter
+    assert losses[0] == pytest.approx(math.log(2), abs=1e-4)   # the reference is the SFT adapter: log 2 at step 1
+    assert losses[-1] < losses[0]
+    assert dpo["reward_accuracy"] >= 0.9 and dpo["reward_margin"] > 0   # held-out pairs, against the SFT reference
+    assert dpo["preference_accuracy"] >= start["preference_accuracy"]
+    assert read_json(dpo_run / "training_metadata.json")["dpo"]["beta"] == 0.5
+    assert read_json(dpo_run / "gate.json")["decision"] in ("DEPLOY", "REVIEW")
+    assert (dpo_run / "merged/config.json").exists() and not (sft_run / "merged").exists()   # exported at the end only
+    assert [s["stage"] for s in summary["stages"]] == ["tiny_sft", "tiny_dpo"]
+    assert "DPO: beta 0.5, loss `sigmoid`, reference `start`; reward accuracy" in (dpo_run / "report.md").read_text()
+
+
+def test_killed_dpo_run_resumes(chain_run, tiny_model):
+    "A DPO run stopped after its first checkpoint trains on from it, with the reference read back from the run."
+    tmp, _ = chain_run
+    spec = _write(tmp, tiny_model, "tiny_dpo_alone", "dpo")
+    opts = dict(specialist=str(spec), runs_root=str(tmp / "runs"), run_id="k1", gguf=False, export_merged=False)
+    run_pipeline(RunOptions(**opts, max_steps=10), ["prepare", "baseline", "train"])   # "killed" after step 10
+    reference = (tmp / "runs/tiny_dpo_alone/k1/data/reference_logps.json").stat().st_mtime
+    run = run_pipeline(RunOptions(**opts, force=True), ["train"])
+    meta = read_json(run.training_metadata)
+    assert meta["resumed_from"].endswith("checkpoint-10") and meta["steps"] > 10
+    assert run.reference_logps.stat().st_mtime == reference   # not computed again
+
+
+def test_trl_pairs_file_is_read(tmp_path, tiny_model):
+    "A pairs file with TRL's columns (as `simplex-train pairs` writes) becomes DPO rows: prompt, chosen, rejected."
+    rows = [{"prompt": f"Q{i}: ok? A:", "chosen": "yes, fine", "rejected": "no"} for i in range(30)]
+    write_jsonl(tmp_path / "pairs.jsonl", rows)
+    spec = tmp_path / "from_pairs.yaml"
+    spec.write_text(f"""name: from_pairs
+task: {{type: preference}}
+data: {{path: {tmp_path / 'pairs.jsonl'}, text_field: prompt, label_field: chosen, rejected_field: rejected}}
+prompt: {{template: "{{text}}", response: " {{label}}"}}
+base_model: {tiny_model}
+train: {{method: dpo}}
+thresholds: {{baseline_target: 0.5, finetuned_target: 0.6}}
+""")
+    run = run_pipeline(RunOptions(specialist=str(spec), runs_root=str(tmp_path / "runs"), gguf=False), ["prepare"])
+    got = read_jsonl(run.split("train"))[0]
+    assert got["prompt"].endswith(": ok? A:") and got["response"] == " yes, fine" and got["rejected"] == " no"
