@@ -27,6 +27,15 @@ def _is_distributed(model) -> bool:
     return isinstance(model, DISTRIBUTED_WRAPPERS) or type(model).__name__ == "DeepSpeedEngine"
 
 
+def _logits_at(model, keep, **inputs) -> torch.Tensor:
+    "float32 logits only where `keep` (next-token positions) is true, soft-capped as the model does."
+    body, head, cfg = _body_and_head(model)
+    hidden = body(use_cache=False, **inputs).last_hidden_state
+    logits = head(hidden[:, :-1][keep]).float()
+    cap = getattr(cfg, "final_logit_softcapping", None)
+    return torch.tanh(logits / cap) * cap if cap else logits
+
+
 def sliced_causal_lm_loss(model, input_ids, attention_mask, labels, num_items_in_batch=None, **packed):
     """Next-token cross-entropy over positions with a label, computing logits only at those positions.
     `packed` carries a padding-free batch's `position_ids` and sequence boundaries (`cu_seq_lens_q`...) to the model.
@@ -43,12 +52,7 @@ def sliced_causal_lm_loss(model, input_ids, attention_mask, labels, num_items_in
         sel = keep[:, cols]
         loss = F.cross_entropy(logits[sel].float(), targets[:, cols][sel], reduction="sum")
     else:
-        body, head, cfg = _body_and_head(model)
-        hidden = body(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, **packed).last_hidden_state
-        logits = head(hidden[:, :-1][keep]).float()
-        cap = getattr(cfg, "final_logit_softcapping", None)
-        if cap:
-            logits = torch.tanh(logits / cap) * cap
+        logits = _logits_at(model, keep, input_ids=input_ids, attention_mask=attention_mask, **packed)
         loss = F.cross_entropy(logits, targets[keep], reduction="sum")
     denom = num_items_in_batch if num_items_in_batch is not None else keep.sum()
     return loss / torch.as_tensor(denom, device=loss.device).clamp(min=1)
@@ -59,12 +63,7 @@ def sequence_logps(model, input_ids, labels, position_ids, **packed) -> torch.Te
     found where `position_ids` restart at 0), the output head applied only at labelled positions."""
     targets = labels[:, 1:]
     keep = targets != -100
-    body, head, cfg = _body_and_head(model)
-    hidden = body(input_ids=input_ids, position_ids=position_ids, use_cache=False, **packed).last_hidden_state
-    logits = head(hidden[:, :-1][keep]).float()
-    cap = getattr(cfg, "final_logit_softcapping", None)
-    if cap:
-        logits = torch.tanh(logits / cap) * cap
+    logits = _logits_at(model, keep, input_ids=input_ids, position_ids=position_ids, **packed)
     token_logps = -F.cross_entropy(logits, targets[keep], reduction="none")
     row = ((position_ids == 0).cumsum(1) - 1)[:, 1:][keep]  # the row each target token belongs to
     rows = int((position_ids == 0).sum())
