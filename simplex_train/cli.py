@@ -17,7 +17,8 @@ from .docs import build_docs, write_readme
 from .options import OptionsError, RunOptions, parse_set
 from .oracle import Oracle, calibrate, label_batch, labelled_dataset, load_filter, read_rows
 from .oracle import stratified_sample, validate
-from .runs import RunDir, acquire_lock
+from .campaigns import load_campaign, run_campaign
+from .runs import CampaignDir, RunDir, acquire_lock
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Fine-tune specialist LLMs from real data, reproducibly."
@@ -26,8 +27,8 @@ app = typer.Typer(
 # %% auto #0
 __all__ = ['app', 'cloud_app', 'label_app', 'list_cmd', 'show', 'run', 'prepare', 'launch_command', 'train', 'evaluate',
            'predict', 'score', 'pairs', 'batch', 'cloud_plan', 'label_sample', 'label_calibrate', 'label_validate',
-           'label_batch_cmd', 'label_dataset', 'install_llama_cpp_cmd', 'promote', 'rollback', 'hub_upload_cmd', 'docs',
-           'readme', 'main']
+           'label_batch_cmd', 'label_dataset', 'generate', 'install_llama_cpp_cmd', 'promote', 'rollback',
+           'hub_upload_cmd', 'docs', 'readme', 'main']
 
 # %% ../nbs/12_cli.ipynb #449aa426
 @app.command("list")
@@ -450,6 +451,36 @@ def label_dataset(folder: str = _FILTER, input: str = _INPUT, seed: int = typer.
         typer.echo(json.dumps(labelled_dataset(o.cfg, o.fd, read_rows(input, o.cfg), seed)))
     except UserError as e:
         _fail(e)
+
+# %% ../nbs/12_cli.ipynb #6d42d72e
+def _with_urls(campaign, urls: list[str]):
+    "The campaign with each `NAME=URL` replacing that model's endpoint."
+    given = dict(u.split("=", 1) for u in urls if "=" in u)
+    unknown = set(given) - {m.name for m in campaign.models}
+    if unknown or len(given) < len(urls):
+        raise UserError(f"--url takes NAME=URL with NAME one of {[m.name for m in campaign.models]}: got {urls}")
+    models = [m.model_copy(update={"url": given.get(m.name, m.url)}) for m in campaign.models]
+    return campaign.model_copy(update={"models": models})
+
+
+@app.command()
+def generate(
+    campaign_file: str = typer.Argument(..., help="a campaign YAML: models, templates, domains, topics, filters"),
+    out: Optional[str] = typer.Option(None, help="output folder (default: data/campaigns/NAME)"),
+    url: Optional[list[str]] = typer.Option(None, help="NAME=URL: point one model at another endpoint"),
+):
+    """Run a generation campaign (resumes: only unanswered jobs are asked), then write rows.jsonl (for --data),
+    dropped.jsonl and campaign_report.md with the ledger's spend per model."""
+    try:
+        campaign = _with_urls(load_campaign(campaign_file), url or [])
+        folder = Path(out or Path("data") / "campaigns" / campaign.name)
+        rep = run_campaign(campaign, folder, Path(campaign_file))
+    except UserError as e:
+        _fail(e)
+    typer.echo(CampaignDir(folder).report_md.read_text())
+    typer.echo(f"rows: {CampaignDir(folder).rows}")
+    if rep["stopped"]:
+        typer.secho(f"stopped early: {rep['stopped']}", fg="yellow", err=True)
 
 # %% ../nbs/12_cli.ipynb #42f0256e
 @app.command("install-llama-cpp")

@@ -21,10 +21,11 @@ def free_port() -> int:
 
 _SERVE = """
 import sys, threading, xllamacpp as xl
-model, port, n_ctx, lora = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+model, port, n_ctx, lora, chat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 p = xl.CommonParams()
 p.model.path, p.port, p.hostnames, p.n_ctx, p.n_parallel = model, port, ["127.0.0.1"], n_ctx, 1
 if lora: p.lora_adapters = [xl.CommonAdapterLoraInfo(lora, 1.0)]
+if chat: p.chat_template, p.use_jinja = chat, False
 server = xl.Server(p)
 print("listening", server.listening_address, flush=True)
 threading.Event().wait()
@@ -34,8 +35,11 @@ threading.Event().wait()
 class LlamaServer:
     "llama.cpp's OpenAI-compatible server on `gguf`, on loopback, for the duration of a `with` block."
 
-    def __init__(self, gguf: str | Path, n_ctx: int = 2048, lora: str | Path | None = None, start_timeout: float = 180):
+    def __init__(self, gguf: str | Path, n_ctx: int = 2048, lora: str | Path | None = None, start_timeout: float = 180,
+                 chat_template: str | None = None):  # fmt: skip
+        "`chat_template`: a llama.cpp built-in name (e.g. 'gemma') for a GGUF that carries none (else ChatML is used)."
         self.gguf, self.n_ctx, self.lora, self.start_timeout = Path(gguf), n_ctx, lora, start_timeout
+        self.chat_template = chat_template
         self.port, self.proc = free_port(), None
         self.log = Path(tempfile.mkstemp(prefix="llama-server-", suffix=".log")[1])
 
@@ -48,7 +52,8 @@ class LlamaServer:
             raise FileNotFoundError(f"GGUF not found: {self.gguf}")
         with open(self.log, "w") as logf:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", _SERVE, str(self.gguf), str(self.port), str(self.n_ctx), str(self.lora or "")],
+                [sys.executable, "-c", _SERVE, str(self.gguf), str(self.port), str(self.n_ctx), str(self.lora or ""),
+                 self.chat_template or ""],  # fmt: skip
                 stdout=logf,
                 stderr=subprocess.STDOUT,
             )

@@ -19,9 +19,9 @@ from .runs import FilterDir
 
 # %% auto #0
 __all__ = ['RETRY_CODES', 'Dimension', 'OracleConfig', 'CalibrationCriteria', 'FilterConfig', 'load_filter', 'read_rows',
-           'render_prompt', 'parse_scores', 'tier_of', 'BudgetExceeded', 'Ledger', 'Oracle', 'prefilter_group',
-           'stratified_sample', 'calibration_figures', 'verdict', 'gold_scores', 'calibrate', 'validate', 'label_batch',
-           'labelled_dataset']
+           'render_prompt', 'parse_scores', 'tier_of', 'BudgetExceeded', 'Ledger', 'request_body', 'post_prompt',
+           'Oracle', 'prefilter_group', 'stratified_sample', 'calibration_figures', 'verdict', 'gold_scores',
+           'calibrate', 'validate', 'label_batch', 'labelled_dataset']
 
 # %% ../nbs/05b_oracle.ipynb #6f5b5107
 class Dimension(BaseModel):
@@ -39,7 +39,9 @@ class OracleConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str = "http://localhost:8080/v1"
     model: str = "default"
+    api: Literal["chat", "completions"] = "chat"  # completions: the prompt as is (a base model, few-shot)
     api_key_env: str = "OPENAI_API_KEY"  # the key is read from this environment variable, never from the file
+    stop: list[str] = []  # stop sequences
     max_tokens: int = Field(256, ge=1)
     temperature: float = Field(0.0, ge=0)
     concurrency: int = Field(4, ge=1)
@@ -150,8 +152,10 @@ class BudgetExceeded(UserError):
 class Ledger:
     "Tokens and dollars spent, per model, with the budget cap; saved to ledger.json after every charge."
 
-    def __init__(self, cfg: FilterConfig, path: Path):
+    def __init__(self, cfg: FilterConfig, path: Path, config_path: Path | None = None):
+        "`cfg` gives `prices` and `budget_usd`; `config_path` is where the budget is set (said when it is spent)."
         self.cfg, self.path, self.lock = cfg, path, threading.Lock()
+        self.config_path = config_path or path.parent.parent / "config.yaml"
         empty = {"spent_usd": 0.0, "requests": 0, "by_model": {}, "events": []}
         self.data = read_json(path) if path.is_file() else empty
 
@@ -167,7 +171,7 @@ class Ledger:
         "Raise before a request when the money is spent."
         if self.data["spent_usd"] >= self.cfg.budget_usd:
             raise BudgetExceeded(f"budget of ${self.cfg.budget_usd:g} spent (${self.data['spent_usd']:.4f}): raise "
-                                 f"budget_usd in {self.path.parent.parent / 'config.yaml'} to go on")  # fmt: skip
+                                 f"budget_usd in {self.config_path} to go on")  # fmt: skip
 
     def charge(self, model: str, usage: dict) -> None:
         with self.lock:
@@ -190,6 +194,38 @@ class Ledger:
 RETRY_CODES = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
+def request_body(o: OracleConfig, prompt: str, seed: int | None = None) -> dict:
+    "The JSON body of one request: the prompt as a user message (chat) or as is (completions)."
+    body = {"model": o.model, "max_tokens": o.max_tokens, "temperature": o.temperature}
+    body |= {"messages": [{"role": "user", "content": prompt}]} if o.api == "chat" else {"prompt": prompt}
+    return body | ({"stop": o.stop} if o.stop else {}) | ({"seed": seed} if seed is not None else {})
+
+
+def post_prompt(o: OracleConfig, key: str | None, prompt: str, seed: int | None = None) -> tuple[str, dict]:
+    "(reply text, usage) of one request, retried with exponential backoff on 429, 5xx and time-outs."
+    r = _post_retrying(o, key, request_body(o, prompt, seed))
+    choice = r["choices"][0]
+    text = choice["message"]["content"] if o.api == "chat" else choice["text"]
+    return text or "", r.get("usage") or {}
+
+
+def _post_retrying(o: OracleConfig, key: str | None, body: dict) -> dict:
+    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {key}"} if key else {})
+    url = o.url.rstrip("/") + ("/chat/completions" if o.api == "chat" else "/completions")
+    for attempt in range(o.retries + 1):
+        req = urllib.request.Request(url, json.dumps(body).encode(), headers)
+        try:
+            with urllib.request.urlopen(req, timeout=o.timeout_s) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            if e.code not in RETRY_CODES or attempt == o.retries:
+                raise UserError(f"{o.url}: HTTP {e.code}: {e.read()[:300].decode(errors='replace')}") from None
+        except (urllib.error.URLError, TimeoutError) as e:
+            if attempt == o.retries:
+                raise UserError(f"{o.url}: no answer after {attempt + 1} tries ({e})") from None
+        time.sleep(o.backoff_s * 2**attempt)
+
+
 class Oracle:
     "Scores rows through an OpenAI-compatible chat endpoint, with retries, a cache and the ledger."
 
@@ -203,35 +239,15 @@ class Oracle:
     def _key(self, prompt: str) -> str:
         return hashlib.sha256(f"{self.o.model}\n{prompt}".encode()).hexdigest()
 
-    def _post(self, prompt: str) -> dict:
-        "One request, retried with exponential backoff on 429, 5xx and time-outs."
-        body = {"model": self.o.model, "messages": [{"role": "user", "content": prompt}],
-                "max_tokens": self.o.max_tokens, "temperature": self.o.temperature}  # fmt: skip
-        headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {self.key}"} if self.key else {})
-        url = self.o.url.rstrip("/") + "/chat/completions"
-        for attempt in range(self.o.retries + 1):
-            req = urllib.request.Request(url, json.dumps(body).encode(), headers)
-            try:
-                with urllib.request.urlopen(req, timeout=self.o.timeout_s) as r:
-                    return json.loads(r.read())
-            except urllib.error.HTTPError as e:
-                if e.code not in RETRY_CODES or attempt == self.o.retries:
-                    raise UserError(f"{self.o.url}: HTTP {e.code}: {e.read()[:300].decode(errors='replace')}") from None
-            except (urllib.error.URLError, TimeoutError) as e:
-                if attempt == self.o.retries:
-                    raise UserError(f"{self.o.url}: no answer after {attempt + 1} tries ({e})") from None
-            time.sleep(self.o.backoff_s * 2**attempt)
-
     def ask(self, prompt: str, fresh: bool = False) -> dict:
         "{'text', 'usage', 'cached'} for `prompt`; the cache answers a repeat unless `fresh` (a self-consistency try)."
         key = self._key(prompt) + ("" if not fresh else ":fresh")
         if key in self.cache:
             return {**self.cache[key], "cached": True}
         self.ledger.check()
-        r = self._post(prompt)
-        usage = r.get("usage") or {}
+        text, usage = post_prompt(self.o, self.key, prompt)
         self.ledger.charge(self.o.model, usage)
-        entry = {"key": key, "text": r["choices"][0]["message"]["content"], "usage": usage}
+        entry = {"key": key, "text": text, "usage": usage}
         with self.lock:
             self.cache[key] = entry
             with open(self.fd.cache, "a", encoding="utf-8") as f:

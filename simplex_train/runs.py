@@ -13,10 +13,10 @@ from typing import Callable
 from .core import UserError, duration, log, now, read_json, sha256_bytes, sha256_file, write_json
 
 # %% auto #0
-__all__ = ['RUN_ID', 'LOCK_ENV', 'new_run_id', 'NotARun', 'check_run_id', 'SpecialistDir', 'BatchDir', 'FilterDir', 'RunDir',
-           'load_manifest', 'update_manifest', 'RunLocked', 'acquire_lock', 'holds_lock', 'lock_token', 'release_lock',
-           'StaleRun', 'digest', 'output_hashes', 'changed_inputs', 'stage_state', 'stage_done', 'stale_message',
-           'run_stage']
+__all__ = ['RUN_ID', 'LOCK_ENV', 'new_run_id', 'NotARun', 'check_run_id', 'SpecialistDir', 'BatchDir', 'CampaignDir', 'FilterDir',
+           'RunDir', 'load_manifest', 'update_manifest', 'RunLocked', 'acquire_lock', 'holds_lock', 'lock_token',
+           'release_lock', 'StaleRun', 'digest', 'output_hashes', 'changed_inputs', 'stage_state', 'stage_done',
+           'stale_message', 'run_stage']
 
 # %% ../nbs/00b_runs.ipynb #0cbeb8a4
 def new_run_id() -> str:
@@ -70,6 +70,20 @@ class BatchDir:
 
     def log(self, specialist: str) -> Path:
         return self.logs / f"{specialist}.log"
+
+
+@dataclass(frozen=True)
+class CampaignDir:
+    "The output folder of one generation campaign: raw replies (append-only), kept and dropped rows, ledger, report."
+
+    root: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "root", Path(self.root))
+
+    replies, judgements = _at("replies.jsonl"), _at("judgements.jsonl")
+    rows, dropped = _at("rows.jsonl"), _at("dropped.jsonl")
+    ledger, report, report_md = _at("ledger.json"), _at("campaign_report.json"), _at("campaign_report.md")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ PKG, NBS = ROOT / "simplex_train", ROOT / "nbs"
 LAYERS = {
     0: ["core", "device", "runs", "tiny", "config"],
     1: ["prompts", "sources", "synth", "generators", "data", "metrics", "calibration", "plots", "clients"],
-    2: ["tasks", "judge", "oracle"],
+    2: ["tasks", "judge", "oracle", "campaigns"],
     3: ["models", "loss", "predict"],
     4: ["evaluate", "gate", "training", "sft", "rehearsal", "heads", "dpo", "preferences", "export", "modelfile", "gguf", "deploy", "report"],
     5: ["options", "pipeline", "workbook", "docs", "chain", "trained", "batch", "show", "cloud", "cli"],
