@@ -5,7 +5,7 @@
 # %% ../nbs/05c_campaigns.ipynb #a5464a2d
 from __future__ import annotations
 
-import hashlib, itertools, json, re, threading
+import hashlib, itertools, json, os, re, threading
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path

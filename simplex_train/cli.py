@@ -18,6 +18,7 @@ from .options import OptionsError, RunOptions, parse_set
 from .oracle import Oracle, calibrate, label_batch, labelled_dataset, load_filter, read_rows
 from .oracle import stratified_sample, validate
 from .campaigns import load_campaign, run_campaign
+from .clients import LlamaServer
 from .runs import CampaignDir, RunDir, acquire_lock
 
 app = typer.Typer(
@@ -27,7 +28,7 @@ app = typer.Typer(
 # %% auto #0
 __all__ = ['app', 'cloud_app', 'label_app', 'list_cmd', 'show', 'run', 'prepare', 'launch_command', 'train', 'evaluate',
            'predict', 'score', 'pairs', 'batch', 'cloud_plan', 'label_sample', 'label_calibrate', 'label_validate',
-           'label_batch_cmd', 'label_dataset', 'generate', 'install_llama_cpp_cmd', 'promote', 'rollback',
+           'label_batch_cmd', 'label_dataset', 'generate', 'serve', 'install_llama_cpp_cmd', 'promote', 'rollback',
            'hub_upload_cmd', 'docs', 'readme', 'main']
 
 # %% ../nbs/12_cli.ipynb #449aa426
@@ -481,6 +482,25 @@ def generate(
     typer.echo(f"rows: {CampaignDir(folder).rows}")
     if rep["stopped"]:
         typer.secho(f"stopped early: {rep['stopped']}", fg="yellow", err=True)
+
+# %% ../nbs/12_cli.ipynb #1db61cff
+@app.command()
+def serve(
+    gguf: Optional[str] = typer.Argument(None, help="a .gguf file (default: the embedded Gemma 3 270M)"),
+    port: int = typer.Option(8080),
+    n_ctx: int = typer.Option(2048, help="context length"),
+    chat_template: Optional[str] = typer.Option(None, help="a llama.cpp template name for a GGUF without one"),
+):
+    "Serve a GGUF with llama.cpp's OpenAI-compatible API on 127.0.0.1 (for generate, label and judges) until Ctrl-C."
+    from simplex_train.models import embedded_gguf  # heavy: torch and transformers, for the embedded model's path
+
+    path = gguf or embedded_gguf()[0]
+    with LlamaServer(path, n_ctx, chat_template=chat_template, port=port) as server:
+        typer.echo(f"serving {path} at {server.url} (Ctrl-C stops it)")
+        try:
+            server.proc.wait()
+        except KeyboardInterrupt:
+            typer.echo("stopped")
 
 # %% ../nbs/12_cli.ipynb #42f0256e
 @app.command("install-llama-cpp")

@@ -36,11 +36,11 @@ class LlamaServer:
     "llama.cpp's OpenAI-compatible server on `gguf`, on loopback, for the duration of a `with` block."
 
     def __init__(self, gguf: str | Path, n_ctx: int = 2048, lora: str | Path | None = None, start_timeout: float = 180,
-                 chat_template: str | None = None):  # fmt: skip
+                 chat_template: str | None = None, port: int | None = None):  # fmt: skip
         "`chat_template`: a llama.cpp built-in name (e.g. 'gemma') for a GGUF that carries none (else ChatML is used)."
         self.gguf, self.n_ctx, self.lora, self.start_timeout = Path(gguf), n_ctx, lora, start_timeout
         self.chat_template = chat_template
-        self.port, self.proc = free_port(), None
+        self.port, self.proc = port or free_port(), None
         self.log = Path(tempfile.mkstemp(prefix="llama-server-", suffix=".log")[1])
 
     @property
