@@ -18,7 +18,7 @@ from .options import OptionsError, RunOptions, parse_set
 from .oracle import Oracle, calibrate, label_batch, labelled_dataset, load_filter, read_rows
 from .oracle import stratified_sample, validate
 from .campaigns import load_campaign, run_campaign
-from .clients import LlamaServer
+from .clients import LlamaServer, OpenAIClient
 from .runs import CampaignDir, RunDir, acquire_lock
 
 app = typer.Typer(
@@ -288,11 +288,15 @@ def pairs(
     max_rows: Optional[int] = typer.Option(None, help="at most this many prompts"),
     output: Optional[str] = typer.Option(None, help="where the pairs go (default: RUN/data/generated_pairs.jsonl)"),
     seed: int = typer.Option(0),
+    judge_url: Optional[str] = typer.Option(None, help="score by an LLM judge at this OpenAI-compatible URL (.../v1)"),
+    judge_model: str = typer.Option("default", help="the judge's model name"),
+    judge_chat: bool = typer.Option(False, help="ask the judge through /chat/completions"),
 ):
-    "Preference pairs from a run's own answers: k samples per prompt, best vs worst by the task metric (for DPO)."
+    "Preference pairs from a run's own answers: k samples per prompt, best vs worst by the task metric or a judge."
     from simplex_train.trained import pairs_from_run  # heavy: torch, transformers
     try:
-        made = pairs_from_run(run_dir, split, k, temperature, max_rows, output, seed)
+        judge = OpenAIClient(judge_url, judge_model) if judge_url else None
+        made = pairs_from_run(run_dir, split, k, temperature, max_rows, output, seed, judge, judge_chat)
     except UserError as e:
         _fail(e)
     typer.echo(json.dumps(made), err=True)

@@ -11,8 +11,8 @@ from .calibration import fit_stated_temperature, fit_temperature, stated_report,
 from .clients import OpenAIClient
 from .config import Specialist
 from .core import log, package_dir, read_json, read_jsonl, write_json, write_jsonl
-from .judge import judge_scores
-from .metrics import bootstrap_delta, expected_calibration_error
+from .judge import judge_pairwise, judge_scores
+from .metrics import bootstrap_delta, expected_calibration_error, metric_outcomes, win_rate
 from .plots import reliability_diagram
 from .predict import option_logliks, predict_rows, response_perplexity
 from .runs import RunDir
@@ -213,6 +213,7 @@ def compare_predictions(
         "n": len(ft),
         "per_example_delta": bootstrap_delta(a, b, seed=seed),
         "metric_deltas": deltas,
+        "win_rate": win_rate(metric_outcomes(a, b)),
         "regressions": sum(1 for x, y in zip(a, b) if y < x),
         "improvements": sum(1 for x, y in zip(a, b) if y > x),
         "per_class": _per_class_deltas(base_rec, ft_rec),
@@ -220,13 +221,23 @@ def compare_predictions(
     }
 
 
-def compare_run(run: RunDir) -> dict:
-    "Write metrics/comparison.json from the baseline and fine-tuned metrics and predictions."
-    out = compare_predictions(
-        read_jsonl(run.predictions("baseline")),
-        read_jsonl(run.predictions("finetuned")),
-        read_json(run.metrics_file("baseline")),
-        read_json(run.metrics_file("finetuned")),
-    )
+def _judge_win_rate(spec: Specialist, base: list[dict], ft: list[dict]) -> dict:
+    "The fine-tuned model's win rate over the starting model by the specialist's LLM judge (both orders asked)."
+    client = OpenAIClient(spec.eval.judge_url, spec.eval.judge_model)
+    inputs, refs = [p["prompt"][-1000:] for p in ft], [str(p["reference"]) for p in ft]
+    texts = lambda preds: [None if p["prediction"] is None else str(p["prediction"]) for p in preds]
+    task = spec.description or spec.name
+    w = judge_pairwise(client, task, inputs, refs, texts(base), texts(ft), spec.eval.judge_chat)
+    return {"url": spec.eval.judge_url, "model": spec.eval.judge_model, **w}
+
+
+def compare_run(run: RunDir, spec: Specialist | None = None) -> dict:
+    """Write metrics/comparison.json from the baseline and fine-tuned metrics and predictions; with a `spec` whose
+    eval names a judge (generation tasks), also the judge's win rate of the fine-tuned answers."""
+    base, ft = read_jsonl(run.predictions("baseline")), read_jsonl(run.predictions("finetuned"))
+    records = read_json(run.metrics_file("baseline")), read_json(run.metrics_file("finetuned"))
+    out = compare_predictions(base, ft, *records)
+    if spec is not None and spec.eval.judge_url and spec.task.type == "generation":
+        out["judge_win_rate"] = _judge_win_rate(spec, base, ft)
     write_json(run.comparison, out)
     return out

@@ -119,7 +119,7 @@ def gate_run(run: RunDir, spec: Specialist) -> dict:
     baseline, finetuned = read_json(run.metrics_file("baseline")), read_json(run.metrics_file("finetuned"))
     allowed_drop = spec.dpo.max_drop if spec.train.method == "dpo" else 0.0
     g = decide_gate(baseline, finetuned, spec.thresholds, spec.task.metric, allowed_drop)
-    cmp = compare_run(run)["per_example_delta"]
+    cmp = compare_run(run, spec)["per_example_delta"]
     lo, hi = cmp["ci95"]
     g["reasons"].append(f"paired bootstrap: per-example change {cmp['delta']:+.4f}, 95% CI [{lo:+.4f}, {hi:+.4f}]")
     write_json(run.gate, g)

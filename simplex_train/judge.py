@@ -8,9 +8,10 @@ from __future__ import annotations
 import re
 
 from .clients import OpenAIClient
+from .metrics import win_rate
 
 # %% auto #0
-__all__ = ['JUDGE_PROMPT', 'judge_scores']
+__all__ = ['JUDGE_PROMPT', 'PAIR_PROMPT', 'judge_scores', 'judge_pairwise']
 
 # %% ../nbs/05a_judge.ipynb #fc66882a
 JUDGE_PROMPT = (
@@ -37,3 +38,33 @@ def judge_scores(
         per.append(int(m.group()) if m else None)
     ok = [s for s in per if s is not None]
     return {"mean": (sum(ok) / len(ok) - 1) / 4 if ok else 0.0, "per_example": per, "failures": len(per) - len(ok)}
+
+# %% ../nbs/05a_judge.ipynb #6ce1bf5e
+PAIR_PROMPT = (
+    "You are comparing two answers.\nTask: {task}\nInput: {input}\nReference: {reference}\nAnswer A: {a}\n"
+    "Answer B: {b}\nWhich answer is better? Reply with A, B or tie.\nBetter:"
+)
+_VERDICT = re.compile(r"\b(A|B|tie)\b", re.IGNORECASE)
+
+
+def _verdict(client: OpenAIClient, prompt: str, use_chat: bool) -> str | None:
+    "'A', 'B' or 'TIE' from the judge's reply, None when it holds none."
+    text = client.chat([{"role": "user", "content": prompt}], 4) if use_chat else client.complete(prompt, 4)["text"]
+    m = _VERDICT.search(text or "")
+    return m.group(1).upper() if m else None
+
+
+def judge_pairwise(client: OpenAIClient, task: str, inputs: list[str], references: list[str], first: list[str],
+                   second: list[str], use_chat: bool = False) -> dict:  # fmt: skip
+    "The win rate of `second` over `first` by an LLM judge, each pair asked in both orders; per-example +1/0/-1/None."
+    per = []
+    for i, r, a, b in zip(inputs, references, first, second):
+        ask = dict(task=task, input=i, reference=r)
+        one = _verdict(client, PAIR_PROMPT.format(**ask, a=a or "(no answer)", b=b or "(no answer)"), use_chat)
+        two = _verdict(client, PAIR_PROMPT.format(**ask, a=b or "(no answer)", b=a or "(no answer)"), use_chat)
+        if one is None or two is None:
+            per.append(None)
+            continue
+        s1, s2 = {"A": -1, "B": 1, "TIE": 0}[one], {"A": 1, "B": -1, "TIE": 0}[two]
+        per.append(s1 if s1 == s2 else 0)
+    return win_rate(per) | {"per_example": per}

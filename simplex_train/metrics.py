@@ -20,7 +20,7 @@ UNPARSED = "(unparsed)"
 __all__ = ['UNPARSED', 'accuracy', 'macro_f1', 'per_class', 'confusion', 'normalize_answer', 'exact_match', 'entity_f1',
            'tags_from_output', 'sql_valid', 'normalize_sql', 'run_sqlite', 'execution_match', 'squad_f1_one',
            'squad_scores', 'rouge_l', 'bleu_chrf', 'run_sandboxed', 'pass_at_1', 'expected_calibration_error',
-           'mae_rmse', 'field_f1', 'bootstrap_delta']
+           'mae_rmse', 'field_f1', 'bootstrap_delta', 'win_rate', 'metric_outcomes']
 
 # %% ../nbs/04_metrics.ipynb #646ee116
 def _fill(preds):
@@ -291,3 +291,17 @@ def bootstrap_delta(a: list[float], b: list[float], n: int = 1000, seed: int = 0
     idx = np.random.default_rng(seed).integers(0, len(d), (n, len(d)))
     means = d[idx].mean(axis=1)
     return {"delta": float(d.mean()), "ci95": [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]}
+
+# %% ../nbs/04_metrics.ipynb #e2c1cd82
+def win_rate(outcomes: list[int | None]) -> dict:
+    "Wins, ties and losses of +1 / 0 / -1 outcomes (None: undecided, left out), and (wins + ties / 2) / decided."
+    decided = [o for o in outcomes if o is not None]
+    wins, losses = decided.count(1), decided.count(-1)
+    rate = (wins + (len(decided) - wins - losses) / 2) / len(decided) if decided else 0.5
+    return {"win_rate": rate, "wins": wins, "ties": len(decided) - wins - losses, "losses": losses,
+            "undecided": len(outcomes) - len(decided)}  # fmt: skip
+
+
+def metric_outcomes(a: list[float], b: list[float]) -> list[int]:
+    "+1 where b scores higher than a on an example, -1 where lower, 0 where equal."
+    return [int(np.sign(y - x)) for x, y in zip(a, b)]

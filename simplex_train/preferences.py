@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import collections
 
+from .clients import OpenAIClient
 from .config import Specialist
 from .device import set_seed
+from .judge import judge_scores
 from .predict import generate
 from .tasks import parse_output, task_for
 
 # %% auto #0
-__all__ = ['candidate_scores', 'best_and_worst', 'generate_pairs']
+__all__ = ['candidate_scores', 'best_and_worst', 'judged_scores', 'generate_pairs']
 
 # %% ../nbs/08e_preferences.ipynb #ae814ed2
 def candidate_scores(spec: Specialist, row: dict, candidates: list[str]) -> list[float | None]:
@@ -38,10 +40,21 @@ def best_and_worst(row: dict, candidates: list[str], scores: list, counts: colle
     return {"id": row.get("id"), "prompt": row["prompt"], "chosen": best[1].strip(), "rejected": worst[1].strip(),
             "chosen_score": best[0], "rejected_score": worst[0]}  # fmt: skip
 
+# %% ../nbs/08e_preferences.ipynb #0f91b1d5
+def judged_scores(judge: OpenAIClient, spec: Specialist, row: dict, candidates: list[str], chat: bool = False) -> list:
+    "The judge's 1-5 grade of each candidate answer to `row` against its reference (None where it gave none)."
+    reference = str(row.get("metadata", {}).get("label", row.get("response", "")))
+    n = len(candidates)
+    graded = judge_scores(judge, spec.description or spec.name, [row["prompt"][-1000:]] * n, [reference] * n,
+                          [c.strip() for c in candidates], chat)  # fmt: skip
+    return [None if g is None else float(g) for g in graded["per_example"]]
+
 # %% ../nbs/08e_preferences.ipynb #50eed03c
 def generate_pairs(model, tok, spec: Specialist, rows: list[dict], k: int = 4, temperature: float = 1.0,
-                   seed: int = 0, progress: bool = True) -> tuple[list[dict], dict]:  # fmt: skip
-    "(pairs, counts): k sampled candidates per row scored by the task metric; best vs worst where they differ."
+                   seed: int = 0, progress: bool = True, judge: OpenAIClient | None = None,
+                   judge_chat: bool = False) -> tuple[list[dict], dict]:  # fmt: skip
+    """(pairs, counts): k sampled candidates per row scored by the task metric (or by `judge`, an LLM over an
+    OpenAI-compatible endpoint); best vs worst where they differ."""
     if k < 2:
         raise ValueError(f"k: {k}; a pair needs at least 2 candidates per prompt")
     set_seed(seed)
@@ -51,6 +64,10 @@ def generate_pairs(model, tok, spec: Specialist, rows: list[dict], k: int = 4, t
     counts, pairs = collections.Counter(prompts=len(rows), candidates=len(raw)), []
     for i, row in enumerate(rows):
         candidates = raw[i * k : (i + 1) * k]
-        pair = best_and_worst(row, candidates, candidate_scores(spec, row, candidates), counts)
+        if judge is None:
+            scores = candidate_scores(spec, row, candidates)
+        else:
+            scores = judged_scores(judge, spec, row, candidates, judge_chat)
+        pair = best_and_worst(row, candidates, scores, counts)
         pairs += [pair] if pair else []
     return pairs, dict(counts)

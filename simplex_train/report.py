@@ -171,6 +171,13 @@ def _confidence_section(run: RunDir, base: dict, ft: dict | None) -> list[str]:
     return L + [""] + [f"![{p.stem}]({run.relative(p)})" for p in plots if p.exists()] + [""]
 
 
+def _win_line(by: str, w: dict) -> str:
+    "One line: the fine-tuned model's win rate over the starting model, and its wins, ties and losses."
+    undecided = f", {w['undecided']} undecided" if w.get("undecided") else ""
+    return (f"Win rate of the fine-tuned model over the starting one by the {by}: **{w['win_rate']:.3f}** "
+            f"({w['wins']} wins, {w['ties']} ties, {w['losses']} losses{undecided}).\n")
+
+
 def _comparison_section(run: RunDir) -> list[str]:
     cmp = _read(run.comparison)
     if not cmp:
@@ -182,6 +189,9 @@ def _comparison_section(run: RunDir) -> list[str]:
         f"{cmp['regressions']} regressed.",
         "",
     ]
+    L += [_win_line("task metric", cmp["win_rate"])] if "win_rate" in cmp else []
+    if "judge_win_rate" in cmp:
+        L.append(_win_line(f"judge {cmp['judge_win_rate']['model']}", cmp["judge_win_rate"]))
     if not cmp["worst_errors"]:
         return L
     L += [

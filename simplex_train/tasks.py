@@ -9,6 +9,8 @@ import collections, json, math, re
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import numpy as np
+
 from .config import Specialist, expand_path
 from simplex_train.metrics import (
     accuracy,
@@ -33,8 +35,8 @@ from simplex_train.metrics import (
 # %% auto #0
 __all__ = ['TASKS', 'parse_label', 'parse_answer', 'parse_json', 'label_probabilities', 'json_reference', 'score_classification',
            'score_entities', 'score_sql', 'score_squad', 'score_preference', 'score_text', 'score_code', 'score_fields',
-           'score_scores', 'score_exact', 'parse_stated_confidence', 'score_stated_confidence', 'Task', 'task_for',
-           'prediction_method', 'parse_output', 'compute_metrics']
+           'score_scores', 'score_exact', 'parse_stated_confidence', 'score_stated_confidence', 'score_dimensions',
+           'Task', 'task_for', 'prediction_method', 'parse_output', 'compute_metrics']
 
 # %% ../nbs/05_tasks.ipynb #8bc42c99
 def parse_label(text: str | None, labels: list[str]) -> str | None:
@@ -238,6 +240,27 @@ def score_stated_confidence(spec: Specialist, rows: list[dict], preds: list) -> 
     metrics |= {f"accuracy_{k}": v for k, v in _by_case(rows, right).items()}
     return {"metrics": metrics, "per_example": per, "stated_confidence": {**ece, "confidence": stated, "right": right}}
 
+# %% ../nbs/05_tasks.ipynb #3b9108af
+def _dimension_value(p, name: str, middle: float) -> tuple[float, bool]:
+    "(the predicted score, whether it was readable) for one dimension of a parsed reply."
+    v = p.get(name) if isinstance(p, dict) else None
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+    return (float(v), True) if ok else (middle, False)
+
+
+def score_dimensions(spec: Specialist, rows: list[dict], preds: list) -> dict:
+    "MAE/RMSE per dimension of JSON scores (`mae`, `rmse` = MCRMSE: their means); unreadable -> the scale's middle."
+    names, (lo, hi) = spec.task.dimensions, spec.task.scale
+    refs = [json_reference(x) for x in _refs(rows)]
+    got = [[_dimension_value(p, n, (lo + hi) / 2) for n in names] for p in preds]
+    errors = [[abs(v - float(r[n])) for (v, _), n in zip(g, names)] for g, r in zip(got, refs)]
+    errors = np.array(errors).reshape(-1, len(names))
+    mae, rmse = errors.mean(0), np.sqrt((errors**2).mean(0))
+    metrics = {"mae": float(mae.mean()), "rmse": float(rmse.mean())}
+    metrics["parse_failures"] = sum(not ok for g in got for _, ok in g)
+    metrics |= {f"mae_{n}": float(m) for n, m in zip(names, mae)} | {f"rmse_{n}": float(r) for n, r in zip(names, rmse)}
+    return {"metrics": metrics, "per_example": [-float(e.mean()) for e in errors]}
+
 # %% ../nbs/05_tasks.ipynb #19bfcb16
 @dataclass(frozen=True)
 class Task:
@@ -271,6 +294,7 @@ TASKS: dict[str, Task] = {
     "pass_at_1": Task(_code, score_code),
     "field_f1": Task(lambda spec, t: parse_json(t), score_fields),
     "score_agreement": Task(lambda spec, t: parse_json(t), score_scores),
+    "mae": Task(lambda spec, t: parse_json(t), score_dimensions),  # a generative scorer: JSON scores per dimension
     "exact_match": Task(lambda spec, t: parse_answer(t), score_exact),
     "stated_confidence": Task(lambda spec, t: parse_stated_confidence(t), score_stated_confidence),
 }

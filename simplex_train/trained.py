@@ -224,17 +224,20 @@ def score_file(run_dir: str | Path, input_path: str | Path, output: str | Path |
 
 # %% ../nbs/11e_trained.ipynb #2a8a88ea
 def pairs_from_run(run_dir: str | Path, split: str = "train", k: int = 4, temperature: float = 1.0,
-                   max_rows: int | None = None, output: str | Path | None = None, seed: int = 0) -> dict:  # fmt: skip
-    "Generate preference pairs from a trained run's own answers; returns the counts and where the pairs went."
+                   max_rows: int | None = None, output: str | Path | None = None, seed: int = 0,
+                   judge: OpenAIClient | None = None, judge_chat: bool = False) -> dict:  # fmt: skip
+    """Generate preference pairs from a trained run's own answers, scored by the task metric or by `judge`; returns
+    the counts and where the pairs went."""
     run = _trained(run_dir)
     spec = run_spec(run)
     rows = read_jsonl(run.split(split))[:max_rows]
     model, tok = _load(run, spec, "adapter")
     t0 = time.perf_counter()
-    pairs, counts = generate_pairs(model, tok, spec, rows, k, temperature, seed)
+    pairs, counts = generate_pairs(model, tok, spec, rows, k, temperature, seed, judge=judge, judge_chat=judge_chat)
     out = Path(output or run.generated_pairs)
     write_jsonl(out, pairs)
-    info = {**counts, "split": split, "k": k, "temperature": temperature, "seed": seed,
+    scored_by = f"judge {judge.model} at {judge.base_url}" if judge else f"task metric {spec.task.metric}"
+    info = {**counts, "split": split, "k": k, "temperature": temperature, "seed": seed, "scored_by": scored_by,
             "seconds": round(time.perf_counter() - t0, 1), "output": str(out)}  # fmt: skip
     write_json(run.generated_pairs_counts, info)
     return info

@@ -63,8 +63,15 @@ def test_evaluation_records_llm_judge(server, tiny_model, tmp_path):
     spec = apply_overrides(load_specialist("summarization"), {"eval.judge_url": server.url, "eval.max_new_tokens": 4})
     rows = [{"prompt": f"Article: the cat sat on mat number {i}.\nSummary:", "response": " a cat sat",
              "metadata": {"label": "a cat sat", "source": f"x:{i}"}} for i in range(3)]
-    rec = evaluate_split(load_model(tiny_model), load_tokenizer(tiny_model), spec, rows, RunDir.create("j", tmp_path, "r"),
-                         "baseline", progress=False)
+    from simplex_train.evaluate import compare_run
+    run = RunDir.create("j", tmp_path, "r")
+    model, tok = load_model(tiny_model), load_tokenizer(tiny_model)
+    rec = evaluate_split(model, tok, spec, rows, run, "baseline", progress=False)
     j = rec["judge"]
     assert j["url"] == server.url and len(j["per_example"]) == 3 and 0 <= j["mean"] <= 1
     assert j["failures"] == sum(s is None for s in j["per_example"])
+    evaluate_split(model, tok, spec, rows, run, "finetuned", progress=False)
+    w = compare_run(run, spec)["judge_win_rate"]  # the same answers both sides: a judge without a bias ties them
+    print("judge win rate", {k: w[k] for k in ("win_rate", "wins", "ties", "losses", "undecided")})
+    assert w["wins"] + w["ties"] + w["losses"] + w["undecided"] == 3 and len(w["per_example"]) == 3
+    assert w["wins"] == w["losses"] == 0  # asked in both orders, identical answers can only tie

@@ -86,13 +86,15 @@ def test_killed_dpo_run_resumes(chain_run, tiny_model):
 
 
 def test_trl_pairs_file_is_read(tmp_path, tiny_model):
-    "A pairs file with TRL's columns (as `simplex-train pairs` writes) becomes DPO rows: prompt, chosen, rejected."
-    rows = [{"prompt": f"Q{i}: ok? A:", "chosen": "yes, fine", "rejected": "no"} for i in range(30)]
+    """A pairs file with TRL's columns (as `simplex-train pairs` writes) becomes DPO rows: prompt, chosen, rejected,
+    word for word (multi-line prompts included) when they are verbatim fields."""
+    rows = [{"prompt": f"Memories:\n- item {i}\n\nQ{i}: ok?\nA:", "chosen": "yes,  fine", "rejected": "no"} for i in range(30)]
     write_jsonl(tmp_path / "pairs.jsonl", rows)
     spec = tmp_path / "from_pairs.yaml"
     spec.write_text(f"""name: from_pairs
 task: {{type: preference}}
-data: {{path: {tmp_path / 'pairs.jsonl'}, text_field: prompt, label_field: chosen, rejected_field: rejected}}
+data: {{path: {tmp_path / 'pairs.jsonl'}, text_field: prompt, label_field: chosen, rejected_field: rejected,
+        verbatim_fields: [prompt, chosen, rejected]}}
 prompt: {{template: "{{text}}", response: " {{label}}"}}
 base_model: {tiny_model}
 train: {{method: dpo}}
@@ -100,4 +102,27 @@ thresholds: {{baseline_target: 0.5, finetuned_target: 0.6}}
 """)
     run = run_pipeline(RunOptions(specialist=str(spec), runs_root=str(tmp_path / "runs"), gguf=False), ["prepare"])
     got = read_jsonl(run.split("train"))[0]
-    assert got["prompt"].endswith(": ok? A:") and got["response"] == " yes, fine" and got["rejected"] == " no"
+    assert got["prompt"].startswith("Memories:\n- item ") and got["prompt"].endswith(": ok?\nA:")  # verbatim: line breaks kept
+    assert got["response"] == " yes,  fine" and got["rejected"] == " no"
+
+
+def test_pairs_scored_by_a_judge_on_llamacpp(chain_run):
+    """`simplex-train pairs RUN --judge-url`: the SFT run's sampled answers graded 1-5 by llama.cpp serving the
+    embedded model (a real OpenAI-compatible judge); every prompt and every candidate is accounted for."""
+    import subprocess, sys
+    from simplex_train.clients import LlamaServer
+    from simplex_train.models import embedded_gguf
+    tmp, _ = chain_run
+    out = tmp / "judged_pairs.jsonl"
+    cli = str(Path(sys.executable).parent / "simplex-train")
+    with LlamaServer(embedded_gguf()[0], 2048) as judge:
+        made = subprocess.run([cli, "pairs", str(tmp / "runs/tiny_sft/c1"), "--k", "3", "--max-rows", "6", "--output",
+                               str(out), "--judge-url", judge.url], capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert made.returncode == 0, made.stderr[-3000:]
+    counts = read_json(tmp / "runs/tiny_sft/c1/data/generated_pairs.json")
+    print("judged pairs", counts)
+    assert counts["scored_by"].startswith("judge default at http://127.0.0.1:") and counts["candidates"] == 18
+    assert counts.get("kept", 0) + counts.get("tie", 0) + counts.get("fewer_than_two_parsed", 0) == 6
+    pairs = read_jsonl(out)
+    assert len(pairs) == counts.get("kept", 0)
+    assert all(1 <= p["rejected_score"] < p["chosen_score"] <= 5 for p in pairs)
