@@ -15,15 +15,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .config import _format_errors
-from .core import UserError, atomic_write_text, log, read_json, with_progress, write_json, write_jsonl
+from .core import UserError, atomic_write_text, log, read_appended, read_json, with_progress, write_json
+from .core import write_jsonl
 from .oracle import BudgetExceeded, Ledger, OracleConfig, post_prompt
 from .runs import CampaignDir
 
 # %% auto #0
 __all__ = ['ROW_META', 'JUDGE_PROMPT', 'CampaignModel', 'Template', 'Judge', 'Quality', 'Campaign', 'load_campaign', 'jobs',
            'parse_reply', 'shape_problem', 'trigrams', 'NearDuplicates', 'Asker', 'judge_score', 'append_record',
-           'needs_judge', 'run_job', 'read_appended', 'filter_replies', 'campaign_report', 'report_markdown',
-           'run_campaign']
+           'needs_judge', 'run_job', 'filter_replies', 'campaign_report', 'report_markdown', 'run_campaign']
 
 # %% ../nbs/05c_campaigns.ipynb #425b4190
 ROW_META = ("id", "campaign", "model", "template", "domain", "topic")  # fields every kept row carries
@@ -228,24 +228,6 @@ def run_job(a: Asker, c: Campaign, cd: CampaignDir, job: dict, lock: threading.L
     if needs_judge(c, reply):
         fields = parse_reply(next(t for t in c.templates if t.name == job["template"]), reply["text"])
         append_record(cd.judgements, {"job": job["job"], "judge": judge_score(a, c, job, fields)}, lock)
-
-
-def read_appended(path: Path) -> list[dict]:
-    "The records of an append-only file; a last line cut short by a kill is removed from the file (asked again)."
-    if not path.is_file():
-        return []
-    text = path.read_text(encoding="utf-8")
-    whole = text[: text.rfind("\n") + 1]
-    if whole != text:
-        log.warning("%s: a record cut short by a kill is discarded; its request is made again", path)
-        atomic_write_text(path, whole)
-    out = []
-    for n, line in enumerate(whole.splitlines(), 1):
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError as e:
-            raise UserError(f"{path}:{n}: not a JSON record ({e}); delete the line to make its request again") from None
-    return out
 
 # %% ../nbs/05c_campaigns.ipynb #31e9d251
 def _judge_problem(q: Quality, grade: int | None) -> str | None:

@@ -15,8 +15,8 @@ from tqdm.auto import tqdm
 # %% auto #0
 __all__ = ['log', 'TRACKED_PACKAGES', 'get_logger', 'duration', 'with_progress', 'UserError', 'user_error_names',
            'atomic_write_bytes', 'atomic_write_text', 'write_json', 'read_json', 'write_jsonl', 'read_jsonl',
-           'atomic_dir', 'sha256_bytes', 'sha256_file', 'hash_rows', 'package_versions', 'package_dir', 'git_commit',
-           'now']
+           'read_appended', 'atomic_dir', 'sha256_bytes', 'sha256_file', 'hash_rows', 'package_versions', 'package_dir',
+           'git_commit', 'now']
 
 # %% ../nbs/00_core.ipynb #e85a608a
 def get_logger(name: str = "simplex_train") -> logging.Logger:
@@ -113,6 +113,26 @@ def read_jsonl(path: str | Path) -> list[dict]:
     "Read a JSON-lines file into a list of dicts."
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def read_appended(path: str | Path) -> list[dict]:
+    """The records of an append-only JSON-lines file (a resumable job's log); a last line cut short by a kill is
+    removed from the file, so the job redoes that record and the next append starts on a fresh line."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    text = path.read_text(encoding="utf-8")
+    whole = text[: text.rfind("\n") + 1]
+    if whole != text:
+        log.warning("%s: a record cut short by a kill is discarded; it is made again", path)
+        atomic_write_text(path, whole)
+    out = []
+    for n, line in enumerate(whole.splitlines(), 1):
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            raise UserError(f"{path}:{n}: not a JSON record ({e}); delete the line to make it again") from None
+    return out
 
 # %% ../nbs/00_core.ipynb #7992d488
 @contextlib.contextmanager

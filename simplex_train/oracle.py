@@ -14,7 +14,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .config import _format_errors
-from .core import UserError, atomic_write_text, log, read_json, read_jsonl, with_progress, write_json, write_jsonl
+from .core import UserError, atomic_write_text, log, read_appended, read_json, read_jsonl, with_progress
+from .core import write_json, write_jsonl
 from .runs import FilterDir
 
 # %% auto #0
@@ -233,7 +234,7 @@ class Oracle:
         self.cfg, self.o, self.fd = cfg, cfg.oracle, fd
         self.key = api_key if api_key is not None else os.environ.get(self.o.api_key_env)
         self.ledger = Ledger(cfg, fd.ledger)
-        self.cache = {r["key"]: r for r in read_jsonl(fd.cache)} if fd.cache.is_file() else {}
+        self.cache = {r["key"]: r for r in read_appended(fd.cache)}
         self.lock = threading.Lock()
 
     def _key(self, prompt: str) -> str:
@@ -433,7 +434,7 @@ def label_batch(oracle: Oracle, rows: list[dict], override: str | None = None, c
                         f"until both PASS, or give --override 'reason' (recorded in the ledger)")  # fmt: skip
     if blocked:
         oracle.ledger.note(f"batch started without passing ({'; '.join(blocked)}): {override}")
-    done = {r["id"] for r in read_jsonl(oracle.fd.labels)} if oracle.fd.labels.is_file() else set()
+    done = {r["id"] for r in read_appended(oracle.fd.labels)}  # a record cut by a kill is dropped and redone
     todo = [r for r in rows if r[oracle.cfg.id_field] not in done]
     log.info("labelling %d rows (%d already labelled)", len(todo), len(done))
     oracle.fd.labels.parent.mkdir(parents=True, exist_ok=True)
