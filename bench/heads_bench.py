@@ -48,8 +48,11 @@ def _summary(run) -> dict:
 
 
 def ellipse(args) -> dict:
-    opts = RunOptions(specialist="essay_scorer", runs_root=args.runs_root, run_id="bench", gguf=False)
-    return _summary(run_pipeline(opts))
+    opts = RunOptions(specialist="essay_scorer", runs_root=args.runs_root, run_id="bench", gguf=False,
+                      max_train=args.max_train)  # fmt: skip
+    t0 = time.perf_counter()
+    run = run_pipeline(opts)
+    return {**_summary(run), "wall_seconds": round(time.perf_counter() - t0, 1)}
 
 
 JSON_SCORER = """name: essay_scorer_json

@@ -23,7 +23,8 @@ from .runs import CampaignDir
 # %% auto #0
 __all__ = ['ROW_META', 'JUDGE_PROMPT', 'CampaignModel', 'Template', 'Judge', 'Quality', 'Campaign', 'load_campaign', 'jobs',
            'parse_reply', 'shape_problem', 'trigrams', 'NearDuplicates', 'Asker', 'judge_score', 'append_record',
-           'needs_judge', 'run_job', 'filter_replies', 'campaign_report', 'report_markdown', 'run_campaign']
+           'reply_fields', 'judged_fields', 'run_job', 'filter_replies', 'campaign_report', 'report_markdown',
+           'run_campaign']
 
 # %% ../nbs/05c_campaigns.ipynb #425b4190
 ROW_META = ("id", "campaign", "model", "template", "domain", "topic")  # fields every kept row carries
@@ -213,10 +214,16 @@ def append_record(path: Path, record: dict, lock: threading.Lock) -> None:
         f.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def needs_judge(c: Campaign, reply: dict) -> bool:
-    "Whether the campaign's judge grades this reply: there is a judge, and the reply has a row's shape."
+def reply_fields(c: Campaign, reply: dict) -> dict | None:
+    "A reply's row fields, parsed by the template that asked for it (None if it did not parse)."
     template = next(t for t in c.templates if t.name == reply["template"])
-    return c.quality.judge is not None and shape_problem(c.quality, parse_reply(template, reply["text"])) is None
+    return parse_reply(template, reply["text"])
+
+
+def judged_fields(c: Campaign, reply: dict) -> dict | None:
+    "The fields the campaign's judge grades: there is a judge and the reply has a row's shape; otherwise None."
+    fields = reply_fields(c, reply)
+    return fields if c.quality.judge is not None and shape_problem(c.quality, fields) is None else None
 
 
 def run_job(a: Asker, c: Campaign, cd: CampaignDir, job: dict, lock: threading.Lock, reply: dict | None = None) -> None:
@@ -225,8 +232,8 @@ def run_job(a: Asker, c: Campaign, cd: CampaignDir, job: dict, lock: threading.L
         text, usage = a.ask(job["model"], job["prompt"], job["seed"])
         reply = {**job, "text": text, "usage": usage}
         append_record(cd.replies, reply, lock)
-    if needs_judge(c, reply):
-        fields = parse_reply(next(t for t in c.templates if t.name == job["template"]), reply["text"])
+    fields = judged_fields(c, reply)
+    if fields is not None:
         append_record(cd.judgements, {"job": job["job"], "judge": judge_score(a, c, job, fields)}, lock)
 
 # %% ../nbs/05c_campaigns.ipynb #31e9d251
@@ -241,10 +248,9 @@ def _judge_problem(q: Quality, grade: int | None) -> str | None:
 def filter_replies(c: Campaign, replies: list[dict], grades: dict) -> tuple[list[dict], list[dict]]:
     "(kept rows, dropped replies with their reason) from all replies in job order (`grades`: job -> the judge's)."
     order = {j["job"]: i for i, j in enumerate(jobs(c))}
-    templates, seen = {t.name: t for t in c.templates}, NearDuplicates(c.dedupe_threshold)
-    kept, dropped = [], []
+    seen, kept, dropped = NearDuplicates(c.dedupe_threshold), [], []
     for r in sorted((r for r in replies if r["job"] in order), key=lambda r: order[r["job"]]):
-        fields = parse_reply(templates[r["template"]], r["text"])
+        fields = reply_fields(c, r)
         reason = shape_problem(c.quality, fields) or _judge_problem(c.quality, grades.get(r["job"]))
         twin = None if reason else seen.match(" ".join(fields.values()))
         if reason or twin is not None:
@@ -318,7 +324,7 @@ def run_campaign(c: Campaign, out: str | Path, config_path: Path | None = None) 
     cd.root.mkdir(parents=True, exist_ok=True)
     done, graded = {r["job"]: r for r in read_appended(cd.replies)}, {g["job"] for g in read_appended(cd.judgements)}
     todo = [(j, done.get(j["job"])) for j in jobs(c)]
-    todo = [(j, r) for j, r in todo if r is None or (j["job"] not in graded and needs_judge(c, r))]
+    todo = [(j, r) for j, r in todo if r is None or (j["job"] not in graded and judged_fields(c, r) is not None)]
     log.info("campaign %s: %d jobs, %d answered before, %d to ask", c.name, len(jobs(c)), len(done), len(todo))
     asker = Asker(c, cd, config_path)
     stopped, failures = _ask_all(asker, c, cd, todo)

@@ -250,8 +250,8 @@ GGUF_TYPES = ("f32", "f16", "bf16", "q8_0", "q4_k_m", "q5_k_m", "q6_k", "q4_0", 
 
 class AcceptanceConfig(_Strict):
     """A scorer's acceptance before promotion (seed 002): known-good inputs must score high, agree with the oracle
-    and come back fast; failing any keeps the previous model. Scores are read on 0-1 (the mean over the dimensions,
-    placed on the task's scale)."""
+    and come back fast; failing any keeps the previous model. Scores are read on 0-1, placed on the task's scale: a
+    regression head's mean over its dimensions, a generative scorer's JSON `score` (unreadable: 0, counted)."""
 
     profiles: str  # JSONL or CSV of known-good inputs (env vars expanded); their dimension fields: the oracle's scores
     min_mean: float = Field(0.75, ge=0, le=1)  # the mean predicted score over the profiles
@@ -271,7 +271,7 @@ class DeployConfig(_Strict):
     max_rows: int | None = 200  # test rows sent through the server (None: all)
     num_ctx: int | None = None  # context of the served model (default: max_seq_len + max_new_tokens)
     temperature: float = Field(0.0, ge=0)  # 0: greedy, as evaluated
-    acceptance: AcceptanceConfig | None = None  # a regression head: checked in the deploy stage before promotion
+    acceptance: AcceptanceConfig | None = None  # a scorer: a head in its deploy stage, a generative one when served
 
 
 class RehearsalConfig(_Strict):

@@ -15,7 +15,7 @@ from .calibration import stated_report
 from .clients import LlamaServer, OpenAIClient
 from .config import Specialist, expand_path
 from .heads import predict_head
-from .prompts import render
+from .prompts import prompt_wrapper, render
 from .core import now, read_json, read_jsonl, with_progress, write_json, write_jsonl
 from .device import model_dtype
 from .modelfile import served_context
@@ -28,7 +28,8 @@ from .tasks import compute_metrics, json_reference, parse_output, prediction_met
 
 # %% auto #0
 __all__ = ['HUB_FOLDERS', 'served_predictions', 'p95', 'score_correlation', 'reference_predictions', 'deploy_check',
-           'current_model', 'promote', 'rollback', 'acceptance_check', 'serving_recipes', 'hub_upload']
+           'current_model', 'promote', 'rollback', 'predicted_scores', 'profile_prompts', 'acceptance_check',
+           'served_acceptance', 'serving_recipes', 'hub_upload']
 
 # %% ../nbs/10_deploy.ipynb #88904752
 def _label_bias(spec: Specialist, tok) -> dict[int, float] | None:
@@ -116,12 +117,15 @@ def _served_calibration(run: RunDir, spec: Specialist, rows: list[dict], preds: 
     return {"ece_stated": r["before"]["ece"], "ece_stated_mapped": r["after"]["ece"], "map": r["map"], "n": len(rows)}
 
 
-def _serve(run: RunDir, spec: Specialist, gguf: Path, rows: list[dict], progress: bool) -> tuple[dict, float]:
+def _serve(run: RunDir, spec: Specialist, gguf: Path, rows: list[dict], progress: bool) -> tuple[dict, dict, float]:
+    "The test rows through a server on `gguf`, then (for a scorer with an acceptance section) the profiles."
     t0 = time.perf_counter()
     with LlamaServer(gguf, served_context(spec)) as server:
         start_s = time.perf_counter() - t0
-        served = served_predictions(OpenAIClient(server.url), spec, rows, load_tokenizer(str(run.merged)), progress)
-    return served, start_s
+        client, tok = OpenAIClient(server.url), load_tokenizer(str(run.merged))
+        served = served_predictions(client, spec, rows, tok, progress)
+        accepted = served_acceptance(client, spec, tok, progress) if spec.deploy.acceptance else None
+    return served, accepted, start_s
 
 
 def _check_record(
@@ -157,11 +161,14 @@ def deploy_check(
     rows = read_jsonl(run.split("test"))[: spec.deploy.max_rows]
     torch_preds = reference_predictions(run, spec, rows)
     gguf = run.gguf / (info["files"][gguf_type]["file"] if gguf_type else info["modelfile_from"])
-    served, start_s = _serve(run, spec, gguf, rows, progress)
+    served, accepted, start_s = _serve(run, spec, gguf, rows, progress)
     out = _check_record(gguf, spec, rows, torch_preds, served, start_s)
     if run.calibration.exists():
         out["served_calibration"] = _served_calibration(run, spec, rows, served["preds"])
     checks = _checks(out, served, rows, spec)
+    if accepted:
+        out["acceptance"] = accepted
+        checks.update({f"acceptance_{k}": v for k, v in accepted["checks"].items()})
     thresholds = spec.deploy.model_dump(include={"tolerance", "p95_latency_s", "min_correlation"})
     out.update(checks=checks, ok=all(checks.values()), thresholds=thresholds)
     if not write:
@@ -260,12 +267,40 @@ def _profile_scores(spec: Specialist, preds: list) -> list[float]:
     return [(sum(p) / len(p) - lo) / (hi - lo) for p in preds]
 
 
+def _json_score(spec: Specialist, pred) -> float | None:
+    "A generated answer's JSON `score` on 0-1 (placed on the task's scale); None when it has no readable score."
+    s = pred.get("score") if isinstance(pred, dict) else None
+    if not isinstance(s, (int, float)) or isinstance(s, bool):
+        return None
+    lo, hi = spec.task.scale
+    return (float(s) - lo) / (hi - lo)
+
+
+def predicted_scores(spec: Specialist, preds: list) -> list[float | None]:
+    "Each prediction as one number on 0-1: a head's mean over its dimensions, a generative scorer's JSON `score`."
+    if spec.task.type == "regression":
+        return _profile_scores(spec, preds)
+    return [_json_score(spec, p) for p in preds]
+
+
 def _oracle_scores(spec: Specialist, rows: list[dict]) -> list[float] | None:
-    "The oracle's scores of the profiles on 0-1, when every profile carries every dimension."
+    "The oracle's scores of the profiles on 0-1 (a head's dimensions, a generative scorer's `score_field`), or None."
+    if spec.task.type != "regression":
+        field = spec.data.score_field or "score"
+        ok = rows and all(r.get(field) not in (None, "") for r in rows)
+        return [_json_score(spec, {"score": float(r[field])}) for r in rows] if ok else None
     dims = spec.task.dimensions
     if not rows or not all(all(d in r for d in dims) for r in rows):
         return None
     return _profile_scores(spec, [[float(r[d]) for d in dims] for r in rows])
+
+
+def profile_prompts(spec: Specialist, rows: list[dict], tok=None) -> list[dict]:
+    "Acceptance profiles as prompts, rendered like the training rows (the template; the chat wrapper with `tok`)."
+    field, wrap = spec.data.text_field, prompt_wrapper(spec, tok) if tok is not None else None
+    prompts = [render(spec.prompt.template, {**r, "text": r.get(field, r.get("text"))}, spec.prompt.engine)
+               for r in rows]  # fmt: skip
+    return [{"prompt": wrap(p) if wrap else p} for p in prompts]
 
 
 def _timed_head(model, tok, spec: Specialist, rows: list[dict], head: dict) -> tuple[list, list[float]]:
@@ -278,17 +313,26 @@ def _timed_head(model, tok, spec: Specialist, rows: list[dict], head: dict) -> t
     return preds, seconds
 
 # %% ../nbs/10_deploy.ipynb #89fbc3cd
+def _correlation(scores: list[float | None], oracle: list[float] | None) -> float | None:
+    "Pearson correlation over the profiles with a readable score; None without oracle scores or variation."
+    pairs = [(s, o) for s, o in zip(scores, oracle or []) if s is not None]
+    if len(pairs) < 3 or not np.std([s for s, _ in pairs]) or not np.std([o for _, o in pairs]):
+        return None
+    return float(np.corrcoef(*zip(*pairs))[0, 1])
+
+
 def _acceptance_checks(spec: Specialist, rows: list[dict], preds: list, seconds: list[float]) -> dict:
     a = spec.deploy.acceptance
     lat = {"p95_latency": p95(seconds) <= (a.max_latency_s if a else spec.deploy.p95_latency_s)}
-    if not (a and spec.task.type == "regression"):
+    if not a:
         return {"checks": lat, "figures": {}}
-    got, oracle = _profile_scores(spec, preds), _oracle_scores(spec, rows)
-    corr = float(np.corrcoef(got, oracle)[0, 1]) if oracle and np.std(got) and np.std(oracle) else None
-    figures = {"mean": statistics.fmean(got), "minimum": min(got), "correlation": corr}
+    scores, oracle = predicted_scores(spec, preds), _oracle_scores(spec, rows)
+    got = [0.0 if s is None else s for s in scores]  # an answer without a readable score scores nothing
+    figures = {"mean": statistics.fmean(got), "minimum": min(got), "correlation": _correlation(scores, oracle),
+               "unreadable": scores.count(None)}  # fmt: skip
     checks = {"mean": figures["mean"] > a.min_mean, "minimum": figures["minimum"] > a.min_each, **lat}
     if oracle:
-        checks["correlation"] = corr is not None and corr > a.min_correlation
+        checks["correlation"] = figures["correlation"] is not None and figures["correlation"] > a.min_correlation
     return {"checks": checks, "figures": figures}
 
 
@@ -296,9 +340,7 @@ def acceptance_check(run: RunDir, spec: Specialist, model, tok, head: dict) -> d
     "Score the acceptance profiles (or the test rows) one at a time; write and return deploy_check.json."
     a = spec.deploy.acceptance
     rows = read_input_rows(expand_path(a.profiles)) if a else read_jsonl(run.split("test"))[: spec.deploy.max_rows]
-    field = spec.data.text_field
-    asked = [{"prompt": render(spec.prompt.template, {**r, "text": r.get(field, r.get("text"))}, spec.prompt.engine)}
-             for r in rows] if a else rows  # fmt: skip
+    asked = profile_prompts(spec, rows, tok) if a else rows
     preds, seconds = _timed_head(model, tok, spec, asked, head)
     got = _acceptance_checks(spec, rows, preds, seconds)
     figures = got["figures"]
@@ -308,6 +350,17 @@ def acceptance_check(run: RunDir, spec: Specialist, model, tok, head: dict) -> d
            "thresholds": a.model_dump() if a else {"p95_latency_s": spec.deploy.p95_latency_s}}  # fmt: skip
     write_json(run.deploy_check, out)
     return out
+
+
+def served_acceptance(client: OpenAIClient, spec: Specialist, tok, progress: bool = True) -> dict:
+    "Seed 002's acceptance through a server: the profiles one request at a time, their scores against the bounds."
+    a = spec.deploy.acceptance
+    rows = read_input_rows(expand_path(a.profiles))
+    served = served_predictions(client, spec, profile_prompts(spec, rows, tok), tok, progress)
+    got = _acceptance_checks(spec, rows, served["preds"], served["seconds"])
+    return {"engine": "llama.cpp server (xllamacpp), /v1/completions", "n": len(rows), "profiles": a.profiles,
+            **got["figures"], "latency_s": _latency(served["seconds"]), "checks": got["checks"],
+            "ok": all(got["checks"].values()), "thresholds": a.model_dump(), "raw": served["raw"]}  # fmt: skip
 
 # %% ../nbs/10_deploy.ipynb #5a6cda37
 def _engine_recipes(run: RunDir, spec: Specialist, info: dict) -> list[str]:

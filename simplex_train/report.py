@@ -330,7 +330,7 @@ def _gguf_section(run: RunDir) -> list[str]:
         "",
     ]
     if check:
-        L += _served_lines(check)
+        L += _served_lines(check) + (_acceptance_lines(check["acceptance"]) if check.get("acceptance") else [])
     if promo:
         L += [_promotion_line(promo), ""]
     cfg = load_manifest(run).get("config")
@@ -342,7 +342,7 @@ def _gguf_section(run: RunDir) -> list[str]:
 
 
 def _acceptance_lines(check: dict) -> list[str]:
-    "A head's deploy check: the acceptance figures against their bounds, and the latency."
+    "A scorer's acceptance (a head's deploy check, a generative scorer's served one): figures against their bounds."
     failed = [k for k, ok in check["checks"].items() if not ok]
     said = "**passed**" if check["ok"] else f"**failed** ({', '.join(failed)})"
     t, lat = check["thresholds"], check["latency_s"]
@@ -353,6 +353,8 @@ def _acceptance_lines(check: dict) -> list[str]:
         L.append(f"Mean score {check['mean']:.3f} (> {t['min_mean']}), lowest {check['minimum']:.3f} "
                  f"(> {t['min_each']}), correlation with the oracle {'—' if corr is None else f'{corr:.3f}'} "
                  f"(> {t['min_correlation']}).")  # fmt: skip
+    if check.get("unreadable"):
+        L.append(f"{check['unreadable']} answers had no readable score (counted as 0).")
     return L + [""]
 
 

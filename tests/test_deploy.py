@@ -1,5 +1,7 @@
 """The OpenAI-compatible client and the LLM-as-judge metric against a real local llama.cpp server (the embedded
 Gemma 3 270M GGUF), and the served label scoring against PyTorch label scoring on the same weights."""
+import json
+
 import pytest
 
 from simplex_train.config import load_specialist
@@ -75,3 +77,28 @@ def test_evaluation_records_llm_judge(server, tiny_model, tmp_path):
     print("judge win rate", {k: w[k] for k in ("win_rate", "wins", "ties", "losses", "undecided")})
     assert w["wins"] + w["ties"] + w["losses"] + w["undecided"] == 3 and len(w["per_example"]) == 3
     assert w["wins"] == w["losses"] == 0  # asked in both orders, identical answers can only tie
+
+
+
+def test_served_acceptance_of_a_generative_scorer(server, tmp_path):
+    """Seed 002's four criteria through a real llama.cpp server for the JSON-writing `profile_scorer`: the profiles
+    are rendered like training rows and asked one at a time, and every answer is accounted for. The base model writes
+    no JSON score, so it must fail, with the criteria it failed as the reasons."""
+    from simplex_train.config import AcceptanceConfig
+    from simplex_train.deploy import predicted_scores, served_acceptance
+    from simplex_train.tasks import parse_output
+    profiles = tmp_path / "seed_profiles.jsonl"
+    rows = [{"handle": f"dev{i}", "bio": f"Senior data engineer, {i + 3} years of Python and SQL", "score": 0.8 + i / 50}
+            for i in range(6)]
+    profiles.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    spec = load_specialist("profile_scorer").model_copy(deep=True)
+    spec.deploy.acceptance = AcceptanceConfig(profiles=str(profiles))
+    tok = load_tokenizer(local_model_path("embedded"))
+    got = served_acceptance(OpenAIClient(server.url), spec, tok, progress=False)
+    print("served acceptance:", {k: got[k] for k in ("mean", "minimum", "correlation", "unreadable", "checks")})
+    scores = predicted_scores(spec, [parse_output(spec, t) for t in got["raw"]])
+    assert got["n"] == len(got["raw"]) == 6 and got["unreadable"] == scores.count(None)
+    assert set(got["checks"]) == {"mean", "minimum", "correlation", "p95_latency"}
+    assert got["checks"]["mean"] == (got["mean"] > 0.75) and got["checks"]["minimum"] == (got["minimum"] > 0.5)
+    assert got["ok"] == all(got["checks"].values()) and not got["ok"]   # the untrained base model is refused
+    assert got["latency_s"]["p95"] > 0
