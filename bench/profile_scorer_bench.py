@@ -99,7 +99,7 @@ def main() -> None:
     p.add_argument("--runs-root", default="/tmp/profile_bench")
     p.add_argument("--rows", type=int, default=600)
     p.add_argument("--seed-profiles", type=int, default=20)
-    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=None, help="default: the specialist's")
     args = p.parse_args()
     rng = random.Random(0)
     rows = [profile(i, rng) for i in range(args.rows)]
@@ -112,8 +112,8 @@ def main() -> None:
         write_jsonl(seeds, seed_profiles(args.seed_profiles, 1))
         os.environ["SIMPLEX_PG_DSN"] = dsn
         opts = RunOptions(specialist="profile_scorer", runs_root=args.runs_root, run_id="bench", max_test=80,
-                          overrides={"train.epochs": args.epochs, "deploy.acceptance": {"profiles": str(seeds)},
-                                     "deploy.gguf": ["f16", "q8_0"], "deploy.max_rows": 80})  # fmt: skip
+                          overrides={"deploy.acceptance": {"profiles": str(seeds)}, "deploy.gguf": ["f16", "q8_0"],
+                                     **({"train.epochs": args.epochs} if args.epochs else {})})  # fmt: skip
         t0 = time.perf_counter()
         run = run_pipeline(opts)
         wall = round(time.perf_counter() - t0, 1)

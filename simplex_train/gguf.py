@@ -15,8 +15,9 @@ from .models import cache_root, load_tokenizer
 from .runs import RunDir
 
 # %% auto #0
-__all__ = ['LLAMA_CPP_SDIST', 'CONVERTER_TYPES', 'ExportToolMissing', 'llama_cpp_dir', 'install_llama_cpp', 'converter_script',
-           'quantizer_path', 'convert_to_gguf', 'quantize_gguf', 'convert_adapter_to_gguf', 'export_gguf']
+__all__ = ['LLAMA_CPP_SDIST', 'CONVERTER_TYPES', 'QUANTIZE_MAIN', 'QUANTIZE_CMAKE', 'ExportToolMissing', 'llama_cpp_dir',
+           'install_llama_cpp', 'converter_script', 'quantizer_path', 'convert_to_gguf', 'quantize_gguf',
+           'convert_adapter_to_gguf', 'export_gguf']
 
 # %% ../nbs/09b_gguf.ipynb #e66084dc
 LLAMA_CPP_SDIST = ("llama-cpp-python", "0.3.36")  # vendors llama.cpp's converters and sources
@@ -58,9 +59,45 @@ def _fetch_llama_cpp_sources(dest: Path) -> None:
             shutil.copytree(src, out, dirs_exist_ok=True)
 
 # %% ../nbs/09b_gguf.ipynb #b3b71620
+QUANTIZE_MAIN = r"""// llama.cpp's quantizer as one library call: llama-quantize IN.gguf OUT.gguf TYPE
+#include "llama.h"
+#include <cstdio>
+#include <strings.h>
+#include <thread>
+
+int main(int argc, char ** argv) {
+    const struct { const char * name; llama_ftype type; } types[] = {
+        {"F32", LLAMA_FTYPE_ALL_F32}, {"F16", LLAMA_FTYPE_MOSTLY_F16}, {"BF16", LLAMA_FTYPE_MOSTLY_BF16},
+        {"Q8_0", LLAMA_FTYPE_MOSTLY_Q8_0}, {"Q4_0", LLAMA_FTYPE_MOSTLY_Q4_0}, {"Q2_K", LLAMA_FTYPE_MOSTLY_Q2_K},
+        {"Q3_K_M", LLAMA_FTYPE_MOSTLY_Q3_K_M}, {"Q4_K_M", LLAMA_FTYPE_MOSTLY_Q4_K_M},
+        {"Q5_K_M", LLAMA_FTYPE_MOSTLY_Q5_K_M}, {"Q6_K", LLAMA_FTYPE_MOSTLY_Q6_K}};
+    if (argc != 4) { fprintf(stderr, "usage: %s IN.gguf OUT.gguf TYPE\n", argv[0]); return 2; }
+    llama_model_quantize_params params = llama_model_quantize_default_params();
+    params.nthread = (int) std::thread::hardware_concurrency();
+    bool known = false;
+    for (const auto & t : types) if (strcasecmp(argv[3], t.name) == 0) { params.ftype = t.type; known = true; }
+    if (!known) { fprintf(stderr, "unknown type %s\n", argv[3]); return 2; }
+    llama_backend_init();
+    const uint32_t failed = llama_model_quantize(argv[1], argv[2], &params);
+    llama_backend_free();
+    return failed ? 1 : 0;
+}
+"""
+QUANTIZE_CMAKE = """cmake_minimum_required(VERSION 3.14)
+project(simplex_quantize C CXX)
+add_subdirectory("{src}" llama EXCLUDE_FROM_ALL)
+add_executable(llama-quantize main.cpp)
+target_link_libraries(llama-quantize PRIVATE llama)
+target_compile_features(llama-quantize PRIVATE cxx_std_17)
+"""
+
+
 def _build_quantizer(src: Path) -> Path:
+    "Compile the quantizer driver against llama.cpp's core library only (no `common`, no tools)."
     exe = src / "bin" / "llama-quantize"
     build = Path(tempfile.mkdtemp(prefix="llama-build-"))
+    (build / "main.cpp").write_text(QUANTIZE_MAIN)
+    (build / "CMakeLists.txt").write_text(QUANTIZE_CMAKE.format(src=src.resolve().as_posix()))
     flags = [
         "-DCMAKE_BUILD_TYPE=Release",
         "-DBUILD_SHARED_LIBS=OFF",
@@ -70,16 +107,19 @@ def _build_quantizer(src: Path) -> Path:
         "-DLLAMA_BUILD_TESTS=OFF",
         "-DLLAMA_BUILD_EXAMPLES=OFF",
         "-DLLAMA_BUILD_SERVER=OFF",
+        "-DLLAMA_BUILD_COMMON=OFF",
+        "-DLLAMA_BUILD_TOOLS=OFF",
     ]
     gen = ["-G", "Ninja"] if shutil.which("ninja") else []
-    subprocess.run(["cmake", "-S", str(src), "-B", str(build), *gen, *flags], check=True, stdout=subprocess.DEVNULL)
+    out = build / "out"
+    subprocess.run(["cmake", "-S", str(build), "-B", str(out), *gen, *flags], check=True, stdout=subprocess.DEVNULL)
     subprocess.run(
-        ["cmake", "--build", str(build), "--target", "llama-quantize", "-j", str(os.cpu_count() or 2)],
+        ["cmake", "--build", str(out), "--target", "llama-quantize", "-j", str(os.cpu_count() or 2)],
         check=True,
         stdout=subprocess.DEVNULL,
     )
     exe.parent.mkdir(exist_ok=True)
-    shutil.copy2(build / "bin" / "llama-quantize", exe.with_suffix(".tmp"))
+    shutil.copy2(next(p for p in out.rglob("llama-quantize") if p.is_file()), exe.with_suffix(".tmp"))
     os.replace(exe.with_suffix(".tmp"), exe)
     shutil.rmtree(build, ignore_errors=True)
     return exe
