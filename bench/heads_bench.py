@@ -10,7 +10,8 @@
 - `--part conll`: the `ner` specialist two ways on the same rows: generation (SFT, the entity list written out) and
   a token-classification head (a tag per word): entity F1 on CoNLL's validation split, examples/s, training seconds.
 
-    SIMPLEX_SHARED_DATA=../shared/data python bench/heads_bench.py --part ellipse --runs-root /tmp/heads
+    SIMPLEX_SHARED_DATA=../shared/data python bench/heads_bench.py --part ellipse --runs-root /tmp/heads  # 1,000 essays
+    SIMPLEX_SHARED_DATA=../shared/data python bench/heads_bench.py --part ellipse --max-train 4000 --key ellipse_all_train
     SIMPLEX_SHARED_DATA=../shared/data python bench/heads_bench.py --part ellipse_json --runs-root /tmp/heads_json
     SIMPLEX_SHARED_DATA=../shared/data python bench/heads_bench.py --part banking77 --max-train 1000 --max-test 300
     SIMPLEX_SHARED_DATA=../shared/data python bench/heads_bench.py --part conll --max-train 1000 --max-test 300
