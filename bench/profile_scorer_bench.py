@@ -11,7 +11,7 @@ and the seed profiles are drawn from the rubric's top tier, without their scores
 
     python bench/profile_scorer_bench.py --runs-root /tmp/profile_bench --rows 600
 
-Results go to bench/profile_scorer_results.json with the machine and the command.
+Results are merged into bench/profile_scorer_results.json (one entry per `--key`), with the machine and the command.
 """
 import argparse, json, os, random, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -100,6 +100,7 @@ def main() -> None:
     p.add_argument("--rows", type=int, default=600)
     p.add_argument("--seed-profiles", type=int, default=20)
     p.add_argument("--epochs", type=int, default=None, help="default: the specialist's")
+    p.add_argument("--key", default="profile_scorer", help="the entry of profile_scorer_results.json to write")
     args = p.parse_args()
     rng = random.Random(0)
     rows = [profile(i, rng) for i in range(args.rows)]
@@ -128,7 +129,7 @@ def main() -> None:
               "served": {k: check[k] for k in ("gguf", "n", "metric", "served", "pytorch", "correlation", "checks", "ok")},
               "acceptance": acc, "promotion": read_json(run.promotion),
               "stage_seconds": {k: v.get("seconds") for k, v in read_json(run.manifest)["stages"].items()}}  # fmt: skip
-    write_json(OUT, result)
+    write_json(OUT, {**(read_json(OUT) if OUT.exists() else {}), args.key: result})
     print(json.dumps(result, indent=1))
 
 
