@@ -63,11 +63,17 @@ def p95(values: list[float]) -> float:
     return values[0] if values else 0.0
 
 # %% ../nbs/10_deploy.ipynb #93ef4c17
+def _readable_score(pred) -> float | None:
+    "A generated answer's JSON `score` as a number, or None when it has none."
+    s = pred.get("score") if isinstance(pred, dict) else None
+    return float(s) if isinstance(s, (int, float)) and not isinstance(s, bool) else None
+
+
 def _scores(preds: list, rows: list[dict]) -> tuple[list[float], list[float]]:
     pairs = [
-        (json_reference(r["metadata"]["label"])["score"], p.get("score"))
+        (json_reference(r["metadata"]["label"])["score"], _readable_score(p))
         for r, p in zip(rows, preds)
-        if isinstance(p, dict) and isinstance(p.get("score"), (int, float))
+        if _readable_score(p) is not None
     ]
     return [a for a, _ in pairs], [b for _, b in pairs]
 
@@ -261,26 +267,22 @@ def rollback(specialist_dir: str | Path) -> dict:
     return _record(folder, event)
 
 # %% ../nbs/10_deploy.ipynb #ca8e935b
+def _unit(spec: Specialist, score: float | None) -> float | None:
+    "A score placed on 0-1 by the task's scale (None stays None)."
+    lo, hi = spec.task.scale
+    return None if score is None else (score - lo) / (hi - lo)
+
+
 def _profile_scores(spec: Specialist, preds: list) -> list[float]:
     "Each predicted score vector as one number on 0-1: its mean, placed on the task's scale."
-    lo, hi = spec.task.scale
-    return [(sum(p) / len(p) - lo) / (hi - lo) for p in preds]
-
-
-def _json_score(spec: Specialist, pred) -> float | None:
-    "A generated answer's JSON `score` on 0-1 (placed on the task's scale); None when it has no readable score."
-    s = pred.get("score") if isinstance(pred, dict) else None
-    if not isinstance(s, (int, float)) or isinstance(s, bool):
-        return None
-    lo, hi = spec.task.scale
-    return (float(s) - lo) / (hi - lo)
+    return [_unit(spec, sum(p) / len(p)) for p in preds]
 
 
 def predicted_scores(spec: Specialist, preds: list) -> list[float | None]:
     "Each prediction as one number on 0-1: a head's mean over its dimensions, a generative scorer's JSON `score`."
     if spec.task.type == "regression":
         return _profile_scores(spec, preds)
-    return [_json_score(spec, p) for p in preds]
+    return [_unit(spec, _readable_score(p)) for p in preds]
 
 
 def _oracle_scores(spec: Specialist, rows: list[dict]) -> list[float] | None:
@@ -288,7 +290,7 @@ def _oracle_scores(spec: Specialist, rows: list[dict]) -> list[float] | None:
     if spec.task.type != "regression":
         field = spec.data.score_field or "score"
         ok = rows and all(r.get(field) not in (None, "") for r in rows)
-        return [_json_score(spec, {"score": float(r[field])}) for r in rows] if ok else None
+        return [_unit(spec, float(r[field])) for r in rows] if ok else None
     dims = spec.task.dimensions
     if not rows or not all(all(d in r for d in dims) for r in rows):
         return None
