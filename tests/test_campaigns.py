@@ -2,14 +2,14 @@
 270M through the completions API, and a scripted OpenAI-compatible server (chat API) that also judges. The CLI run is
 killed part way and resumed: no job is asked twice, the ledger counts every paid request, every reply is kept or
 dropped with a reason, and the data stage reads the kept rows with --data."""
-import json, re, signal, subprocess, sys, threading, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import json, re, signal, subprocess, sys, time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from simplex_train.clients import LlamaServer, free_port
+from scripted_server import ScriptedServer
+from simplex_train.clients import LlamaServer
 from simplex_train.core import read_json, read_jsonl
 from simplex_train.models import embedded_gguf
 
@@ -18,30 +18,13 @@ CLI = str(Path(sys.executable).parent / "simplex-train")
 RECIPE = Path(__file__).parents[1] / "recipes" / "campaigns" / "support_qa.yaml"
 
 
-class Scripted(BaseHTTPRequestHandler):
-    "A second provider: writes a question per prompt, slowly; as the judge, grades short answers 2 and others 4."
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        prompt = body["messages"][0]["content"]
-        time.sleep(0.2)
-        if prompt.startswith("Rate"):
-            answer = re.search(r"label: (.*)", prompt).group(1)
-            text = "2" if len(answer.split()) < 6 else "4"
-        else:
-            company, topic = re.findall(r"Company: (.*)\nTopic: (.*)\nQuestion:", prompt)[-1]
-            text = f" What is your {company}'s rule on {topic}?\nAnswer: Our {topic} rules are on the {company} website."
-        out = {"choices": [{"message": {"content": text}}], "usage": {"prompt_tokens": 80, "completion_tokens": 20}}
-        try:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(json.dumps(out).encode())
-        except BrokenPipeError:  # the client was killed mid-request: that is the test
-            pass
-
-    def log_message(self, *a):
-        pass
+def scripted_reply(prompt: str) -> str:
+    "A second provider: writes a question per prompt; as the judge, grades short answers 2 and others 4."
+    if prompt.startswith("Rate"):
+        answer = re.search(r"label: (.*)", prompt).group(1)
+        return "2" if len(answer.split()) < 6 else "4"
+    company, topic = re.findall(r"Company: (.*)\nTopic: (.*)\nQuestion:", prompt)[-1]
+    return f" What is your {company}'s rule on {topic}?\nAnswer: Our {topic} rules are on the {company} website."
 
 
 def _campaign(tmp_path: Path, gemma_url: str, scripted_url: str) -> Path:
@@ -67,11 +50,9 @@ def _lines(path: Path) -> int:
 
 
 def test_two_model_campaign_killed_and_resumed(tmp_path):
-    port = free_port()
-    threading.Thread(target=ThreadingHTTPServer(("127.0.0.1", port), Scripted).serve_forever, daemon=True).start()
     out = tmp_path / "out"
-    with LlamaServer(embedded_gguf()[0], 2048) as gemma:
-        path = _campaign(tmp_path, gemma.url, f"http://127.0.0.1:{port}/v1")
+    with LlamaServer(embedded_gguf()[0], 2048) as gemma, ScriptedServer(scripted_reply, 0.2, (80, 20)) as scripted:
+        path = _campaign(tmp_path, gemma.url, scripted.url)
         first = _generate(path, out)
         deadline = time.monotonic() + 300
         while _lines(out / "replies.jsonl") < 10 and time.monotonic() < deadline and first.poll() is None:

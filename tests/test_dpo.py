@@ -126,3 +126,34 @@ def test_pairs_scored_by_a_judge_on_llamacpp(chain_run):
     pairs = read_jsonl(out)
     assert len(pairs) == counts.get("kept", 0)
     assert all(1 <= p["rejected_score"] < p["chosen_score"] <= 5 for p in pairs)
+
+
+def _length_grade(answer: str) -> int:
+    return 1 + len(answer) % 5
+
+
+def _scripted_grade(prompt: str) -> str:
+    "A scripted judge: grades the answer in the judge prompt by its length, so the pick can be checked afterwards."
+    answer = prompt[prompt.rindex("\nAnswer: ") + len("\nAnswer: ") : prompt.rindex("\nGrade the answer from 1")]
+    return str(_length_grade(answer))
+
+
+def test_pairs_chosen_and_rejected_follow_the_judge(chain_run):
+    """With a scripted judge (a local server behind the same API) whose grades are known, the kept pairs are the
+    best and the worst graded candidates of their prompt, and every candidate was graded once."""
+    import subprocess, sys
+    from scripted_server import ScriptedServer
+    tmp, _ = chain_run
+    out = tmp / "scripted_pairs.jsonl"
+    cli = str(Path(sys.executable).parent / "simplex-train")
+    with ScriptedServer(_scripted_grade) as judge:
+        made = subprocess.run([cli, "pairs", str(tmp / "runs/tiny_sft/c1"), "--k", "3", "--max-rows", "6", "--output",
+                               str(out), "--judge-url", judge.url], capture_output=True, text=True, timeout=900)  # fmt: skip
+        assert made.returncode == 0, made.stderr[-3000:]
+        assert judge.calls == 18
+    counts, pairs = read_json(tmp / "runs/tiny_sft/c1/data/generated_pairs.json"), read_jsonl(out)
+    print("scripted judge pairs", counts)
+    assert counts["kept"] == len(pairs) >= 1 and counts["kept"] + counts.get("tie", 0) == 6
+    for p in pairs:
+        assert (_length_grade(p["chosen"]), _length_grade(p["rejected"])) == (p["chosen_score"], p["rejected_score"])
+        assert p["chosen_score"] > p["rejected_score"]

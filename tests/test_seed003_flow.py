@@ -3,12 +3,12 @@ PASSes) -> validate -> batch (killed mid-way and resumed: every row labelled onc
 the server answered) -> dataset -> a regression head trained, evaluated, gated and exported (tiny model). The oracle
 is a scripted HTTP server behind the OpenAI chat API: it scores an article from its words, deterministically, and
 answers prose when the prompt does not ask for JSON (the broken prompt)."""
-import json, random, signal, subprocess, sys, threading, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import json, random, signal, subprocess, sys, time
 from pathlib import Path
 
 import pytest
 
+from scripted_server import ScriptedServer
 from simplex_train.core import read_json, read_jsonl
 from simplex_train.options import RunOptions
 from simplex_train.pipeline import run_pipeline
@@ -29,25 +29,6 @@ calibration: {{n_per_group: 10, repeats: 2, min_spread: 0.5, min_separation: 1.0
 """
 BROKEN = "Tell me what you think of this article: {text}"
 FIXED = "Score the article on {dimensions}. Reply with one JSON object only.\\nArticle: {text}\\nJSON:"
-
-
-class ScriptedOracle(BaseHTTPRequestHandler):
-    calls = 0
-    delay_s = 0.0
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        prompt = body["messages"][-1]["content"]
-        ScriptedOracle.calls += 1
-        time.sleep(ScriptedOracle.delay_s)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(json.dumps({"choices": [{"message": {"content": _reply(prompt)}}],
-                                     "usage": {"prompt_tokens": 50, "completion_tokens": 10}}).encode())
-
-    def log_message(self, *args):
-        pass
 
 
 def _reply(prompt: str) -> str:
@@ -71,11 +52,9 @@ def _label(*args) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture()
-def oracle_url():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ScriptedOracle)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
+def oracle():
+    with ScriptedServer(_reply) as server:
+        yield server
 
 
 def _kill_when_labelled(folder: Path, rows_file: Path, n: int) -> None:
@@ -92,25 +71,25 @@ def _kill_when_labelled(folder: Path, rows_file: Path, n: int) -> None:
     proc.wait()
 
 
-def test_seed003_flow(tmp_path, oracle_url, tiny_model):
+def test_seed003_flow(tmp_path, oracle, tiny_model):
     folder = tmp_path / "news" / "v1"
     folder.mkdir(parents=True)
     rows_file = tmp_path / "articles.jsonl"
     rows_file.write_text("".join(json.dumps(r) + "\n" for r in _articles(150)))
-    (folder / "config.yaml").write_text(FILTER.format(prompt=BROKEN, url=oracle_url))
+    (folder / "config.yaml").write_text(FILTER.format(prompt=BROKEN, url=oracle.url))
     assert _label("sample", folder, "--input", rows_file).returncode == 0
     broken = _label("calibrate", folder, "--input", rows_file)
     assert read_json(folder / "labels" / "calibration_report.json")["decision"] == "FAIL", broken.stderr[-2000:]
     refused = _label("batch", folder, "--input", rows_file)
     assert refused.returncode == 2 and "batch labelling refused" in refused.stderr
-    (folder / "config.yaml").write_text(FILTER.format(prompt=FIXED, url=oracle_url))
+    (folder / "config.yaml").write_text(FILTER.format(prompt=FIXED, url=oracle.url))
     assert _label("calibrate", folder, "--input", rows_file).returncode == 0
     calibration = read_json(folder / "labels" / "calibration_report.json")
     assert calibration["decision"] == "PASS", calibration
     assert _label("validate", folder, "--input", rows_file).returncode == 0
     assert read_json(folder / "labels" / "validation_report.json")["decision"] == "PASS"
 
-    ScriptedOracle.delay_s = 0.02
+    oracle.delay_s = 0.02
     _kill_when_labelled(folder, rows_file, 64)
     killed_at = len(read_jsonl(folder / "labels" / "labels.jsonl"))
     assert 64 <= killed_at < 150
@@ -120,8 +99,8 @@ def test_seed003_flow(tmp_path, oracle_url, tiny_model):
     assert sorted(r["id"] for r in labels) == sorted(f"a{i}" for i in range(150))  # every row once
     ledger = read_json(folder / "labels" / "ledger.json")
     print("killed at", killed_at, "rows; ledger:", ledger["requests"], "requests,", ledger["spent_usd"], "USD;",
-          ScriptedOracle.calls, "calls answered")
-    assert ledger["requests"] <= ScriptedOracle.calls  # nothing counted that the server did not answer
+          oracle.calls, "calls answered")
+    assert ledger["requests"] <= oracle.calls  # nothing counted that the server did not answer
     assert ledger["spent_usd"] == pytest.approx(ledger["requests"] * (50 * 1.0 + 10 * 4.0) / 1e6)
 
     assert _label("dataset", folder, "--input", rows_file).returncode == 0
