@@ -12,14 +12,18 @@ from typing import Callable
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .clients import LlamaServer, OpenAIClient
 from .config import Specialist, load_specialist
 from .core import UserError, atomic_write_text, log, package_dir, read_json, read_jsonl, write_json
+from .deploy import served_predictions
 from .device import model_dtype
 from .evaluate import evaluate_split
+from .modelfile import served_context
 from .models import load_adapted, load_tokenizer, local_model_path
 from .options import RunOptions
 from .pipeline import run_pipeline
 from .runs import RunDir, new_run_id
+from .tasks import compute_metrics
 
 # %% auto #0
 __all__ = ['ChainSpec', 'ChainError', 'chains_dir', 'is_chain', 'load_chain', 'stage_options', 'forgetting_check', 'chain_table',
@@ -79,16 +83,21 @@ def _primary(rec: dict) -> float:
     return rec["metrics"][rec["primary_metric"]]
 
 
+def _stage_spec(run: RunDir) -> Specialist:
+    "The stage's config as it ran (from its manifest)."
+    return Specialist.model_validate(read_json(run.manifest)["config"])
+
+
 def forgetting_check(chain: ChainSpec, runs: list[RunDir], out: RunDir, progress: bool = True) -> list[dict]:
     "Every stage's test split on the final adapter: a row per stage with its metric after its training and at the end."
     final = runs[-1]
-    last = Specialist.model_validate(read_json(final.manifest)["config"])
+    last = _stage_spec(final)
     path = local_model_path(last.base_model)
     model = load_adapted(path, final.adapter, dtype=model_dtype(last.train.precision))
     tok = load_tokenizer(str(final.adapter))
     rows = []
     for stage, run in zip(chain.stages, runs):
-        spec = Specialist.model_validate(read_json(run.manifest)["config"])  # the stage's config as it ran
+        spec = _stage_spec(run)
         fit = read_jsonl(run.split("val")) if spec.task.stated_confidence else None
         end = evaluate_split(model, tok, spec, read_jsonl(run.split("test")), out, f"final_{spec.name}",
                              progress=progress, fit_rows=fit)  # fmt: skip
@@ -101,20 +110,32 @@ def forgetting_check(chain: ChainSpec, runs: list[RunDir], out: RunDir, progress
 
 # %% ../nbs/11d_chain.ipynb #92b64e0a
 def chain_table(rows: list[dict], max_drop: float) -> str:
-    "The forgetting table in Markdown."
-    lines = ["| stage | metric | after its own training | at the end | drop | gate |", "|---|---|---|---|---|---|"]
+    "The forgetting table in Markdown (with the served GGUF's figures once the served check has run)."
+    served = any("served_at_end" in r for r in rows)
+    cols = ["stage", "metric", "after its own training", "at the end", "drop", "gate"]
+    cols += ["served at the end (GGUF)"] if served else []
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         mark = "" if r["drop"] <= max_drop else " (over the bound)"
-        lines.append(f"| {r['stage']} | {r['metric']} | {r['after_own_training']:.4f} | {r['at_end']:.4f} | "
-                     f"{r['drop']:+.4f}{mark} | {r['gate']} |")  # fmt: skip
+        cells = [r["stage"], r["metric"], f"{r['after_own_training']:.4f}", f"{r['at_end']:.4f}",
+                 f"{r['drop']:+.4f}{mark}", r["gate"]]  # fmt: skip
+        cells += [f"{r['served_at_end']:.4f}" if "served_at_end" in r else "-"] if served else []
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def chain_verdict(rows: list[dict], max_drop: float) -> str:
-    "DEPLOY when every stage's gate is DEPLOY and none dropped beyond `max_drop`; else the worst of them."
+def _served_off(rows: list[dict], tolerance: float | None) -> bool:
+    "A stage whose served figure differs from PyTorch's at the end by more than `tolerance`."
+    served = [r for r in rows if "served_at_end" in r]
+    return tolerance is not None and any(abs(r["served_at_end"] - r["at_end"]) > tolerance for r in served)
+
+
+def chain_verdict(rows: list[dict], max_drop: float, tolerance: float | None = None) -> str:
+    """DEPLOY when every stage's gate is DEPLOY, none dropped beyond `max_drop` and, once served, every stage's served
+    figure is within `tolerance` of PyTorch's; else the worst of them (a served difference is a REVIEW)."""
     if any(r["gate"] == "FAIL" for r in rows) or any(r["drop"] > max_drop for r in rows):
         return "FAIL"
-    return "DEPLOY" if all(r["gate"] == "DEPLOY" for r in rows) else "REVIEW"
+    return "DEPLOY" if all(r["gate"] == "DEPLOY" for r in rows) and not _served_off(rows, tolerance) else "REVIEW"
 
 # %% ../nbs/11d_chain.ipynb #c0f55082
 def run_chain(chain: ChainSpec, opts: RunOptions, runner: Callable[[RunOptions], RunDir] = run_pipeline) -> RunDir:
@@ -133,16 +154,26 @@ def run_chain(chain: ChainSpec, opts: RunOptions, runner: Callable[[RunOptions],
     seconds["forgetting_check"] = round(time.perf_counter() - t0, 1)
     summary = {"chain": chain.model_dump(), "decision": chain_verdict(rows, chain.max_drop), "stages": rows,
                "seconds": seconds, "final_run": str(runs[-1].root), "options": opts.model_dump()}  # fmt: skip
-    write_json(out.chain_summary, summary)
-    atomic_write_text(out.chain_report, _chain_markdown(chain, summary))
-    log.info("chain %s: %s\n%s", chain.name, summary["decision"], chain_table(rows, chain.max_drop))
+    _write_summary(out, chain, summary)
+    if opts.gguf:
+        served_check(out)
     return out
+
+
+def _write_summary(out: RunDir, chain: ChainSpec, s: dict) -> None:
+    write_json(out.chain_summary, s)
+    atomic_write_text(out.chain_report, _chain_markdown(chain, s))
+    log.info("chain %s: %s\n%s", chain.name, s["decision"], chain_table(s["stages"], chain.max_drop))
 
 
 def _chain_markdown(chain: ChainSpec, s: dict) -> str:
     total = sum(s["seconds"].values())
     times = ", ".join(f"{k} {v / 60:.1f} min" for k, v in s["seconds"].items())
     table = chain_table(s["stages"], chain.max_drop)
+    if "served" in s:
+        sv = s["served"]
+        table += (f"\n\nServed at the end: every stage's test split through {sv['engine']} serving `{sv['gguf']}`; "
+                  f"a served figure more than {sv['tolerance']} from PyTorch's is a REVIEW.")
     return (f"# Chain {chain.name}: {s['decision']}\n\n{chain.description}\n\n{table}"
             f"\n\nWall time {total / 60:.1f} min ({times}). The final adapter, merged model, GGUF files and Modelfile "
             f"are in the final stage's run: `{s['final_run']}`.\n")  # fmt: skip

@@ -34,6 +34,10 @@ def test_the_chain_reports_every_stage_after_its_training_and_at_the_end(chain_r
         assert abs(s["drop"] - (s["after_own_training"] - s["at_end"])) < 1e-9
     assert summary["decision"] in {"DEPLOY", "REVIEW", "FAIL"}
     assert "| confidence_calibration | exact_match |" in stdout  # the table, printed
+    # the served check: every stage's test split through llama.cpp serving the final stage's GGUF
+    assert summary["served"]["gguf"].endswith(".gguf") and summary["seconds"]["served_check"] > 0
+    assert all(0 <= s["served_at_end"] <= 1 for s in summary["stages"])
+    assert "served at the end (GGUF)" in (root / "simplex" / "c1" / "chain.md").read_text()
     end = read_json(root / "simplex" / "c1" / "metrics" / "final_confidence_calibration.json")
     assert end["confidence_calibration"]["fit"]["fitted_on"] == "val"  # refitted for the final model
 
