@@ -27,7 +27,7 @@ from .tasks import compute_metrics
 
 # %% auto #0
 __all__ = ['ChainSpec', 'ChainError', 'chains_dir', 'is_chain', 'load_chain', 'stage_options', 'forgetting_check', 'chain_table',
-           'chain_verdict', 'run_chain']
+           'chain_verdict', 'served_rows', 'served_check', 'run_chain']
 
 # %% ../nbs/11d_chain.ipynb #96d610c6
 class ChainSpec(BaseModel):
@@ -137,6 +137,37 @@ def chain_verdict(rows: list[dict], max_drop: float, tolerance: float | None = N
         return "FAIL"
     return "DEPLOY" if all(r["gate"] == "DEPLOY" for r in rows) and not _served_off(rows, tolerance) else "REVIEW"
 
+# %% ../nbs/11d_chain.ipynb #75e86a86
+def served_rows(runs: list[RunDir], rows: list[dict], progress: bool = True) -> list[dict]:
+    "`rows` with `served_at_end`: each stage's test split through llama.cpp serving the final run's GGUF."
+    final, specs = runs[-1], [_stage_spec(r) for r in runs]
+    gguf = final.gguf / read_json(final.gguf_info)["modelfile_from"]
+    tok = load_tokenizer(str(final.adapter))
+    with LlamaServer(gguf, max(served_context(s) for s in specs)) as server:
+        client = OpenAIClient(server.url)
+        for row, spec, run in zip(rows, specs, runs):
+            test = read_jsonl(run.split("test"))
+            served = served_predictions(client, spec, test, tok, progress)
+            row["served_at_end"] = compute_metrics(spec, test, served["preds"])["metrics"][row["metric"]]
+            log.info("served %s: %s %.4f (PyTorch %.4f)", spec.name, row["metric"], row["served_at_end"], row["at_end"])
+    return rows
+
+
+def served_check(out: RunDir, progress: bool = True) -> dict:
+    "Add the served GGUF's figures to a finished chain's chain.json and chain.md; the summary, updated."
+    s = read_json(out.chain_summary)
+    chain, runs = ChainSpec.model_validate(s["chain"]), [RunDir(Path(r["run"])) for r in s["stages"]]
+    if not runs[-1].gguf_info.exists():
+        return s  # exported without GGUF: nothing to serve
+    t0 = time.perf_counter()
+    s["stages"] = served_rows(runs, s["stages"], progress)
+    s["seconds"]["served_check"] = round(time.perf_counter() - t0, 1)
+    s["served"] = {"gguf": read_json(runs[-1].gguf_info)["modelfile_from"], "engine": "llama.cpp server (xllamacpp)",
+                   "tolerance": _stage_spec(runs[-1]).deploy.tolerance}  # fmt: skip
+    s["decision"] = chain_verdict(s["stages"], chain.max_drop, s["served"]["tolerance"])
+    _write_summary(out, chain, s)
+    return s
+
 # %% ../nbs/11d_chain.ipynb #c0f55082
 def run_chain(chain: ChainSpec, opts: RunOptions, runner: Callable[[RunOptions], RunDir] = run_pipeline) -> RunDir:
     """Train the stages in order on one adapter (`runner`: `run_pipeline`, or `run_workbook` for executed notebooks),
@@ -168,7 +199,8 @@ def _write_summary(out: RunDir, chain: ChainSpec, s: dict) -> None:
 
 def _chain_markdown(chain: ChainSpec, s: dict) -> str:
     total = sum(s["seconds"].values())
-    times = ", ".join(f"{k} {v / 60:.1f} min" for k, v in s["seconds"].items())
+    order = [k for k in chain.stages if k in s["seconds"]] + [k for k in s["seconds"] if k not in chain.stages]
+    times = ", ".join(f"{k} {s['seconds'][k] / 60:.1f} min" for k in order)  # stages in training order
     table = chain_table(s["stages"], chain.max_drop)
     if "served" in s:
         sv = s["served"]
