@@ -23,7 +23,7 @@ from .models import load_adapted, load_tokenizer, local_model_path
 from .options import RunOptions
 from .pipeline import run_pipeline
 from .runs import RunDir, new_run_id
-from .tasks import compute_metrics
+from .tasks import compute_metrics, prediction_method
 
 # %% auto #0
 __all__ = ['ChainSpec', 'ChainError', 'chains_dir', 'is_chain', 'load_chain', 'stage_options', 'forgetting_check', 'chain_table',
@@ -146,6 +146,8 @@ def served_rows(runs: list[RunDir], rows: list[dict], progress: bool = True) -> 
     with LlamaServer(gguf, max(served_context(s) for s in specs)) as server:
         client = OpenAIClient(server.url)
         for row, spec, run in zip(rows, specs, runs):
+            if prediction_method(spec) == "prefer":
+                continue  # a preference stage compares likelihoods, which a text server does not answer
             test = read_jsonl(run.split("test"))
             served = served_predictions(client, spec, test, tok, progress)
             row["served_at_end"] = compute_metrics(spec, test, served["preds"])["metrics"][row["metric"]]
