@@ -4,6 +4,7 @@
 #   here:        bash bench/gpu_run.sh fetch                 # downloads .whl/{a,b,c} (Python 3.12 wheels)
 #   on the GPU:  bash bench/gpu_run.sh install a             # carry .whl/a; repeat with b, c (carry .whl/b, .whl/c)
 #                bash bench/gpu_run.sh check pinned|main     # our tests + bench under one version set
+#                bash bench/gpu_run.sh all                   # after a and b, carrying .whl/c: DPO, notebooks, SFT
 # "pinned" is Unsloth's set (the machine's transformers 5.17.0, trl 1.15.0, unsloth); "main" adds transformers
 # 5.23.0 and trl 1.16.0 on top (PEFT+TRL backend, since Unsloth refuses transformers > 5.17).
 set -euo pipefail
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 PIPDL="--no-deps --only-binary=:all: --python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64
   --platform manylinux_2_27_x86_64 --platform manylinux_2_24_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64"
 A="trl==1.15.0 datasets==4.8.5 dill multiprocess pydantic pydantic-core annotated-types typing-inspection ftfy wcwidth
-   sqlglot tyro cut_cross_entropy msgspec hf_transfer json5 nest-asyncio structlog docstring-parser shtab typeguard"
+   sqlglot fastcore tyro cut_cross_entropy msgspec hf_transfer json5 nest-asyncio structlog docstring-parser shtab typeguard"
 B="bitsandbytes"
 C="unsloth==2026.10.9 unsloth_zoo==2026.10.9 torchao"
 NEW="transformers==5.23.0 trl==1.16.0"
@@ -32,5 +33,13 @@ case "${1:-}" in
     trainers=trl,ours; [ "$2" = pinned ] && trainers=trl,unsloth,ours,ours-unsloth
     PYTHONUNBUFFERED=1 python3 bench/gpu_train_bench.py --arch qwen2.5-0.5b qwen2.5-1.5b --trainers $trainers \
       --out "${OUT:-/tmp/out}/gpu_train_results_$2.json" ;;
+  all)   # after `install a` and `install b`: part c, then DPO, the notebooks' tests and the SFT bench on CUDA
+    bash "$0" install c
+    export PYTHONPATH="$PWD:$PWD/.site" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 UNSLOTH_DISABLE_STATISTICS=1; o="${OUT:-/tmp/out}"; mkdir -p "$o"
+    timeout 240 python3 bench/gpu_dpo_bench.py --out "$o/gpu_dpo_results.json" 2>&1 | tail -c 6000 || true
+    timeout 150 python3 bench/gpu_notebooks.py nbs/06a_loss.ipynb nbs/08_training.ipynb nbs/08a_sft.ipynb \
+      nbs/08c_heads.ipynb nbs/08d_dpo.ipynb --out "$o/gpu_notebooks.json" 2>&1 | grep -E -A30 "passed|FAILED" | tail -c 6000 || true
+    timeout 200 python3 bench/gpu_train_bench.py --arch qwen2.5-0.5b --steps 20 --out "$o/gpu_train_results.json" \
+      2>&1 | tail -c 4000 || true ;;
   *) sed -n 2,8p "$0"; exit 2 ;;
 esac

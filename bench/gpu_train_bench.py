@@ -119,9 +119,17 @@ def worker(cfg: dict) -> dict:
         trainer = sliced_trainer(model, tok, spec, Path(common_args(cfg)["output_dir"]), ds, callbacks=[timer])
         ctx = segment_attention(model) if backend == "peft" else nullcontext()
     if device == "cuda": torch.cuda.reset_peak_memory_stats()
-    if ctx is None: trainer.train()
-    else:
-        with ctx: trainer.train()
+    from contextlib import nullcontext
+    prof = nullcontext()
+    if cfg.get("profile"):
+        from torch.profiler import ProfilerActivity, profile
+        prof = profile(activities=[ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else []))
+    with prof, ctx or nullcontext():
+        trainer.train()
+    if cfg.get("profile"):
+        for key in ("self_cpu_time_total", "self_device_time_total" if device == "cuda" else "cpu_time_total"):
+            print(f"PROFILE {kind} by {key}\n" + prof.key_averages().table(sort_by=key, row_limit=18, max_name_column_width=60),
+                  file=sys.stderr, flush=True)
     (t0, n0), (t1, n1) = timer.marks[cfg["warmup"] - 1], timer.marks[-1]
     out = {"trainer": kind, "steps": len(timer.marks), "measured_steps": len(timer.marks) - cfg["warmup"],
            "tokens_per_s": round((n1 - n0) / (t1 - t0), 1), "s_per_step": round((t1 - t0) / (len(timer.marks) - cfg["warmup"]), 4),
@@ -153,6 +161,7 @@ def main():
     ap.add_argument("--batch", type=int, default=8); ap.add_argument("--seq-len", type=int, default=1024)
     ap.add_argument("--rows", type=int, default=None, help="default: steps x batch")
     ap.add_argument("--out", default="bench/gpu_train_results.json")
+    ap.add_argument("--profile", action="store_true", help="print torch.profiler's top operators for each trainer")
     ap.add_argument("--worker", default=None)
     a = ap.parse_args()
     if a.worker:
@@ -175,14 +184,18 @@ def main():
         fpt, res = flops_per_token(model_dir, rows), {}
         for kind in trainers:
             cfg = {"trainer": kind, "device": a.device, "model": str(model_dir), "rows_file": str(rows_file), "batch": a.batch,
-                   "steps": a.steps, "warmup": a.warmup, "seq_len": a.seq_len}
+                   "steps": a.steps, "warmup": a.warmup, "seq_len": a.seq_len, "profile": a.profile}
             r = subprocess.run([sys.executable, str(HERE), "--worker", json.dumps(cfg)], capture_output=True, text=True)
+            if a.profile: print("\n".join(l for l in r.stderr.split("PROFILE ")[1:]), flush=True)
             line = [l for l in r.stdout.splitlines() if l.startswith("RESULT ")]
             if not line:
                 res[kind] = {"error": r.stderr[-2000:]}; print(arch, kind, "FAILED", r.stderr[-2000:], flush=True); continue
             res[kind] = json.loads(line[0][7:])
             res[kind]["mfu"] = round(res[kind]["tokens_per_s"] * fpt / (out["bf16_peak_tflops"] * 1e12), 4)
             print(arch, kind, res[kind], flush=True)
+            out["results"][arch] = res
+            Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(a.out).write_text(json.dumps(out, indent=2) + "\n")   # after each trainer: a cut-short run keeps it
         ok = {k: v for k, v in res.items() if "tokens_per_s" in v}
         for ours in ("ours", "ours-unsloth"):
             for peer in ("trl", "unsloth"):
