@@ -11,6 +11,9 @@ export PIP_CONSTRAINT="$PWD/constraints.txt"
 .venv/bin/pip install -q -c constraints.txt torch==2.13.0
 .venv/bin/pip install -q -c constraints.txt -e ".[dev]"
 echo "installed: $(.venv/bin/python -c 'import simplex_train; print("simplex_train", simplex_train.__version__)')"
-# llama.cpp's GGUF converter (from the llama-cpp-python sdist on PyPI) and its quantizer (compiled once, cached)
+# llama.cpp's GGUF converter (from the llama-cpp-python sdist on PyPI). Its quantizer, needed only for K-quants such as
+# q4_k_m (not in the default deploy.gguf), is compiled by the first run that asks for one, or here with --quantizer.
 .venv/bin/simplex-train install-llama-cpp
-.venv/bin/simplex-train install-llama-cpp --quantizer || echo "warning: llama-quantize could not be compiled: q4_k_m exports will be skipped, with the reason in gguf.json"
+if [ "${1:-}" = "--quantizer" ]; then
+  .venv/bin/simplex-train install-llama-cpp --quantizer || echo "warning: llama-quantize could not be compiled: q4_k_m exports will be skipped, with the reason in gguf.json"
+fi

@@ -263,7 +263,9 @@ class AcceptanceConfig(_Strict):
 class DeployConfig(_Strict):
     "Export formats and the served check a model must pass before it is promoted."
 
-    gguf: list[Literal[GGUF_TYPES]] = ["f16", "q8_0", "q4_k_m"]  # K-quants need llama.cpp's quantizer
+    # q8_0 needs no compiled tool (Unsloth's default GGUF type too); add q4_k_m (or another K-quant)
+    # for a smaller file: the first run that asks compiles llama.cpp's quantizer (a few minutes, once, cached)
+    gguf: list[Literal[GGUF_TYPES]] = ["f16", "q8_0"]
     serve: Literal[GGUF_TYPES] = "q8_0"  # the GGUF the served check runs on
     tolerance: float = Field(0.02, ge=0, le=1)  # |served metric - PyTorch metric| allowed
     p95_latency_s: float = Field(5.0, gt=0)  # per example, through HTTP

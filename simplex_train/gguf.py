@@ -17,7 +17,7 @@ from .runs import RunDir
 # %% auto #0
 __all__ = ['LLAMA_CPP_SDIST', 'CONVERTER_TYPES', 'QUANTIZE_MAIN', 'QUANTIZE_CMAKE', 'ExportToolMissing', 'llama_cpp_dir',
            'install_llama_cpp', 'converter_script', 'quantizer_path', 'convert_to_gguf', 'quantize_gguf',
-           'convert_adapter_to_gguf', 'export_gguf']
+           'convert_adapter_to_gguf', 'ensure_quantizer', 'export_gguf']
 
 # %% ../nbs/09b_gguf.ipynb #e66084dc
 LLAMA_CPP_SDIST = ("llama-cpp-python", "0.3.36")  # vendors llama.cpp's converters and sources
@@ -216,7 +216,19 @@ def _gguf_file(run: RunDir, spec: Specialist, qtype: str, made: dict) -> Path:
     if qtype in CONVERTER_TYPES:
         return convert_to_gguf(run.merged, out, qtype)
     src = made.get("f16") or _gguf_file(run, spec, "f16", made)
+    ensure_quantizer(qtype)
     return quantize_gguf(src, out, qtype)
+
+
+def ensure_quantizer(qtype: str) -> Path:
+    "The compiled quantizer; compiled now when a run first asks for a K-quant (a few minutes, once, then cached)."
+    if quantizer_path() is None:
+        log.info("%s needs llama.cpp's quantizer: compiling it now (a few minutes, once; cached)", qtype)
+        try:
+            install_llama_cpp(quantizer=True)
+        except RuntimeError as e:  # no cmake or compiler, or the build failed: the run goes on without this type
+            raise ExportToolMissing(f"{qtype} needs llama.cpp's quantizer, which could not be compiled: {e}") from e
+    return quantizer_path()
 
 
 def _file_info(path: Path) -> dict:
