@@ -5,7 +5,7 @@
 # %% ../nbs/09b_gguf.ipynb #5546baa0
 from __future__ import annotations
 
-import os, shutil, subprocess, sys, tarfile, tempfile
+import json, os, shutil, subprocess, sys, tarfile, tempfile, urllib.parse, urllib.request
 from pathlib import Path
 
 from .config import Specialist
@@ -33,25 +33,37 @@ def llama_cpp_dir() -> Path:
     return cache_root() / f"llama.cpp-{LLAMA_CPP_SDIST[1]}"
 
 
+def _sdist_link(name: str, version: str) -> tuple[str, str]:
+    "URL and sha256 of a source distribution, from the package index's JSON API (`PIP_INDEX_URL`, else PyPI)."
+    page = os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple").rstrip("/") + f"/{name}/"
+    req = urllib.request.Request(page, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        files = json.load(r)["files"]
+    wanted = f"{name.replace('-', '_')}-{version}.tar.gz"
+    found = next(f for f in files if f["filename"] == wanted)
+    return urllib.parse.urljoin(page, found["url"]), found["hashes"]["sha256"]
+
+
+def _download_sdist(name: str, version: str, folder: str) -> None:
+    """The sdist file itself, checked against the index's sha256: seconds. `pip download` would first build the
+    package's metadata, which for this package configures its CMake build (about 5 minutes on 2 cores)."""
+    try:
+        url, sha = _sdist_link(name, version)
+        out = Path(folder) / url.rsplit("/", 1)[1]
+        with urllib.request.urlopen(url, timeout=300) as r, open(out, "wb") as f:
+            shutil.copyfileobj(r, f)
+        if sha256_file(out) != sha:
+            raise ValueError(f"{out.name}: its sha256 is not the one the index lists")
+    except (OSError, ValueError, KeyError, StopIteration) as e:  # a mirror without the JSON API, no network...
+        log.info("fetching %s==%s directly failed (%s): pip download instead", name, version, e)
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q"]
+        subprocess.run([*cmd, f"{name}=={version}", "-d", folder], check=True)
+
+
 def _fetch_llama_cpp_sources(dest: Path) -> None:
     name, version = LLAMA_CPP_SDIST
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--no-binary",
-                ":all:",
-                "-q",
-                f"{name}=={version}",
-                "-d",
-                tmp,
-            ],
-            check=True,
-        )
+        _download_sdist(name, version, tmp)
         with tarfile.open(next(Path(tmp).glob("*.tar.gz"))) as tf:
             tf.extractall(tmp, filter="data")
         src = next(Path(tmp).glob("*/vendor/llama.cpp"))
