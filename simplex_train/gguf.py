@@ -56,6 +56,8 @@ def _download_sdist(name: str, version: str, folder: str) -> None:
             raise ValueError(f"{out.name}: its sha256 is not the one the index lists")
     except (OSError, ValueError, KeyError, StopIteration) as e:  # a mirror without the JSON API, no network...
         log.info("fetching %s==%s directly failed (%s): pip download instead", name, version, e)
+        for partial in Path(folder).glob("*.tar.gz"):  # pip would keep a same-named bad file as "already downloaded"
+            partial.unlink()
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q"]
         subprocess.run([*cmd, f"{name}=={version}", "-d", folder], check=True)
 
