@@ -76,7 +76,7 @@ def run(
     init_adapter: Optional[str] = typer.Option(None, help="train on from this LoRA adapter (default: a new one)"),
     all_stages: bool = typer.Option(False, "--all", help="a chain (e.g. simplex): run every stage (the default)"),
     local_test: bool = typer.Option(False, help="a quick small run (rows, steps, no GGUF): checks the plumbing"),
-    overrides: Optional[list[str]] = typer.Option(None, "--set", help="a config key: --set train.max_seq_len=512"),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", help="--set train.epochs=2 (=null unsets a key)"),
     baseline_only: bool = typer.Option(False, help="prepare, baseline and report only: measure the base model"),
 ):
     """Run a specialist end to end: prepare, baseline, train, evaluate, gate, export, deploy, report. A chain (e.g.
@@ -146,7 +146,7 @@ def prepare(
     runs_root: str = typer.Option("runs"),
     run_id: Optional[str] = typer.Option(None),
     force: bool = typer.Option(False),
-    overrides: Optional[list[str]] = typer.Option(None, "--set", help="a config key: --set train.max_seq_len=512"),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", help="--set train.epochs=2 (=null unsets a key)"),
 ):
     "Run only the data stage; print rows in, rows dropped per reason, leakage and the splits."
     from simplex_train.pipeline import run_pipeline  # heavy: torch, transformers, trl

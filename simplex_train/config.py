@@ -417,12 +417,15 @@ def parse_specialist(text: str, source: str = "<string>") -> Specialist:
         raise SpecialistError(_format_errors(source, e, root)) from None
 
 # %% ../nbs/01_config.ipynb #ad5119b6
-def apply_overrides(spec: Specialist, overrides: dict[str, Any], names: dict[str, str] | None = None) -> Specialist:
-    """A copy of `spec` with dotted-key `overrides` applied and validated; None values are ignored. An error names the
-    override by `names[key]` (e.g. the CLI option) when given."""
+def apply_overrides(
+    spec: Specialist, overrides: dict[str, Any], names: dict[str, str] | None = None, keep_none: bool = False
+) -> Specialist:
+    """A copy of `spec` with dotted-key `overrides` applied and validated. A None value means "not given" and is
+    skipped, unless `keep_none`: then it sets the key to None (`--set train.max_train_rows=null` lifts a limit). An
+    error names the override by `names[key]` (e.g. the CLI option) when given."""
     data = spec.model_dump()
     for key, value in overrides.items():
-        if value is None:
+        if value is None and not keep_none:
             continue
         *parents, leaf = key.split(".")
         node = data

@@ -88,7 +88,8 @@ def options_message(e: ValidationError) -> str:
 
 def resolve_spec(opts: RunOptions) -> Specialist:
     "The specialist with the `overrides` (`--set`), then the run options applied; each validated like the YAML."
-    spec = apply_overrides(load_specialist(opts.specialist), opts.overrides, {k: f"--set {k}" for k in opts.overrides})
+    names = {k: f"--set {k}" for k in opts.overrides}
+    spec = apply_overrides(load_specialist(opts.specialist), opts.overrides, names, keep_none=True)  # `--set k=null`
     return apply_overrides(
         spec,
         {
