@@ -240,8 +240,8 @@ def ensure_quantizer(qtype: str) -> Path:
         log.info("%s needs llama.cpp's quantizer: compiling it now (a few minutes, once; cached)", qtype)
         try:
             install_llama_cpp(quantizer=True)
-        except (RuntimeError, subprocess.CalledProcessError) as e:  # no cmake or compiler, or the build failed: the run
-            # goes on without this type
+        # no cmake or compiler, or the build failed (cmake's exit status): the run goes on without this type
+        except (RuntimeError, subprocess.CalledProcessError) as e:
             raise ExportToolMissing(f"{qtype} needs llama.cpp's quantizer, which could not be compiled: {e}") from e
     return quantizer_path()
 
