@@ -27,9 +27,9 @@ from .sources import read_input_rows
 from .tasks import compute_metrics, json_reference, parse_output, prediction_method
 
 # %% auto #0
-__all__ = ['HUB_FOLDERS', 'served_predictions', 'p95', 'score_correlation', 'reference_predictions', 'deploy_check',
-           'current_model', 'promote', 'rollback', 'predicted_scores', 'profile_prompts', 'acceptance_check',
-           'served_acceptance', 'serving_recipes', 'hub_upload']
+__all__ = ['HUB_FOLDERS', 'served_predictions', 'p95', 'score_correlation', 'reference_predictions', 'reference_dtype',
+           'deploy_check', 'current_model', 'promote', 'rollback', 'predicted_scores', 'profile_prompts',
+           'acceptance_check', 'served_acceptance', 'serving_recipes', 'hub_upload']
 
 # %% ../nbs/10_deploy.ipynb #88904752
 def _label_bias(spec: Specialist, tok) -> dict[int, float] | None:
@@ -86,13 +86,19 @@ def score_correlation(preds: list, rows: list[dict]) -> float | None:
     return statistics.correlation(ref, pred)
 
 # %% ../nbs/10_deploy.ipynb #7111b98c
-def reference_predictions(run: RunDir, spec: Specialist, rows: list[dict]) -> list:
-    """PyTorch's predictions for `rows` from the weights the GGUF files were converted from, the float32 merge: the
-    evaluation's own when it ran in float32, else predicted again (a bf16 evaluation rounds differently)."""
-    if model_dtype(spec.train.precision) == torch.float32:
+def reference_predictions(run: RunDir, spec: Specialist, rows: list[dict], reference: str = "evaluation") -> list:
+    """PyTorch's predictions for `rows`: the evaluation's own, or (`reference="float32_merge"`) those of the weights
+    the GGUF files were converted from, predicted again when the evaluation ran in bf16 (it rounds differently)."""
+    if reference == "evaluation" or model_dtype(spec.train.precision) == torch.float32:
         return [p["prediction"] for p in read_jsonl(run.predictions("finetuned"))][: len(rows)]
     model = load_model(str(run.merged), torch.float32)
     return predict_rows(model, load_tokenizer(str(run.merged)), spec, rows, progress=False)[0]
+
+
+def reference_dtype(spec: Specialist, reference: str) -> str:
+    "The dtype the reference predictions were made in."
+    dtype = torch.float32 if reference == "float32_merge" else model_dtype(spec.train.precision)
+    return str(dtype).removeprefix("torch.")
 
 
 def _latency(seconds: list[float]) -> dict:
@@ -150,7 +156,6 @@ def _check_record(
         "metric": m,
         "served": served_metrics[m],
         "pytorch": torch_metric,
-        "pytorch_dtype": "float32",
         "difference": served_metrics[m] - torch_metric,
         "agreement": agree,
         "served_metrics": served_metrics,
@@ -160,15 +165,22 @@ def _check_record(
 
 
 def deploy_check(
-    run: RunDir, spec: Specialist, progress: bool = True, gguf_type: str | None = None, write: bool = True
+    run: RunDir,
+    spec: Specialist,
+    progress: bool = True,
+    gguf_type: str | None = None,
+    write: bool = True,
+    reference: str | None = None,
 ) -> dict:
-    "Serve the run's GGUF (the Modelfile's, or `gguf_type`), predict the test rows over HTTP, compare with PyTorch."
-    info = read_json(run.gguf_info)
+    """Serve the run's GGUF (the Modelfile's, or `gguf_type`), predict the test rows over HTTP, compare with PyTorch
+    (`reference`, default `deploy.reference`)."""
+    info, reference = read_json(run.gguf_info), reference or spec.deploy.reference
     rows = read_jsonl(run.split("test"))[: spec.deploy.max_rows]
-    torch_preds = reference_predictions(run, spec, rows)
+    torch_preds = reference_predictions(run, spec, rows, reference)
     gguf = run.gguf / (info["files"][gguf_type]["file"] if gguf_type else info["modelfile_from"])
     served, accepted, start_s = _serve(run, spec, gguf, rows, progress)
     out = _check_record(gguf, spec, rows, torch_preds, served, start_s)
+    out.update(reference=reference, pytorch_dtype=reference_dtype(spec, reference))
     if run.calibration.exists():
         out["served_calibration"] = _served_calibration(run, spec, rows, served["preds"])
     checks = _checks(out, served, rows, spec)

@@ -16,16 +16,41 @@ from .core import log, read_json, read_jsonl, with_progress, write_jsonl
 from .runs import RunDir
 
 # %% auto #0
-__all__ = ['general_samples', 'adapter_lineage', 'rehearsal_rows', 'rehearsal_counts', 'rehearsal_for']
+__all__ = ['sample_top_k', 'general_samples', 'adapter_lineage', 'rehearsal_rows', 'rehearsal_counts', 'rehearsal_for']
 
 # %% ../nbs/08b_rehearsal.ipynb #ffa17768
 def _sizes(n: int, batch_size: int) -> list[int]:
     return [min(batch_size, n - i) for i in range(0, n, batch_size)]
 
 
+def _eos_ids(model, tok) -> torch.Tensor:
+    eos = model.generation_config.eos_token_id
+    eos = eos if isinstance(eos, list) else [eos if eos is not None else tok.eos_token_id]
+    return torch.tensor(eos, device=model.device)
+
+
+@torch.no_grad()
+def sample_top_k(model, tok, size: int, max_new_tokens: int, top_k: int = 50) -> torch.Tensor:
+    """`size` rows sampled from `<bos>` with top-k sampling, as token ids; a row that ends pads the rest. A plain
+    decoding loop: `generate`'s sampler draws a random number for each of the 262K vocabulary entries at every step,
+    which was 45 % of the sampling time on CPU; this one draws among the `top_k` alone."""
+    ids = torch.full((size, 1), tok.bos_token_id, device=model.device)
+    done = torch.zeros(size, dtype=torch.bool, device=model.device)
+    eos, past, out = _eos_ids(model, tok), None, []
+    for _ in range(max_new_tokens):
+        step = model(input_ids=ids, past_key_values=past, use_cache=True, logits_to_keep=1)
+        past, top = step.past_key_values, step.logits[:, -1].float().topk(top_k)
+        ids = top.indices.gather(-1, torch.multinomial(top.values.softmax(-1), 1))
+        out.append(ids.masked_fill(done[:, None], tok.pad_token_id))
+        done |= torch.isin(ids[:, 0], eos)
+        if done.all():
+            break
+    return torch.cat(out, 1)
+
+
 @torch.no_grad()
 def general_samples(
-    model, tok, n: int, max_new_tokens: int = 96, seed: int = 42, batch_size: int = 16, progress: bool = True
+    model, tok, n: int, max_new_tokens: int = 96, seed: int = 42, batch_size: int = 64, progress: bool = True
 ) -> list[str]:
     """`n` texts the model writes from `<bos>` alone (sampled, seeded), any LoRA adapter switched off: the base
     model's own general text. Empty samples are not kept (and counted in the log)."""
@@ -35,11 +60,8 @@ def general_samples(
     model.eval()
     with base:
         for size in with_progress(_sizes(n, batch_size), desc="rehearsal text", disable=not progress):
-            start = torch.full((size, 1), tok.bos_token_id, device=model.device)
-            gen = model.generate(input_ids=start, attention_mask=torch.ones_like(start), do_sample=True, top_k=50,
-                                 top_p=1.0, temperature=1.0, max_new_tokens=max_new_tokens, use_cache=True,
-                                 pad_token_id=tok.pad_token_id)  # fmt: skip
-            texts += [t.strip() for t in tok.batch_decode(gen[:, 1:], skip_special_tokens=True)]
+            gen = sample_top_k(model, tok, size, max_new_tokens)
+            texts += [t.strip() for t in tok.batch_decode(gen, skip_special_tokens=True)]
     model.train(training)
     kept = [t for t in texts if t]
     if len(kept) < len(texts):

@@ -141,12 +141,14 @@ def test_served_check_and_promotion(e2e_run):
     run, spec = e2e_run
     from simplex_train.deploy import deploy_check
     check = read_json(run.root / "deploy_check.json")       # the default file, q8_0
-    assert check["n"] == 48 and check["engine"].startswith("llama.cpp") and check["pytorch_dtype"] == "float32"
+    assert check["n"] == 48 and check["engine"].startswith("llama.cpp") and check["reference"] == "evaluation"
+    assert check["pytorch_dtype"] == str(model_dtype(spec.train.precision)).removeprefix("torch.")   # as evaluated
     assert check["ok"] == (abs(check["difference"]) <= spec.deploy.tolerance and check["latency_s"]["p95"] < spec.deploy.p95_latency_s)
     # f16 keeps even this 12-step fine-tune: the served f16 file must answer as the float32 merge does. q8_0 may not:
     # a small LoRA update partly rounds away at 8 bits (near-tied rows flip back towards the base model's answer),
     # which is what the check is there to catch before promotion.
-    f16 = deploy_check(run, spec, progress=False, gguf_type="f16", write=False)
+    f16 = deploy_check(run, spec, progress=False, gguf_type="f16", write=False, reference="float32_merge")
+    assert f16["pytorch_dtype"] == "float32"
     assert f16["agreement"] >= 0.95 and abs(f16["difference"]) <= 0.05, f16
     assert 0 < check["latency_s"]["p95"] < 5, check["latency_s"]
     assert len(read_jsonl(run.metrics / "served_predictions.jsonl")) == 48
