@@ -39,7 +39,7 @@ def sample_top_k(model, tok, size: int, max_new_tokens: int, top_k: int = 50) ->
     eos, past, out = _eos_ids(model, tok), None, []
     for _ in range(max_new_tokens):
         step = model(input_ids=ids, past_key_values=past, use_cache=True)  # one token a step
-        past, top = step.past_key_values, step.logits[:, -1].float().topk(top_k)
+        past, top = step.past_key_values, step.logits[:, -1].float().topk(min(top_k, step.logits.shape[-1]))
         ids = top.indices.gather(-1, torch.multinomial(top.values.softmax(-1), 1))
         out.append(ids.masked_fill(done[:, None], tok.pad_token_id))
         done |= torch.isin(ids[:, 0], eos)
