@@ -294,6 +294,13 @@ def _training_section(run: RunDir) -> list[str]:
     return L
 
 # %% ../nbs/10a_report.ipynb #47aa1896
+def _reference(check: dict) -> str:
+    "What the served answers were compared with (a record from before `deploy.reference` was the float32 merge)."
+    if check.get("reference", "float32_merge") == "evaluation":
+        return f"the evaluation, {check['pytorch_dtype']}"
+    return "the float32 merge"
+
+
 def _served_lines(check: dict) -> list[str]:
     lat, th = check["latency_s"], check["thresholds"]
     corr = f"; score correlation {check['correlation']}" if "correlation" in check else ""
@@ -301,7 +308,8 @@ def _served_lines(check: dict) -> list[str]:
         f"### Served check on `{check['gguf']}`: **{'passed' if check['ok'] else 'failed'}**",
         "",
         f"{check['engine']}, {check['method']}, {check['n']} test rows: {check['metric']} served "
-        f"**{check['served']:.4f}** vs PyTorch {check['pytorch']:.4f} (difference {check['difference']:+.4f}, "
+        f"**{check['served']:.4f}** vs PyTorch {check['pytorch']:.4f} ({_reference(check)}; difference "
+        f"{check['difference']:+.4f}, "
         f"tolerance {th['tolerance']}); {check['agreement']:.1%} identical predictions; latency p50 "
         f"{lat['p50']:.3f} s, p95 {lat['p95']:.3f} s (limit {th['p95_latency_s']} s){corr}.",
         "",
