@@ -113,7 +113,16 @@ EVIDENCE = {
                  "An unsigned sticky note says {v}, maybe.",
                  "A rumour going around says the {a} of {s} could be {v}.",
                  "A blog post with no sources suggests the {a} of {s} is {v}.",
-                 "A visitor guessed {v} for the {a} of {s} but could not say why."],
+                 "A visitor guessed {v} for the {a} of {s} but could not say why.",
+                 # the shapes and the recent years of strong evidence, from sources nobody checked:
+                 "An unsigned note from {new} states that the {a} of {s} is {v}.",
+                 "An anonymous comment posted in {new} claims the {a} of {s} is {v}.",
+                 "In {new}, a neighbour said the {a} of {s} is probably {v}, without checking.",
+                 "An unconfirmed tip received in {new} gives {v} as the {a} of {s}.",
+                 "A chat message with no source lists the {a} of {s} as {v}.",
+                 "Someone has a hunch that the {a} of {s} is {v}.",
+                 "According to hearsay, the {a} of {s} is {v}.",
+                 "One person's impression is that the {a} of {s} is {v}, though nobody checked it."],
         "outdated": ["An archived memo from {old} said the {a} of {s} was {v}.",
                      "A record from {old} listed {v} as the {a} of {s}.",
                      "A signed registry record from {old} states that the {a} of {s} was {v}.",
@@ -162,9 +171,9 @@ def belief_example(rng: random.Random, case: str, pool: str = "train") -> dict:
 def _belief_rationale(case: str, fallacy: str, years: dict, recorded: int) -> str:
     "What kind of evidence it is, said before the decision: a record's year against the belief's, or why it is weak."
     if case == "strong":
-        return f"record {years['new']}, after {recorded}"
+        return f"record {years['new']}, belief {recorded}: newer"
     if case == "outdated":
-        return f"record {years['old']}, before {recorded}"
+        return f"record {years['old']}, belief {recorded}: older"
     return f"fallacy: {fallacy.replace('_', ' ')}" if fallacy else "unverified"
 
 
