@@ -13,6 +13,8 @@
     SIMPLEX_SHARED_DATA=../shared/data python bench/heads_bench.py --part ellipse --runs-root /tmp/heads  # 1,000 essays
     SIMPLEX_SHARED_DATA=../shared/data python bench/heads_bench.py --part ellipse --max-train 4000 --key ellipse_all_train
     SIMPLEX_SHARED_DATA=../shared/data python bench/heads_bench.py --part ellipse_json --runs-root /tmp/heads_json
+    SIMPLEX_SHARED_DATA=../shared/data python bench/heads_bench.py --part ellipse_json --max-train 4000 \
+        --runs-root /tmp/heads_json_all --key ellipse_json_all_train  # every training essay, as the head's run above
     SIMPLEX_SHARED_DATA=../shared/data python bench/heads_bench.py --part banking77 --max-train 1000 --max-test 300
     SIMPLEX_SHARED_DATA=../shared/data python bench/heads_bench.py --part conll --max-train 1000 --max-test 300
 
@@ -103,7 +105,7 @@ def ellipse_json(args) -> dict:
     head = load_specialist("essay_scorer")
     dims = head.task.dimensions
     split_run = run_pipeline(RunOptions(specialist="essay_scorer", runs_root=args.runs_root, run_id="split",
-                                        gguf=False), ["prepare"])  # fmt: skip
+                                        gguf=False, max_train=args.max_train), ["prepare"])  # fmt: skip
     tok = load_tokenizer(local_model_path("embedded"))
     root = Path(args.runs_root) / "ellipse_json_data"
     root.mkdir(parents=True, exist_ok=True)
