@@ -5,12 +5,12 @@
 # %% ../nbs/07_evaluate.ipynb #01d6e146
 from __future__ import annotations
 
-import time
+import json, time
 
 from .calibration import fit_stated_temperature, fit_temperature, stated_report, temperature_report
 from .clients import OpenAIClient
 from .config import Specialist
-from .core import log, package_dir, read_json, read_jsonl, write_json, write_jsonl
+from .core import hash_rows, log, package_dir, read_appended, read_json, read_jsonl, write_json, write_jsonl
 from .judge import judge_pairwise, judge_scores
 from .metrics import bootstrap_delta, expected_calibration_error, metric_outcomes, win_rate
 from .plots import reliability_diagram
@@ -19,8 +19,43 @@ from .runs import RunDir
 from .tasks import compute_metrics
 
 # %% auto #0
-__all__ = ['IDENTITY', 'fit_confidence', 'general_texts', 'general_perplexity', 'evaluate_split', 'compare_predictions',
-           'compare_run']
+__all__ = ['PIECE_ROWS', 'IDENTITY', 'predict_resumably', 'fit_confidence', 'general_texts', 'general_perplexity',
+           'evaluate_split', 'compare_predictions', 'compare_run']
+
+# %% ../nbs/07_evaluate.ipynb #f54e09ed
+PIECE_ROWS = 512  # rows per resumable piece of a long evaluation
+
+
+def _finished_pieces(path, key: str) -> list[dict]:
+    "The pieces an earlier, killed evaluation with the same key (rows and piece size) finished; another log is deleted."
+    done = read_appended(path)
+    if done and done[0]["key"] != key:
+        log.info("%s: from an evaluation of other rows; starting afresh", path)
+        path.unlink()
+        return []
+    return done
+
+
+def predict_resumably(model, tok, spec: Specialist, rows: list[dict], path, progress=True, piece_rows=PIECE_ROWS):
+    """`predict_rows` in pieces of `piece_rows`, each appended to `path` as it finishes, so a rerun resumes a killed
+    one. Returns the predictions, the raw outputs and the seconds spent predicting (earlier tries included)."""
+    if len(rows) <= piece_rows:
+        t0 = time.perf_counter()
+        return *predict_rows(model, tok, spec, rows, progress), time.perf_counter() - t0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = f"{hash_rows(rows)}/{piece_rows}"
+    done = _finished_pieces(path, key)
+    if done:
+        log.info("%s: resuming after %d of %d rows", path, sum(len(p["preds"]) for p in done), len(rows))
+    for start in range(len(done) * piece_rows, len(rows), piece_rows):
+        t0 = time.perf_counter()
+        preds, raw = predict_rows(model, tok, spec, rows[start : start + piece_rows], progress)
+        piece = {"key": key, "start": start, "preds": preds, "raw": raw, "seconds": time.perf_counter() - t0}
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(piece) + "\n")
+        done.append(json.loads(json.dumps(piece)))  # as a resumed piece reads back: no run depends on having resumed
+    flat = lambda field: [x for p in done for x in p[field]]
+    return flat("preds"), flat("raw"), sum(p["seconds"] for p in done)
 
 # %% ../nbs/07_evaluate.ipynb #8a3cf7d5
 def _judge(spec: Specialist, rows: list[dict], preds: list) -> dict:
@@ -144,9 +179,7 @@ def evaluate_split(
 ) -> dict:
     """Evaluate `rows`, write metrics/<name>.json and metrics/<name>_predictions.jsonl; returns the metrics record.
     A stated-confidence task fits its calibration on `fit_rows` (else the identity) and reports ECE before and after."""
-    t0 = time.perf_counter()
-    preds, raw = predict_rows(model, tok, spec, rows, progress)
-    seconds = time.perf_counter() - t0
+    preds, raw, seconds = predict_resumably(model, tok, spec, rows, run.predictions_log(name), progress)
     scored = compute_metrics(spec, rows, preds)
     per = scored.pop("per_example")
     record = _record(spec, len(rows), split, scored, model_info, seconds)
@@ -161,6 +194,7 @@ def evaluate_split(
         record["judge"] = _judge(spec, rows, preds)
     write_jsonl(run.predictions(name), _prediction_rows(rows, preds, raw, per))
     write_json(run.metrics_file(name), record)
+    run.predictions_log(name).unlink(missing_ok=True)
     log.info("%s on %s: %s", name, split, {k: round(v, 4) for k, v in record["metrics"].items()})
     return record
 

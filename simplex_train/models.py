@@ -150,9 +150,9 @@ def load_tokenizer(path: str):
 def contiguous_head_input(model):
     """Make the output head's input contiguous. On CPU, a bf16 `F.linear` whose weight is frozen (LoRA training, an
     unmerged adapter) is ~300x slower on a strided input (PyTorch 2.13: 8.3 s vs 0.03 s for the 262K-row head), and
-    `logits_to_keep` hands the head exactly such a view. With one row, `contiguous()` copies nothing (a size-1 dim counts
-    as contiguous whatever its stride) and the slow kernel still runs (bf16: 0.86 s vs 0.075 s for a 14-token prompt),
-    so the input is copied to standard strides. The copy is tiny next to the head's own work on the same rows."""
+    `logits_to_keep` hands the head exactly such a view. With one row, `contiguous()` copies nothing (a size-1 dim
+    counts as contiguous whatever its stride) and the slow kernel still runs (bf16: 0.86 s vs 0.075 s for a 14-token
+    prompt), so the input is copied to standard strides: tiny next to the head's own work on the same rows."""
     head = model.get_output_embeddings()
     fresh = lambda x: x.clone(memory_format=torch.contiguous_format)
     if head is not None:

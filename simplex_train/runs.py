@@ -170,6 +170,10 @@ class RunDir:
     def predictions(self, name: str) -> Path:
         return self.metrics / f"{name}_predictions.jsonl"
 
+    def predictions_log(self, name: str) -> Path:
+        "The pieces of an evaluation not yet finished: what a rerun after a kill resumes from."
+        return self.metrics / f"{name}_predictions.partial.jsonl"
+
     def evaluation(self, name: str) -> "RunDir":
         "The folder of an evaluation on another dataset: its own data/ and metrics/, laid out like a run."
         return RunDir(self.evaluations / check_run_id(name))
