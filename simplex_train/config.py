@@ -296,7 +296,8 @@ class DpoConfig(_Strict):
     is frozen: its log-probabilities are computed once before training, so no second model is held in memory."""
 
     beta: float = Field(0.1, gt=0)  # how far the policy may move from the reference (TRL's default)
-    loss_type: Literal["sigmoid", "ipo", "hinge"] = "sigmoid"  # sigmoid: the DPO paper's loss; ipo; hinge (SLiC)
+    loss_type: Literal["sigmoid", "ipo", "hinge", "simpo"] = "sigmoid"  # sigmoid: the DPO paper's; ipo; hinge; simpo
+    simpo_gamma: float = Field(0.5, ge=0)  # SimPO's target margin between per-token means (TRL's default)
     reference: Literal["start", "base"] = "start"  # start: the model DPO starts from (SFT adapter); base: no adapter
     max_drop: float = Field(0.02, ge=0, le=1)  # the gate: the task metric may fall this much below the starting model
 

@@ -107,7 +107,8 @@ class SlicedDPOTrainer(Trainer):
         logps, ref = pair_logps(model, inputs), inputs["ref"]
         lengths = inputs["lengths"].unbind(1)
         chosen, rejected = logps.unbind(1)
-        losses, margin = dpo_loss(chosen, rejected, *ref.unbind(1), self.dpo.beta, self.dpo.loss_type, lengths)
+        losses, margin = dpo_loss(chosen, rejected, *ref.unbind(1), self.dpo.beta, self.dpo.loss_type, lengths,
+                                  self.dpo.simpo_gamma)
         self.margins["train" if model.training else "eval"].append(margin.detach().float().cpu())
         loss = losses.mean()
         return (loss, {"loss": loss}) if return_outputs else loss

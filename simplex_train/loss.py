@@ -70,9 +70,11 @@ def sequence_logps(model, input_ids, labels, position_ids, **packed) -> torch.Te
     return torch.zeros(rows, device=logits.device).index_add(0, row, token_logps)
 
 # %% ../nbs/06a_loss.ipynb #d26f397f
-def dpo_loss(chosen, rejected, ref_chosen, ref_rejected, beta: float, loss_type: str = "sigmoid", lengths=None):
+def dpo_loss(chosen, rejected, ref_chosen, ref_rejected, beta: float, loss_type: str = "sigmoid", lengths=None,
+             gamma: float = 0.5):
     """Per-pair DPO loss and reward margin beta * (chosen log-ratio - rejected log-ratio), as TRL's `DPOTrainer`.
-    `lengths` (chosen, rejected token counts) are needed by `ipo`, which compares per-token means."""
+    `lengths` (chosen, rejected token counts) are needed by `ipo` and `simpo`, which compare per-token means;
+    `gamma` is SimPO's target margin."""
     delta = (chosen - ref_chosen) - (rejected - ref_rejected)
     margin = beta * delta
     if loss_type == "sigmoid":
@@ -82,4 +84,7 @@ def dpo_loss(chosen, rejected, ref_chosen, ref_rejected, beta: float, loss_type:
     if loss_type == "ipo":
         per_token = (chosen - ref_chosen) / lengths[0] - (rejected - ref_rejected) / lengths[1]
         return (per_token - 1 / (2 * beta)) ** 2, margin
-    raise ValueError(f"dpo.loss_type: {loss_type!r} is not one of sigmoid, hinge, ipo")
+    if loss_type == "simpo":
+        per_token = chosen / lengths[0] - rejected / lengths[1]
+        return -F.logsigmoid(beta * per_token - gamma), margin
+    raise ValueError(f"dpo.loss_type: {loss_type!r} is not one of sigmoid, hinge, ipo, simpo")
