@@ -87,7 +87,8 @@ def options_message(e: ValidationError) -> str:
 
 
 def resolve_spec(opts: RunOptions) -> Specialist:
-    "The specialist with the `overrides` (`--set`), then the run options applied; each validated like the YAML."
+    """The specialist with the `overrides` (`--set`), then the run options applied; each validated like the YAML.
+    `--seed` seeds the split and the training; `--set train.seed=N` seeds only the training (the same split)."""
     names = {k: f"--set {k}" for k in opts.overrides}
     spec = apply_overrides(load_specialist(opts.specialist), opts.overrides, names, keep_none=True)  # `--set k=null`
     return apply_overrides(
@@ -99,7 +100,7 @@ def resolve_spec(opts: RunOptions) -> Specialist:
             "eval.max_val_rows": opts.max_val,
             "train.max_steps": opts.max_steps,
             "train.epochs": opts.epochs,
-            "train.seed": opts.seed,
+            "train.seed": None if "train.seed" in opts.overrides else opts.seed,  # None: not applied
         },
         OVERRIDDEN_BY,
     )
