@@ -266,7 +266,8 @@ def _dpo_lines(run: RunDir, meta: dict, hist: list) -> list[str]:
     val = " → ".join(f"{h['eval_reward_accuracy']:.3f}" for h in hist or [] if "eval_reward_accuracy" in h)
     test = (f"reward accuracy {ft['reward_accuracy']:.4f}, mean margin {ft['reward_margin']:+.4f} on the test pairs "
             "(both 0 before training: the policy starts as the reference); " if "reward_accuracy" in ft else "")
-    return [f"DPO: beta {d['beta']}, loss `{d['loss_type']}`, reference `{d['reference']}`; {test}"
+    gamma = f", gamma {d['simpo_gamma']}" if d["loss_type"] == "simpo" else ""
+    return [f"DPO: beta {d['beta']}, loss `{d['loss_type']}`{gamma}, reference `{d['reference']}`; {test}"
             f"validation reward accuracy by evaluation: {val or '—'}.", ""]
 
 
