@@ -26,7 +26,7 @@ from .metrics import accuracy, confusion, entity_f1, macro_f1, per_class
 from .models import load_tokenizer, local_model_path, trainable_parameters
 from .plots import plot_dimension_errors, plot_metric_curves, plot_training
 from .runs import RunDir
-from .training import _precision, complete_checkpoints
+from .training import complete_checkpoints, schedule_args
 
 # %% auto #0
 __all__ = ['HEAD_METRIC', 'SHOWN', 'OVERFIT_RATIO', 'head_kind', 'head_names', 'head_problem', 'target_scaling',
@@ -211,33 +211,10 @@ def head_args(spec: Specialist, out_dir: Path, device: str) -> TrainingArguments
     t = spec.train
     best = HEAD_METRIC[head_kind(spec)]
     return TrainingArguments(
-        output_dir=str(out_dir),
-        per_device_train_batch_size=t.batch_size,
-        per_device_eval_batch_size=t.batch_size,
-        gradient_accumulation_steps=t.grad_accum,
-        learning_rate=t.learning_rate,
-        lr_scheduler_type=t.lr_scheduler,
-        warmup_steps=t.warmup_ratio,
-        num_train_epochs=t.epochs,
-        max_steps=t.max_steps,
-        weight_decay=t.weight_decay,
-        logging_steps=1,
-        eval_strategy="steps",
-        eval_steps=t.eval_steps,
-        save_strategy="steps",
-        save_steps=t.save_steps,
-        save_total_limit=2,
-        load_best_model_at_end=True,
+        **schedule_args(t, out_dir, device),
         metric_for_best_model=best,
         greater_is_better=best != "mae",
-        report_to=t.report_to,
-        seed=t.seed,
-        data_seed=t.seed,
-        use_cpu=device == "cpu",
-        **_precision(t, device),
-        optim=t.optimizer,
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",
-        dataloader_num_workers=0,
     )
 
 # %% ../nbs/08c_heads.ipynb #f4f1aa46

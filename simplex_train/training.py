@@ -33,8 +33,8 @@ from .tasks import compute_metrics, prediction_method
 __all__ = ['SEGMENT_ATTENTION', 'PACKED_KEYS', 'CHECKPOINT_FILES', 'GPU_ONLY_OPTIMIZERS', 'CHECKPOINTING_ARG', 'EVAL_SHOWN',
            'segment_sdpa_attention', 'segment_attention', 'with_row_boundaries', 'padding_free_batch',
            'SlicedLossSFTTrainer', 'sft_dataset', 'complete_checkpoints', 'check_device_options', 'best_by',
-           'uses_gradient_checkpointing', 'sft_config', 'check_trackers', 'load_for_training', 'TaskMetricCallback',
-           'TerminalProgress', 'LivePlotCallback', 'in_notebook', 'sliced_trainer']
+           'uses_gradient_checkpointing', 'schedule_args', 'sft_config', 'check_trackers', 'load_for_training',
+           'TaskMetricCallback', 'TerminalProgress', 'LivePlotCallback', 'in_notebook', 'sliced_trainer']
 
 # %% ../nbs/08_training.ipynb #42388a88
 SEGMENT_ATTENTION = "simplex_segment_sdpa"
@@ -233,18 +233,16 @@ CHECKPOINTING_ARG = "activation_checkpointing" if "activation_checkpointing" in 
     else "gradient_checkpointing"
 
 
-def sft_config(spec: Specialist, out_dir: Path, device: str) -> SFTConfig:
-    "TRL's `SFTConfig` from the specialist's training section, for this device."
-    t, metric = spec.train, best_by(spec)
-    gc = uses_gradient_checkpointing(t, device)
-    return SFTConfig(
+def schedule_args(t, out_dir: Path, device: str) -> dict:
+    "The trainer arguments SFT, DPO and the heads share: batches, schedule, evaluation, checkpoints, seeds, device."
+    return dict(
         output_dir=str(out_dir),
         per_device_train_batch_size=t.batch_size,
         per_device_eval_batch_size=t.batch_size,
         gradient_accumulation_steps=t.grad_accum,
         learning_rate=t.learning_rate,
         lr_scheduler_type=t.lr_scheduler,
-        warmup_steps=t.warmup_ratio,
+        warmup_steps=t.warmup_ratio,  # a value below 1 is a fraction of the steps
         num_train_epochs=t.epochs,
         max_steps=t.max_steps,
         weight_decay=t.weight_decay,
@@ -255,20 +253,29 @@ def sft_config(spec: Specialist, out_dir: Path, device: str) -> SFTConfig:
         save_steps=t.save_steps,
         save_total_limit=2,
         load_best_model_at_end=True,
-        metric_for_best_model=metric,
-        greater_is_better=metric == "task_metric",
-        prediction_loss_only=True,
         report_to=t.report_to,  # TensorBoard writes to checkpoints/runs/ in the run folder
         seed=t.seed,
         data_seed=t.seed,
-        max_length=None if t.padding_free else t.max_seq_len,  # rows arrive truncated by `encode_example`
         use_cpu=device == "cpu",
         **_precision(t, device),
-        **{CHECKPOINTING_ARG: gc},
         optim=t.optimizer,
+        dataloader_num_workers=0,
+    )
+
+
+def sft_config(spec: Specialist, out_dir: Path, device: str) -> SFTConfig:
+    "TRL's `SFTConfig` from the specialist's training section, for this device."
+    t, metric = spec.train, best_by(spec)
+    gc = uses_gradient_checkpointing(t, device)
+    return SFTConfig(
+        **schedule_args(t, out_dir, device),
+        metric_for_best_model=metric,
+        greater_is_better=metric == "task_metric",
+        prediction_loss_only=True,
+        max_length=None if t.padding_free else t.max_seq_len,  # rows arrive truncated by `encode_example`
+        **{CHECKPOINTING_ARG: gc},
         train_sampling_strategy="group_by_length" if t.group_by_length and not t.padding_free else "random",
         include_num_input_tokens_seen="non_padding",
-        dataloader_num_workers=0,
         remove_unused_columns=False,
         packing=False,
         padding_free=t.padding_free,
