@@ -12,7 +12,7 @@ from typing import Literal, Optional
 import typer
 
 from .config import list_specialists, load_specialist
-from .core import UserError, read_json, read_jsonl, write_jsonl
+from .core import UserError, read_json, read_jsonl, write_json, write_jsonl
 from .docs import build_docs, write_readme
 from .options import OptionsError, RunOptions, parse_set
 from .oracle import Oracle, calibrate, label_batch, labelled_dataset, load_filter, read_rows
@@ -27,9 +27,9 @@ app = typer.Typer(
 
 # %% auto #0
 __all__ = ['app', 'cloud_app', 'label_app', 'list_cmd', 'show', 'run', 'prepare', 'launch_command', 'train', 'evaluate',
-           'predict', 'score', 'pairs', 'batch', 'cloud_plan', 'label_sample', 'label_calibrate', 'label_validate',
-           'label_batch_cmd', 'label_dataset', 'generate', 'serve', 'install_llama_cpp_cmd', 'promote', 'rollback',
-           'hub_upload_cmd', 'docs', 'readme', 'main']
+           'predict', 'score', 'pairs', 'compare', 'batch', 'cloud_plan', 'label_sample', 'label_calibrate',
+           'label_validate', 'label_batch_cmd', 'label_dataset', 'generate', 'serve', 'install_llama_cpp_cmd',
+           'promote', 'rollback', 'hub_upload_cmd', 'docs', 'readme', 'main']
 
 # %% ../nbs/12_cli.ipynb #449aa426
 @app.command("list")
@@ -300,6 +300,25 @@ def pairs(
     except UserError as e:
         _fail(e)
     typer.echo(json.dumps(made), err=True)
+
+# %% ../nbs/12_cli.ipynb #dadaf523
+@app.command()
+def compare(
+    sides: list[str] = typer.Argument(..., help="run folders (their fine-tuned predictions) or RUN:baseline; "
+                                       "the first is what the others are compared with"),
+    json_out: Optional[str] = typer.Option(None, "--json", help="also write the comparison to this JSON file"),
+    seed: int = typer.Option(0, help="the bootstrap's seed"),
+):
+    """Runs side by side on the same test rows (training seeds, recipes): each one's mean score, its change against
+    the first with a paired-bootstrap 95 % CI, rows won and lost; with three or more, the spread of the changes."""
+    from simplex_train.evaluate import compare_runs, comparison_table  # heavy: torch, transformers
+    try:
+        out = compare_runs(sides, seed)
+    except UserError as e:
+        _fail(e)
+    typer.echo("\n".join(comparison_table(out)))
+    if json_out:
+        write_json(Path(json_out), out)
 
 # %% ../nbs/12_cli.ipynb #fd700f80
 def _planned(specialists: list[str], all_specialists: bool, from_file: Optional[list], shared: dict) -> list:

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json, time
 
+import numpy as np
+
 from .calibration import fit_stated_temperature, fit_temperature, stated_report, temperature_report
 from .clients import OpenAIClient
 from .config import Specialist
-from .core import hash_rows, log, package_dir, read_appended, read_json, read_jsonl, write_json, write_jsonl
+from .core import (UserError, hash_rows, log, package_dir, read_appended, read_json, read_jsonl, write_json,
+                                write_jsonl)
 from .judge import judge_pairwise, judge_scores
 from .metrics import bootstrap_delta, expected_calibration_error, metric_outcomes, win_rate
 from .plots import reliability_diagram
@@ -20,7 +23,7 @@ from .tasks import compute_metrics
 
 # %% auto #0
 __all__ = ['PIECE_ROWS', 'IDENTITY', 'predict_resumably', 'fit_confidence', 'general_texts', 'general_perplexity',
-           'evaluate_split', 'compare_predictions', 'compare_run']
+           'evaluate_split', 'compare_predictions', 'compare_run', 'compare_runs', 'comparison_table']
 
 # %% ../nbs/07_evaluate.ipynb #f54e09ed
 PIECE_ROWS = 512  # rows per resumable piece of a long evaluation
@@ -275,3 +278,58 @@ def compare_run(run: RunDir, spec: Specialist | None = None) -> dict:
         out["judge_win_rate"] = _judge_win_rate(spec, base, ft)
     write_json(run.comparison, out)
     return out
+
+# %% ../nbs/07_evaluate.ipynb #d724cd06
+def _side_predictions(side: str) -> list[dict]:
+    "The predictions a side names: `RUN` (the fine-tuned model's) or `RUN:baseline`."
+    path, _, which = side.rpartition(":") if side.endswith((":baseline", ":finetuned")) else (side, "", "finetuned")
+    run = RunDir.existing(path)
+    if not run.predictions(which).is_file():
+        raise UserError(f"{side}: no {which} predictions at {run.predictions(which)}; finish its evaluation first")
+    return read_jsonl(run.predictions(which))
+
+
+def _check_same_rows(first: str, a: list[dict], side: str, b: list[dict]) -> None:
+    "Refuse two predictions files whose test rows differ (count, order, source or prompt)."
+    key = lambda p: (p.get("source"), p["prompt"])
+    if len(a) != len(b):
+        raise UserError(f"{side} has {len(b)} test rows and {first} {len(a)}: compare runs on the same split")
+    for i, (x, y) in enumerate(zip(a, b)):
+        if key(x) != key(y):
+            raise UserError(f"{side}: test row {i + 1} ({y.get('source')}) is not {first}'s ({x.get('source')}): "
+                            "compare runs on the same split (the same data, --seed and row limits)")
+
+
+def compare_runs(sides: list[str], seed: int = 0) -> dict:
+    """Each side's mean per-example score on the same test rows and its paired-bootstrap change against the first;
+    with three sides or more, the mean and sample standard deviation of the others' changes (the seed spread)."""
+    preds = [_side_predictions(s) for s in sides]
+    first = [float(p["score"]) for p in preds[0]]
+    rows = []
+    for side, pred in zip(sides, preds):
+        _check_same_rows(sides[0], preds[0], side, pred)
+        scores = [float(p["score"]) for p in pred]
+        change = bootstrap_delta(first, scores, seed=seed)
+        won = sum(b > a for a, b in zip(first, scores))
+        lost = sum(b < a for a, b in zip(first, scores))
+        mean = float(np.mean(scores))
+        rows.append({"side": side, "n": len(scores), "mean": mean, **change, "won": won, "lost": lost})
+    deltas = [r["delta"] for r in rows[1:]]
+    spread = {}
+    if len(deltas) > 1:
+        spread = {"mean_delta": float(np.mean(deltas)), "sd_delta": float(np.std(deltas, ddof=1))}
+    return {"against": sides[0], "sides": rows, **spread}
+
+
+def comparison_table(out: dict) -> list[str]:
+    "`compare_runs`' result as a markdown table (changes in points of the mean score), and the seed spread."
+    lines = ["| side | rows | mean score | change vs the first (95 % CI) | won / lost |", "|---|---|---|---|---|"]
+    for i, r in enumerate(out["sides"]):
+        lo, hi = (100 * x for x in r["ci95"])
+        change = f"{100 * r['delta']:+.1f} [{lo:+.1f}, {hi:+.1f}]" if i else "—"
+        lines.append(f"| {r['side']} | {r['n']} | {r['mean']:.4f} | {change} | {r['won']} / {r['lost']} |")
+    if "sd_delta" in out:
+        n = len(out["sides"]) - 1
+        lines += ["", f"The {n} others: mean change {100 * out['mean_delta']:+.1f} points, "
+                      f"standard deviation {100 * out['sd_delta']:.1f}."]
+    return lines
