@@ -301,7 +301,7 @@ def pairs(
         _fail(e)
     typer.echo(json.dumps(made), err=True)
 
-# %% ../nbs/12_cli.ipynb #dadaf523
+# %% ../nbs/12_cli.ipynb #b7a1f8ed
 @app.command()
 def compare(
     sides: list[str] = typer.Argument(..., help="run folders (their fine-tuned predictions) or RUN:baseline; "
