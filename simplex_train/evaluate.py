@@ -12,8 +12,8 @@ import numpy as np
 from .calibration import fit_stated_temperature, fit_temperature, stated_report, temperature_report
 from .clients import OpenAIClient
 from .config import Specialist
-from .core import (UserError, hash_rows, log, package_dir, read_appended, read_json, read_jsonl, write_json,
-                                write_jsonl)
+from .core import UserError, hash_rows, log, package_dir, read_appended, read_json, read_jsonl
+from .core import write_json, write_jsonl
 from .judge import judge_pairwise, judge_scores
 from .metrics import bootstrap_delta, expected_calibration_error, metric_outcomes, win_rate
 from .plots import reliability_diagram
@@ -310,10 +310,10 @@ def compare_runs(sides: list[str], seed: int = 0) -> dict:
         _check_same_rows(sides[0], preds[0], side, pred)
         scores = [float(p["score"]) for p in pred]
         change = bootstrap_delta(first, scores, seed=seed)
-        won = sum(b > a for a, b in zip(first, scores))
-        lost = sum(b < a for a, b in zip(first, scores))
+        outcomes = win_rate(metric_outcomes(first, scores))
         mean = float(np.mean(scores))
-        rows.append({"side": side, "n": len(scores), "mean": mean, **change, "won": won, "lost": lost})
+        rows.append({"side": side, "n": len(scores), "mean": mean, **change,
+                     "won": outcomes["wins"], "lost": outcomes["losses"]})
     deltas = [r["delta"] for r in rows[1:]]
     spread = {}
     if len(deltas) > 1:
