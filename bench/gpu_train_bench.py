@@ -1,23 +1,33 @@
-"""LoRA training speed and memory on a GPU: plain TRL+PEFT (SFTTrainer defaults), Unsloth standalone (its own recipe)
-and our pipeline (`load_for_training` + `SlicedLossSFTTrainer`, as `train_sft` runs it), on the Qwen2.5-0.5B and
-1.5B architectures built from their configs with random weights (no hub needed). Same rows, LoRA, batch and
-learning rate for every trainer; each runs in its own process, so peak memory is its own. Usage:
+"""LoRA training speed and memory on a GPU: TRL's SFTTrainer with its defaults (padded) and with padding-free
+batches, Unsloth standalone (its own recipe), and our pipeline (`load_for_training` + `SlicedLossSFTTrainer`, as
+`train_sft` runs it: gradient checkpointing `auto`, and forced on), with the PEFT and the Unsloth backends, on the
+Qwen2.5-0.5B, Qwen2.5-1.5B and Gemma 3 270M architectures built from their configs with random weights (no hub
+needed). Same rows in the same order, LoRA, batch and learning rate for every trainer; each runs in its own process,
+so peak memory is its own. Rows are log-uniform 64-1,024 tokens, responses 10-30 % of a row; the default batch of 48
+rows is about 16k real tokens a step. Usage:
 
-    python bench/gpu_train_bench.py --arch qwen2.5-0.5b qwen2.5-1.5b [--steps 30] [--batch 8] [--out FILE]
-    python bench/gpu_train_bench.py --arch tiny --device cpu --steps 3 --warmup 1     # a smoke run without a GPU
+    python bench/gpu_train_bench.py --arch qwen2.5-0.5b qwen2.5-1.5b gemma3-270m [--steps 30] [--out FILE]
+    python bench/gpu_train_bench.py --arch tiny --device cpu --steps 3 --warmup 1 --batch 4    # a smoke run on CPU
 
-Tokens/s counts real (non-padding) tokens over the steps after `--warmup`. MFU = tokens/s x model FLOPs per token /
-the bf16 matmul peak measured on the same device in the same run. Model FLOPs per token: 4 x the body's parameters
-(forward, plus the backward to the activations; the base weights are frozen) plus the output head at response tokens.
+Each step is timed between CUDA-synchronised marks at its start and end; the first `--warmup` steps are excluded
+(cuDNN plans, compilation, allocator growth); s/step is reported as the median and p90. Tokens are counted from the
+collated batches themselves (real tokens: the attention mask where there is one), not from the trainer's counter.
+Peak memory: allocated and reserved. MFU = model FLOPs / step time / the bf16 matmul peak measured in the same run;
+model FLOPs of a step's rows: 4 x body parameters x tokens (forward, plus the backward to the activations; the base is
+frozen; recompute not counted) + 4 x vocab x hidden x response tokens + causal attention 6 x layers x heads x
+head_dim x sum of squared row lengths.
 """
-import argparse, json, os, platform, random, subprocess, sys, time
+import argparse, json, math, os, platform, random, statistics, subprocess, sys, time
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
-ARCHS = {   # the published Qwen2.5 configs (hidden, intermediate, layers, heads, kv heads), vocab 151,936, tied embeddings
+ARCHS = {   # the published configs (hidden, intermediate, layers, heads, kv heads); Qwen2.5: vocab 151,936, tied embeddings
     "qwen2.5-0.5b": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2),
     "qwen2.5-1.5b": dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12, num_key_value_heads=2),
     "tiny": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
+    # Gemma 3 270M, the embedded model: vocab 262,144, head_dim 256, sliding window 512 on 5 of every 6 layers
+    "gemma3-270m": dict(hidden_size=640, intermediate_size=2048, num_hidden_layers=18, num_attention_heads=4, num_key_value_heads=1,
+                        head_dim=256, sliding_window=512, vocab_size=262144, query_pre_attn_scalar=256, final_logit_softcapping=None),
 }
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -25,25 +35,35 @@ TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down
 def build_model_dir(arch: str, out: Path) -> Path:
     "A random-weight Qwen2 model (bf16) and a small tokenizer saved to `out`."
     import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig, Qwen2Config, Qwen2ForCausalLM
     from simplex_train.tiny import tiny_tokenizer
     if (out / "config.json").exists(): return out
     tok = tiny_tokenizer()
-    vocab = 151936 if arch != "tiny" else 1024
-    cfg = Qwen2Config(vocab_size=vocab, max_position_embeddings=32768, rope_theta=1e6, rms_norm_eps=1e-6, tie_word_embeddings=True,
-                      pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, **ARCHS[arch])
+    ids = dict(pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
     torch.manual_seed(0)
-    Qwen2ForCausalLM(cfg).to(torch.bfloat16).save_pretrained(out); tok.save_pretrained(out)
+    device = "cuda" if torch.cuda.is_available() else "cpu"   # random weights are made on the GPU: the CPU is slow at it
+    if arch.startswith("gemma3"):
+        cfg, cls = Gemma3TextConfig(max_position_embeddings=32768, tie_word_embeddings=True, **ids, **ARCHS[arch]), Gemma3ForCausalLM
+    else:
+        vocab = 151936 if arch != "tiny" else 1024
+        cfg = Qwen2Config(vocab_size=vocab, max_position_embeddings=32768, rope_theta=1e6, rms_norm_eps=1e-6, tie_word_embeddings=True,
+                          **ids, **ARCHS[arch])
+        cls = Qwen2ForCausalLM
+    with torch.device(device):
+        model = cls(cfg).to(torch.bfloat16)
+    model.save_pretrained(out); tok.save_pretrained(out)
     return out
 
 
 def synthetic_rows(n: int, vocab: int, seq_len: int, seed: int = 0) -> list[dict]:
-    "Rows of random token ids: a prompt of 25-75 % of `seq_len`, a response of 5-20 %, as instruction data has."
+    "Rows of random token ids, log-uniform 64-`seq_len` tokens long (1/16 of it at least), a response of 10-30 % of each."
     rng = random.Random(seed)
     rows = []
     for _ in range(n):
-        p, r = rng.randint(seq_len // 4, 3 * seq_len // 4), rng.randint(seq_len // 20, seq_len // 5)
-        rows.append({"prompt_ids": [rng.randrange(4, vocab) for _ in range(p)], "completion_ids": [rng.randrange(4, vocab) for _ in range(r)]})
+        length = int(math.exp(rng.uniform(math.log(max(seq_len // 16, 8)), math.log(seq_len))))
+        r = max(1, int(length * rng.uniform(0.1, 0.3)))
+        rows.append({"prompt_ids": [rng.randrange(4, vocab) for _ in range(length - r)],
+                     "completion_ids": [rng.randrange(4, vocab) for _ in range(r)]})
     return rows
 
 
@@ -60,22 +80,39 @@ def measured_bf16_peak(device: str) -> float:
     return 2 * n ** 3 * k / (time.perf_counter() - t)
 
 
-def step_timer(device: str):
-    "A TrainerCallback recording when each optimizer step ends and the tokens seen so far (`.marks`)."
+class TokenCounter:
+    "Wraps a data collator and counts the real tokens of every batch it makes (attention mask, else every position)."
+    def __init__(self, collate):
+        self.collate, self.tokens = collate, 0
+    def __call__(self, examples):
+        batch = self.collate(examples)
+        mask = batch.get("attention_mask")
+        self.tokens += int(mask.sum()) if mask is not None else int(batch["input_ids"].numel())
+        return batch
+
+
+def step_timer(device: str, counter: TokenCounter):
+    "A TrainerCallback timing each optimizer step between synchronised marks, and the tokens collated for it."
+    import torch
     from transformers import TrainerCallback
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     class StepTimer(TrainerCallback):
-        def __init__(self): self.marks = []
+        def __init__(self): self.steps, self.start, self.tokens = [], 0.0, 0
+        def on_train_begin(self, args, state, control, **kw):
+            if device == "cuda": torch.cuda.reset_peak_memory_stats()
+        def on_step_begin(self, args, state, control, **kw):
+            sync(); self.start = time.perf_counter()
         def on_step_end(self, args, state, control, **kw):
-            if device == "cuda":
-                import torch; torch.cuda.synchronize()
-            self.marks.append((time.perf_counter(), state.num_input_tokens_seen))
+            sync()
+            self.steps.append((time.perf_counter() - self.start, counter.tokens - self.tokens))
+            self.tokens = counter.tokens
     return StepTimer()
 
 
 def common_args(cfg: dict) -> dict:
     return dict(output_dir=f"/tmp/gpu_train_bench/{cfg['trainer']}", per_device_train_batch_size=cfg["batch"], max_steps=cfg["steps"],
-                learning_rate=2e-4, report_to=[], logging_steps=1, save_strategy="no", include_num_input_tokens_seen="non_padding",
-                use_cpu=cfg["device"] == "cpu")
+                learning_rate=2e-4, report_to=[], logging_steps=10, save_strategy="no", include_num_input_tokens_seen="non_padding",
+                use_cpu=cfg["device"] == "cpu", seed=42, data_seed=42, max_grad_norm=1.0)
 
 
 def worker(cfg: dict) -> dict:
@@ -85,80 +122,94 @@ def worker(cfg: dict) -> dict:
     if kind == "unsloth": import unsloth  # noqa: F401  (it patches transformers/TRL on import, so it goes first)
     from trl import SFTConfig, SFTTrainer
     rows = [json.loads(l) for l in open(cfg["rows_file"])]
-    timer = step_timer(device)
-    if kind in ("trl", "unsloth"):
+    if kind in ("trl", "trl-padfree", "unsloth"):
         ds = Dataset.from_list([{"input_ids": r["prompt_ids"] + r["completion_ids"],
                                  "completion_mask": [0] * len(r["prompt_ids"]) + [1] * len(r["completion_ids"])} for r in rows])
-        args = SFTConfig(**common_args(cfg), max_length=cfg["seq_len"])
-        if kind == "trl":
+        args = SFTConfig(**common_args(cfg), max_length=cfg["seq_len"], padding_free=kind == "trl-padfree")
+        if kind != "unsloth":
             from peft import LoraConfig
             from transformers import AutoModelForCausalLM, AutoTokenizer
             model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if device == "cuda" else torch.float32).to(device)
             trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=AutoTokenizer.from_pretrained(path),
-                                 peft_config=LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules=TARGETS, task_type="CAUSAL_LM"),
-                                 callbacks=[timer])
+                                 peft_config=LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules=TARGETS, task_type="CAUSAL_LM"))
         else:
             from unsloth import FastLanguageModel
             model, tok = FastLanguageModel.from_pretrained(model_name=path, max_seq_length=cfg["seq_len"], dtype=None, load_in_4bit=False)
             model = FastLanguageModel.get_peft_model(model, r=16, lora_alpha=32, lora_dropout=0.0, target_modules=TARGETS,
                                                      use_gradient_checkpointing="unsloth", random_state=0)
-            trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok, callbacks=[timer])
-        ctx = None
+            trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok)
+        ctx, attention = None, "transformers' " + str(model.config._attn_implementation)
     else:
         from contextlib import nullcontext
+        from simplex_train.attention import segment_attention
         from simplex_train.config import apply_overrides, load_specialist
-        from simplex_train.models import load_tokenizer
-        from simplex_train.training import load_for_training, segment_attention, sliced_trainer
+        from simplex_train.training import load_for_training, sliced_trainer
         backend = "unsloth" if kind == "ours-unsloth" else "peft"
         spec = apply_overrides(load_specialist("context_protocol"), {
             "train.batch_size": cfg["batch"], "train.grad_accum": 1, "train.max_steps": cfg["steps"], "train.learning_rate": 2e-4,
-            "train.warmup_ratio": 0.0, "train.max_seq_len": cfg["seq_len"], "lora.r": 16, "lora.alpha": 32, "lora.target_modules": TARGETS})
+            "train.warmup_ratio": 0.0, "train.max_seq_len": cfg["seq_len"], "lora.r": 16, "lora.alpha": 32, "lora.target_modules": TARGETS,
+            "train.gradient_checkpointing": True if kind == "ours-gc" else None, "train.seed": 42})
         model, tok = load_for_training(path, spec, backend)
         ds = Dataset.from_list([{"input_ids": r["prompt_ids"] + r["completion_ids"] + [tok.eos_token_id],   # encoded as sft_dataset does
                                  "labels": [-100] * len(r["prompt_ids"]) + r["completion_ids"] + [tok.eos_token_id]} for r in rows])
-        trainer = sliced_trainer(model, tok, spec, Path(common_args(cfg)["output_dir"]), ds, callbacks=[timer])
-        ctx = segment_attention(model) if backend == "peft" else nullcontext()
-    if device == "cuda": torch.cuda.reset_peak_memory_stats()
+        trainer = sliced_trainer(model, tok, spec, Path(common_args(cfg)["output_dir"]), ds)
+        ctx = segment_attention(model) if backend == "peft" else nullcontext("unsloth")
+    counter = TokenCounter(trainer.data_collator)
+    trainer.data_collator = counter
+    timer = step_timer(device, counter)
+    trainer.add_callback(timer)
     from contextlib import nullcontext
     prof = nullcontext()
     if cfg.get("profile"):
         from torch.profiler import ProfilerActivity, profile
         prof = profile(activities=[ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else []))
-    with prof, ctx or nullcontext():
+    with prof, ctx or nullcontext() as chosen:
+        attention = chosen or attention
         trainer.train()
     if cfg.get("profile"):
         for key in ("self_cpu_time_total", "self_device_time_total" if device == "cuda" else "cpu_time_total"):
             print(f"PROFILE {kind} by {key}\n" + prof.key_averages().table(sort_by=key, row_limit=18, max_name_column_width=60),
                   file=sys.stderr, flush=True)
-    (t0, n0), (t1, n1) = timer.marks[cfg["warmup"] - 1], timer.marks[-1]
-    out = {"trainer": kind, "steps": len(timer.marks), "measured_steps": len(timer.marks) - cfg["warmup"],
-           "tokens_per_s": round((n1 - n0) / (t1 - t0), 1), "s_per_step": round((t1 - t0) / (len(timer.marks) - cfg["warmup"]), 4),
+    measured = timer.steps[cfg["warmup"]:]
+    seconds = sorted(t for t, _ in measured)
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    out = {"trainer": kind, "steps": len(timer.steps), "measured_steps": len(measured), "attention": attention,
+           "tokens_per_s": round(sum(n for _, n in measured) / sum(seconds), 1),
+           "tokens_per_step": round(statistics.mean(n for _, n in measured)),
+           "s_per_step_median": round(statistics.median(seconds), 4), "s_per_step_p90": round(seconds[int(0.9 * (len(seconds) - 1))], 4),
+           "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
            "gradient_checkpointing": bool(trainer.args.gradient_checkpointing), "padding_free": bool(getattr(trainer.args, "padding_free", False)),
            "versions": {m: __import__(m).__version__ for m in ("torch", "transformers", "trl", "peft")}}
     if kind in ("unsloth", "ours-unsloth"): out["versions"]["unsloth"] = __import__("unsloth").__version__
-    if device == "cuda": out["peak_memory_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+    if device == "cuda":
+        out["peak_allocated_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+        out["peak_reserved_gib"] = round(torch.cuda.max_memory_reserved() / 2**30, 2)
     else:
         import resource; out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return out
 
 
 def flops_per_token(model_dir: Path, rows: list[dict]) -> float:
-    "4 x the body's parameters, plus the output head (4 x vocab x hidden) at the share of tokens that are responses."
+    """Model FLOPs per real token over `rows`: 4 x body parameters, plus the output head (4 x vocab x hidden) at the share
+    of tokens that are responses, plus causal attention (6 x layers x heads x head_dim x row length^2, per token)."""
     cfg = json.loads((model_dir / "config.json").read_text())
     h, i, L, a, kv = (cfg[k] for k in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads"))
-    d = h // a
+    d = cfg.get("head_dim") or h // a
     body = L * (h * a * d + 2 * h * kv * d + a * d * h + 3 * h * i)
-    resp = sum(len(r["completion_ids"]) for r in rows) / sum(len(r["prompt_ids"]) + len(r["completion_ids"]) for r in rows)
-    return 4 * body + 4 * cfg["vocab_size"] * h * resp
+    lengths = [len(r["prompt_ids"]) + len(r["completion_ids"]) for r in rows]
+    resp = sum(len(r["completion_ids"]) for r in rows) / sum(lengths)
+    attention = 6 * L * a * d * sum(n * n for n in lengths) / sum(lengths)
+    return 4 * body + 4 * cfg["vocab_size"] * h * resp + attention
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--arch", nargs="+", default=["qwen2.5-0.5b", "qwen2.5-1.5b"], choices=list(ARCHS))
-    ap.add_argument("--trainers", default="trl,unsloth,ours,ours-unsloth", help="comma-separated; those whose packages are missing are skipped")
+    ap.add_argument("--trainers", default="trl,trl-padfree,unsloth,ours,ours-gc,ours-unsloth",
+                    help="comma-separated; those whose packages are missing are skipped")
     ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
-    ap.add_argument("--steps", type=int, default=30); ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--batch", type=int, default=8); ap.add_argument("--seq-len", type=int, default=1024)
+    ap.add_argument("--steps", type=int, default=30); ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--batch", type=int, default=48); ap.add_argument("--seq-len", type=int, default=1024)
     ap.add_argument("--rows", type=int, default=None, help="default: steps x batch")
     ap.add_argument("--out", default="bench/gpu_train_results.json")
     ap.add_argument("--profile", action="store_true", help="print torch.profiler's top operators for each trainer")
@@ -167,12 +218,14 @@ def main():
     if a.worker:
         print("RESULT " + json.dumps(worker(json.loads(a.worker))), flush=True); return
     import importlib.util, torch
-    have = {"trl": True, "ours": True, "unsloth": importlib.util.find_spec("unsloth") is not None and a.device == "cuda"}
+    have = {"trl": True, "trl-padfree": True, "ours": True, "ours-gc": True,
+            "unsloth": importlib.util.find_spec("unsloth") is not None and a.device == "cuda"}
     have["ours-unsloth"] = have["unsloth"]
     trainers = [t for t in a.trainers.split(",") if have.get(t)]
     device_name = torch.cuda.get_device_name() if a.device == "cuda" else f"{platform.machine()} CPU, {os.cpu_count()} cores"
     out = {"command": "python bench/gpu_train_bench.py " + " ".join(sys.argv[1:]), "device": device_name,
            "bf16_peak_tflops": round(measured_bf16_peak(a.device) / 1e12, 1), "batch": a.batch, "seq_len": a.seq_len,
+           "rows": "log-uniform 1/16 to 1 x seq_len tokens, responses 10-30 %; the same rows in the same order for every trainer",
            "lora": "r 16, alpha 32, dropout 0, q/k/v/o/gate/up/down", "skipped": sorted(set(a.trainers.split(",")) - set(trainers)),
            "results": {}}
     print("device", device_name, "bf16 peak", out["bf16_peak_tflops"], "TFLOP/s", flush=True)
@@ -197,8 +250,8 @@ def main():
             Path(a.out).parent.mkdir(parents=True, exist_ok=True)
             Path(a.out).write_text(json.dumps(out, indent=2) + "\n")   # after each trainer: a cut-short run keeps it
         ok = {k: v for k, v in res.items() if "tokens_per_s" in v}
-        for ours in ("ours", "ours-unsloth"):
-            for peer in ("trl", "unsloth"):
+        for ours in ("ours", "ours-gc", "ours-unsloth"):
+            for peer in ("trl", "trl-padfree", "unsloth"):
                 if ours in ok and peer in ok: res[f"{ours}_vs_{peer}"] = round(ok[ours]["tokens_per_s"] / ok[peer]["tokens_per_s"], 2)
         out["results"][arch] = res
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)

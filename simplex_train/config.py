@@ -209,6 +209,9 @@ class TrainConfig(_Strict):
     group_by_length: bool = True  # batches of similar length: less padding (when not padding_free)
     padding_free: bool = True  # a batch's rows concatenated into one sequence: no padding computed
     gradient_checkpointing: bool | None = None  # None: on for CUDA, off on CPU (small models fit; it costs ~30 % time)
+    # packed rows' attention (simplex_train.attention): auto = per row on CPU, one varlen call per layer on CUDA
+    attention: Literal["auto", "per_row", "varlen", "flex"] = "auto"
+    deterministic: bool | None = None  # None: on CPU (exact reruns), off on CUDA (deterministic kernels cost speed)
     quantization: Literal["none", "4bit", "8bit"] = "none"  # QLoRA (bitsandbytes NF4) or 8-bit base (CUDA, or CPU)
     optimizer: Literal[OPTIMIZERS] = (
         "adamw_torch_fused"  # one fused kernel per step (CPU and CUDA); adamw_8bit / paged_adamw_8bit on CUDA

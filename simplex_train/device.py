@@ -20,15 +20,18 @@ __all__ = ['DEFAULT_SEED', 'set_seed', 'detect_device', 'select_backend', 'cpu_h
 DEFAULT_SEED = 42
 
 
-def set_seed(seed: int = DEFAULT_SEED, deterministic: bool = True) -> int:
-    "Seed every RNG the pipeline touches; returns the seed for the manifest."
+def set_seed(seed: int = DEFAULT_SEED, deterministic: bool | None = None) -> int:
+    "Seed every RNG the pipeline touches, deterministic kernels on CPU (or as asked); returns the seed (manifest)."
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)
+    cuda = torch.cuda.is_available()
+    deterministic = not cuda if deterministic is None else deterministic
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.utils.deterministic.fill_uninitialized_memory = not cuda  # on CUDA a fill kernel for every new tensor
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
     return seed
 
 # %% ../nbs/00a_device.ipynb #fc6ba368

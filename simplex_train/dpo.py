@@ -12,27 +12,26 @@ import torch
 from datasets import Dataset
 from transformers import EarlyStoppingCallback, Trainer
 
+from .attention import PACKED_KEYS, segment_attention
 from .config import DpoConfig, Specialist
 from .core import UserError, atomic_dir, hash_rows, log, read_json, with_progress, write_json
 from .device import detect_device
-from .loss import dpo_loss, sequence_logps
+from .loss import RESPONSE_KEYS, dpo_loss, sequence_logps
 from .prompts import encode_example
 from .runs import RunDir
 from .sft import training_metadata
 from simplex_train.training import (
-    PACKED_KEYS,
     LivePlotCallback,
     TerminalProgress,
     complete_checkpoints,
     in_notebook,
     padding_free_batch,
-    segment_attention,
     sft_config,
 )
 
 # %% auto #0
-__all__ = ['encode_pair', 'pair_batch', 'pair_logps', 'reference_logps', 'cached_reference', 'SlicedDPOTrainer', 'pair_dataset',
-           'dpo_trainer', 'train_dpo', 'reward_metrics']
+__all__ = ['encode_pair', 'pair_batch', 'pair_logps', 'packing_tolerance', 'packing_gap', 'check_packing', 'reference_logps',
+           'cached_reference', 'SlicedDPOTrainer', 'pair_dataset', 'dpo_trainer', 'train_dpo', 'reward_metrics']
 
 # %% ../nbs/08d_dpo.ipynb #97da9144
 def encode_pair(tok, row: dict, max_len: int) -> dict:
@@ -63,8 +62,41 @@ def pair_batch(pairs: list[dict]) -> dict:
 
 def pair_logps(model, batch: dict) -> torch.Tensor:
     "[pairs, 2]: the summed log-probability of each pair's chosen and rejected answer."
-    packed = {k: batch[k] for k in PACKED_KEYS if k in batch}
+    packed = {k: batch[k] for k in (*PACKED_KEYS, *RESPONSE_KEYS) if k in batch}
     return sequence_logps(model, batch["input_ids"], batch["labels"], **packed).view(-1, 2)
+
+# %% ../nbs/08d_dpo.ipynb #9113b0bb
+def packing_tolerance(dtype) -> float:
+    "Nats per answer token: float32 rounding is far below 1e-3, bf16's below 0.05 (a leak in a trained model: above)."
+    return 1e-3 if dtype == torch.float32 else 0.05
+
+
+def _on_device(model, batch: dict) -> dict:
+    return {k: v.to(model.device) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+@torch.no_grad()
+def packing_gap(model, pairs: list[dict]) -> float:
+    "The largest per-token gap between an answer's log-probability packed with the others and alone."
+    was_training = model.training
+    model.eval()
+    packed = pair_logps(model, _on_device(model, pair_batch(pairs))).flatten().cpu()
+    rows = [{"input_ids": p[f"{k}_ids"], "labels": p[f"{k}_labels"]} for p in pairs for k in ("chosen", "rejected")]
+    alone = torch.cat([sequence_logps(model, **_on_device(model, padding_free_batch([r]))).cpu() for r in rows])
+    model.train(was_training)
+    tokens = torch.tensor([_answer_tokens(r["labels"]) for r in rows]).clamp(min=1)
+    return ((packed - alone).abs() / tokens).max().item()
+
+
+def check_packing(model, pairs: list[dict], backend: str) -> float:
+    "`packing_gap` of a few pairs, refused above `packing_tolerance`; returns the gap."
+    gap = packing_gap(model, pairs)
+    if gap > packing_tolerance(model.dtype):
+        raise UserError(
+            f"DPO on the {backend} backend: answers packed in one batch score {gap:.3f} nats/token away from the same "
+            "answers alone, so attention crosses packed rows; set SIMPLEX_BACKEND=peft (or train.attention: per_row)"
+        )
+    return gap
 
 # %% ../nbs/08d_dpo.ipynb #fbcfff8d
 @torch.no_grad()
@@ -109,7 +141,7 @@ class SlicedDPOTrainer(Trainer):
         chosen, rejected = logps.unbind(1)
         losses, margin = dpo_loss(chosen, rejected, *ref.unbind(1), self.dpo.beta, self.dpo.loss_type, lengths,
                                   self.dpo.simpo_gamma)
-        self.margins["train" if model.training else "eval"].append(margin.detach().float().cpu())
+        self.margins["train" if model.training else "eval"].append(margin.detach())  # read at log time only
         loss = losses.mean()
         return (loss, {"loss": loss}) if return_outputs else loss
 
@@ -119,7 +151,7 @@ class SlicedDPOTrainer(Trainer):
         if "loss" in logs or split == "eval":
             seen, self.margins[split] = self.margins[split], []
             if seen:
-                m, prefix = torch.cat(seen), "eval_" if split == "eval" else ""
+                m, prefix = torch.cat(seen).float(), "eval_" if split == "eval" else ""
                 logs[f"{prefix}reward_accuracy"] = round((m > 0).float().mean().item(), 4)
                 logs[f"{prefix}reward_margin"] = round(m.mean().item(), 4)
         super().log(logs, start_time)
@@ -132,7 +164,7 @@ def pair_dataset(pairs: list[dict], ref: list) -> Dataset:
 
 def dpo_trainer(model, tok, spec: Specialist, out_dir, train_ds, val_ds=None, callbacks=()) -> SlicedDPOTrainer:
     "The trainer `train_dpo` runs; without `val_ds` no evaluation and no checkpoint (what the benchmark times)."
-    args = sft_config(spec, out_dir, detect_device())
+    args = sft_config(spec, out_dir, detect_device(), model)
     args.metric_for_best_model, args.greater_is_better = "eval_loss", False
     args.train_sampling_strategy = "random"
     if val_ds is None:
@@ -152,25 +184,28 @@ def _dpo_callbacks(spec: Specialist, run: RunDir) -> list:
 def train_dpo(model, tok, spec: Specialist, run: RunDir, train_rows: list[dict], val_rows: list[dict],
               backend: str = "peft", resume: bool = True) -> dict:  # fmt: skip
     "DPO on `model` (LoRA-wrapped, at its starting adapter); returns the training metadata."
-    if backend == "unsloth":
-        raise UserError("train.method: dpo runs on the PEFT backend: set SIMPLEX_BACKEND=peft")
     splits = {name: [encode_pair(tok, r, spec.train.max_seq_len) for r in rows]
               for name, rows in (("train", train_rows), ("val", val_rows))}  # fmt: skip
-    ref = cached_reference(model, run, spec, splits)
-    datasets = [pair_dataset(splits[s], ref[s]) for s in ("train", "val")]
-    trainer = dpo_trainer(model, tok, spec, run.checkpoints, *datasets, _dpo_callbacks(spec, run))
-    ckpts = complete_checkpoints(run.checkpoints) if resume else []
-    last = ckpts[-1] if ckpts else None
-    t0 = time.perf_counter()
-    with segment_attention(model):
+    with segment_attention(model, spec.train.attention) as attention:
+        gap = check_packing(model, splits["train"][:4], backend)
+        log.info("attention for packed rows: %s (packed vs alone: %.4f nats/token)", attention, gap)
+        ref = cached_reference(model, run, spec, splits)
+        datasets = [pair_dataset(splits[s], ref[s]) for s in ("train", "val")]
+        trainer = dpo_trainer(model, tok, spec, run.checkpoints, *datasets, _dpo_callbacks(spec, run))
+        ckpts = complete_checkpoints(run.checkpoints) if resume else []
+        last = ckpts[-1] if ckpts else None
+        t0 = time.perf_counter()
         result = trainer.train(resume_from_checkpoint=str(last) if last else None)
+
     seconds = time.perf_counter() - t0
     with atomic_dir(run.adapter, overwrite=True) as tmp:
         trainer.model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
     write_json(run.training_history, trainer.state.log_history)
     meta = training_metadata(trainer, spec, backend, (len(train_rows), len(val_rows)), seconds, result, last)
-    write_json(run.training_metadata, {**meta, "method": "dpo", "dpo": spec.dpo.model_dump()})
+    extra = {"method": "dpo", "dpo": spec.dpo.model_dump(), "attention": attention, "packing_gap": gap}
+    write_json(run.training_metadata, {**meta, **extra})
+
     return meta
 
 # %% ../nbs/08d_dpo.ipynb #8dafd0b8

@@ -108,7 +108,7 @@ def stage_train(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
     backend = select_backend()
     if _rank() == 0:
         update_manifest(run, backend=backend)
-    set_seed(spec.train.seed)
+    set_seed(spec.train.seed, spec.train.deterministic)
     model, tok = load_for_training(local_model_path(spec.base_model), spec, backend)
     if opts.init_adapter:
         load_adapter_weights(model, opts.init_adapter)  # a chain: this stage trains on from the previous one
@@ -313,7 +313,7 @@ def run_pipeline(opts: RunOptions, stages: list[str] | None = None) -> RunDir:
     held = opts.run_id is not None and holds_lock(RunDir(Path(opts.runs_root) / spec.name / opts.run_id))
     run = open_run(opts, spec)
     try:
-        set_seed(opts.seed)
+        set_seed(opts.seed, spec.train.deterministic)
         for name in stages or planned_stages(opts):
             log.info("stage %s", name)
             run_one(name, run, spec, opts)

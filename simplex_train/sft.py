@@ -10,6 +10,7 @@ from contextlib import nullcontext
 
 from transformers import EarlyStoppingCallback
 
+from .attention import segment_attention
 from .config import Specialist
 from .core import atomic_dir, log, package_versions, write_json
 from .device import detect_device
@@ -22,7 +23,6 @@ from simplex_train.training import (
     best_by,
     complete_checkpoints,
     in_notebook,
-    segment_attention,
     sft_dataset,
     sliced_trainer,
 )
@@ -91,7 +91,9 @@ def train_sft(
     if last:
         log.info("resuming from %s", last)
     t0 = time.perf_counter()
-    with segment_attention(model) if backend != "unsloth" else nullcontext():  # Unsloth brings its own attention
+    attend = segment_attention(model, spec.train.attention) if backend != "unsloth" else nullcontext("unsloth")
+    with attend as attention:  # Unsloth brings its own attention
+        log.info("attention for packed rows: %s", attention)
         result = trainer.train(resume_from_checkpoint=str(last) if last else None)
     seconds = time.perf_counter() - t0
     if not trainer.is_world_process_zero():
@@ -101,5 +103,7 @@ def train_sft(
         tok.save_pretrained(tmp)
     write_json(run.training_history, trainer.state.log_history)
     meta = training_metadata(trainer, spec, backend, (len(train_rows), len(val_rows)), seconds, result, last)
+    meta["attention"] = attention
     write_json(run.training_metadata, meta)
+
     return meta

@@ -26,6 +26,25 @@ def test_gpu_train_bench_smoke_on_cpu(tmp_path):
     res = json.loads(out.read_text())["results"]["tiny"]
     assert res["trl"]["tokens_per_s"] > 0 and res["ours"]["tokens_per_s"] > 0 and res["ours"]["padding_free"]
     assert res["ours_vs_trl"] > 0 and 0 < res["ours"]["mfu"] < 1
+    assert res["ours"]["attention"] == "per_row" and res["ours"]["measured_steps"] == 2
+    # tokens counted from the collated batches: the padded trainer and the padding-free one see the same real tokens
+    # (give or take the <eos> ours adds to each row and TRL's truncation at --seq-len), not twice as many
+    assert abs(res["trl"]["tokens_per_step"] - res["ours"]["tokens_per_step"]) <= 0.1 * res["ours"]["tokens_per_step"]
+
+
+def test_gpu_attention_check_dry_run_on_cpu(tmp_path):
+    "The device script's quick check runs on CPU: the per-row timings, the varlen wrapper and flex against the oracle."
+    import json
+    out = tmp_path / "check.json"
+    script = Path(__file__).parent.parent / "bench" / "gpu_attention_check.py"
+    r = subprocess.run([sys.executable, str(script), "--device", "cpu", "--rows", "4", "--layers", "2", "--steps", "2",
+                        "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads(out.read_text())
+    assert res["attention_seconds_per_step"]["per_row_no_cudnn"]["median_s"] > 0
+    assert max(max(g) for g in res["max_gap_vs_per_row"]["varlen"].values()) < 1e-4      # the reference kernel, fp32
+    assert max(max(g) for g in res["max_gap_vs_per_row"]["flex"].values()) < 1e-4
+    assert res["head_kernels"]["chunked"]["max_gap_grad"] < 1e-4 and res["host_syncs_per_packed_step"].startswith("skipped")
 
 
 def test_train_bench_reports_the_median_run():

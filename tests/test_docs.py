@@ -45,7 +45,7 @@ def test_every_exported_name_is_documented_on_its_page(site):
 
 def test_links_between_pages_resolve_and_nothing_loads_from_outside(site):
     pages = _pages(site)
-    assert any('href="training.html#segment_sdpa_attention"' in html for html in pages.values())   # a name, linked
+    assert any('href="attention.html#segment_sdpa_attention"' in html for html in pages.values())   # a name, linked
     for name, html in pages.items():
         assert "simplex-train.example.org" not in html, name           # nbdev's absolute doc links were made local
         assert not re.search(r'<(script|link|img)[^>]+(src|href)="https?://', html), name   # no CDN, no web fonts
