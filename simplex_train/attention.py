@@ -138,7 +138,7 @@ def reference_varlen(q, k, v, cu_q, cu_k, max_q, max_k, *, scale=None, window_si
         outs.append(out[0].transpose(0, 1))
     return torch.cat(outs)
 
-# %% ../nbs/06_attention.ipynb #d344c1dd
+# %% ../nbs/06_attention.ipynb #588febc2
 _FLEX = {}  # the compiled flex_attention, built on first use on CUDA
 
 
@@ -176,7 +176,7 @@ def flex_packed_attention(module, query, key, value, attention_mask, dropout=0.0
     out = _flex_kernel(query.device)(query, key, value, block_mask=mask, scale=scaling, enable_gqa=gqa)
     return out.transpose(1, 2).contiguous(), None
 
-# %% ../nbs/06_attention.ipynb #a43bf801
+# %% ../nbs/06_attention.ipynb #a14635b8
 ATTENTION_KINDS = ("per_row", "varlen", "flex")
 IMPLEMENTATIONS = {
     "per_row": ("simplex_segment_sdpa", segment_sdpa_attention),

@@ -30,8 +30,8 @@ from .tasks import compute_metrics, prediction_method
 __all__ = ['BATCH_KEYS', 'CHECKPOINT_FILES', 'GPU_ONLY_OPTIMIZERS', 'CHECKPOINTING_ARG', 'EVAL_SHOWN', 'with_row_boundaries',
            'padding_free_batch', 'SlicedLossSFTTrainer', 'sft_dataset', 'complete_checkpoints', 'check_device_options',
            'best_by', 'activation_bytes', 'checkpointing_needed', 'uses_gradient_checkpointing', 'schedule_args',
-           'sft_config', 'check_trackers', 'load_for_training', 'TaskMetricCallback', 'TerminalProgress',
-           'LivePlotCallback', 'in_notebook', 'sliced_trainer']
+           'folded_accumulation', 'sft_config', 'check_trackers', 'load_for_training', 'TaskMetricCallback',
+           'TerminalProgress', 'LivePlotCallback', 'in_notebook', 'sliced_trainer']
 
 # %% ../nbs/08_training.ipynb #568985d9
 BATCH_KEYS = ("input_ids", "labels", *PACKED_KEYS, *RESPONSE_KEYS)
@@ -97,7 +97,7 @@ def complete_checkpoints(folder: Path) -> list[Path]:
             shutil.rmtree(ck)
     return out
 
-# %% ../nbs/08_training.ipynb #3497b25d
+# %% ../nbs/08_training.ipynb #18703139
 GPU_ONLY_OPTIMIZERS = (
     "adamw_8bit",
     "paged_adamw_8bit",
@@ -204,11 +204,20 @@ def schedule_args(t, out_dir: Path, device: str) -> dict:
     )
 
 
+def folded_accumulation(t, device: str, model=None) -> bool:
+    """On CUDA, whether the `train.grad_accum` micro-batches of a step run as one batch: when its activations fit
+    without recompute. The same rows make the same step (the loss is a token sum over the whole step), in one forward."""
+    if device != "cuda" or model is None or t.grad_accum == 1 or t.gradient_checkpointing:
+        return False
+    tokens = t.batch_size * t.grad_accum * t.max_seq_len
+    return not checkpointing_needed(model.config, tokens, torch.cuda.mem_get_info()[0])
+
+
 def sft_config(spec: Specialist, out_dir: Path, device: str, model=None) -> SFTConfig:
     "TRL's `SFTConfig` from the specialist's training section, for this device (and `model`, whose size sets `auto`s)."
     t, metric = spec.train, best_by(spec)
     gc = uses_gradient_checkpointing(t, device, model)
-    return SFTConfig(
+    args = SFTConfig(
         **schedule_args(t, out_dir, device),
         metric_for_best_model=metric,
         greater_is_better=metric == "task_metric",
@@ -222,6 +231,9 @@ def sft_config(spec: Specialist, out_dir: Path, device: str, model=None) -> SFTC
         padding_free=t.padding_free,
         ddp_find_unused_parameters=False,
     )
+    if folded_accumulation(t, device, model):
+        args.per_device_train_batch_size, args.gradient_accumulation_steps = t.batch_size * t.grad_accum, 1
+    return args
 
 # %% ../nbs/08_training.ipynb #17fd8ae8
 def check_trackers(spec: Specialist) -> None:
