@@ -55,7 +55,8 @@ def worker(kind: str, rows_file: str, batch: int) -> dict:
         trainer.train()
     else:
         from simplex_train.dpo import dpo_trainer, encode_pair, pair_dataset, reference_logps
-        from simplex_train.training import load_for_training, segment_attention
+        from simplex_train.attention import segment_attention
+        from simplex_train.training import load_for_training
         model, _ = load_for_training(path, spec, "peft")     # the pipeline's loader: the run's dtype, LoRA attached
         pairs = [encode_pair(tok, r, spec.train.max_seq_len) for r in rows]
         t = time.perf_counter()

@@ -42,7 +42,7 @@ def packing_gap(model, pairs: list[dict], segment: bool) -> float:
     from contextlib import nullcontext
     from simplex_train.dpo import pair_batch, pair_logps
     from simplex_train.loss import sequence_logps
-    from simplex_train.training import segment_attention
+    from simplex_train.attention import segment_attention
     dev = next(model.parameters()).device
     with torch.no_grad(), segment_attention(model) if segment else nullcontext():
         batch = {k: v.to(dev) if torch.is_tensor(v) else v for k, v in pair_batch(pairs).items()}
@@ -93,7 +93,8 @@ def worker(cfg: dict) -> dict:
     else:
         from contextlib import nullcontext
         from simplex_train.dpo import dpo_trainer, encode_pair, pair_dataset, reference_logps
-        from simplex_train.training import load_for_training, segment_attention
+        from simplex_train.attention import segment_attention
+        from simplex_train.training import load_for_training
         backend = "unsloth" if kind == "dpo-ours-unsloth" else "peft"
         model, tok = load_for_training(path, spec, backend)
         pairs = [encode_pair(tok, r, spec.train.max_seq_len) for r in rows]

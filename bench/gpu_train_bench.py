@@ -143,7 +143,8 @@ def worker(cfg: dict) -> dict:
         from contextlib import nullcontext
         from simplex_train.attention import segment_attention
         from simplex_train.config import apply_overrides, load_specialist
-        from simplex_train.training import load_for_training, sliced_trainer
+        from simplex_train.sft import sliced_trainer
+        from simplex_train.training import load_for_training
         backend = "unsloth" if kind == "ours-unsloth" else "peft"
         spec = apply_overrides(load_specialist("context_protocol"), {
             "train.batch_size": cfg["batch"], "train.grad_accum": 1, "train.max_steps": cfg["steps"], "train.learning_rate": 2e-4,

@@ -47,13 +47,14 @@ def worker(kind: str, name: str, rows_file: str, batch: int, quantization: str =
         trainer = SFTTrainer(model=path, args=args, train_dataset=ds, processing_class=tok,   # TRL loads it: float32
                              peft_config=peft_lora_config(spec.lora))
     else:
-        from simplex_train.training import load_for_training, sft_dataset, sliced_trainer
+        from simplex_train.sft import sft_dataset, sliced_trainer
+        from simplex_train.training import load_for_training
         model, _ = load_for_training(path, spec, "peft")     # the pipeline's loader: the run's dtype, LoRA attached
         trainer = sliced_trainer(model, tok, spec, Path(out_dir), sft_dataset(tok, rows, spec.train.max_seq_len))   # the pipeline's trainer
         args = trainer.args
     tokens = sum(len(encode_example(tok, r["prompt"], r["response"], spec.train.max_seq_len)["input_ids"]) for r in rows[: steps * batch])
     from contextlib import nullcontext
-    from simplex_train.training import segment_attention
+    from simplex_train.attention import segment_attention
     t = time.perf_counter()
     with segment_attention(trainer.model) if kind == "ours" else nullcontext():   # as train_sft does
         trainer.train()

@@ -5,28 +5,29 @@
 # %% ../nbs/08d_dpo.ipynb #a1478f57
 from __future__ import annotations
 
-import os, time
+import os
 from contextlib import nullcontext
 
 import torch
 from datasets import Dataset
-from transformers import EarlyStoppingCallback, Trainer
+from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
 
 from .attention import PACKED_KEYS, segment_attention
 from .config import DpoConfig, Specialist
-from .core import UserError, atomic_dir, hash_rows, log, read_json, with_progress, write_json
+from .core import UserError, hash_rows, log, read_json, with_progress, write_json
 from .device import detect_device
 from .loss import RESPONSE_KEYS, dpo_loss, sequence_logps
 from .prompts import encode_example
 from .runs import RunDir
-from .sft import training_metadata
 from simplex_train.training import (
     LivePlotCallback,
     TerminalProgress,
-    complete_checkpoints,
+    fit_and_save,
     in_notebook,
     padding_free_batch,
-    sft_config,
+    trainer_args,
+    training_attention,
+    training_metadata,
 )
 
 # %% auto #0
@@ -164,11 +165,10 @@ def pair_dataset(pairs: list[dict], ref: list) -> Dataset:
 
 def dpo_trainer(model, tok, spec: Specialist, out_dir, train_ds, val_ds=None, callbacks=()) -> SlicedDPOTrainer:
     "The trainer `train_dpo` runs; without `val_ds` no evaluation and no checkpoint (what the benchmark times)."
-    args = sft_config(spec, out_dir, detect_device(), model)
-    args.metric_for_best_model, args.greater_is_better = "eval_loss", False
-    args.train_sampling_strategy = "random"
+    args = trainer_args(spec, out_dir, detect_device(), model)
     if val_ds is None:
-        args.eval_strategy, args.save_strategy, args.load_best_model_at_end = "no", "no", False
+        args.update(eval_strategy="no", save_strategy="no", load_best_model_at_end=False)
+    args = TrainingArguments(**args)
     return SlicedDPOTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds, processing_class=tok,
                             data_collator=pair_batch, callbacks=list(callbacks), dpo=spec.dpo)  # fmt: skip
 
@@ -186,26 +186,18 @@ def train_dpo(model, tok, spec: Specialist, run: RunDir, train_rows: list[dict],
     "DPO on `model` (LoRA-wrapped, at its starting adapter); returns the training metadata."
     splits = {name: [encode_pair(tok, r, spec.train.max_seq_len) for r in rows]
               for name, rows in (("train", train_rows), ("val", val_rows))}  # fmt: skip
-    with segment_attention(model, spec.train.attention) as attention:
+    with training_attention(model, spec, backend):  # the reference is scored as training will score the policy
         gap = check_packing(model, splits["train"][:4], backend)
-        log.info("attention for packed rows: %s (packed vs alone: %.4f nats/token)", attention, gap)
+        log.info("packed vs alone: %.4f nats/token", gap)
         ref = cached_reference(model, run, spec, splits)
-        datasets = [pair_dataset(splits[s], ref[s]) for s in ("train", "val")]
-        trainer = dpo_trainer(model, tok, spec, run.checkpoints, *datasets, _dpo_callbacks(spec, run))
-        ckpts = complete_checkpoints(run.checkpoints) if resume else []
-        last = ckpts[-1] if ckpts else None
-        t0 = time.perf_counter()
-        result = trainer.train(resume_from_checkpoint=str(last) if last else None)
-
-    seconds = time.perf_counter() - t0
-    with atomic_dir(run.adapter, overwrite=True) as tmp:
-        trainer.model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-    write_json(run.training_history, trainer.state.log_history)
-    meta = training_metadata(trainer, spec, backend, (len(train_rows), len(val_rows)), seconds, result, last)
-    extra = {"method": "dpo", "dpo": spec.dpo.model_dump(), "attention": attention, "packing_gap": gap}
-    write_json(run.training_metadata, {**meta, **extra})
-
+    datasets = [pair_dataset(splits[s], ref[s]) for s in ("train", "val")]
+    trainer = dpo_trainer(model, tok, spec, run.checkpoints, *datasets, _dpo_callbacks(spec, run))
+    fit = fit_and_save(trainer, tok, run, training_attention(model, spec, backend), resume)
+    if fit is None:
+        return {"rank": trainer.args.process_index, "steps": trainer.state.global_step}
+    meta = training_metadata(trainer, spec, backend, (len(train_rows), len(val_rows)), fit)
+    meta |= {"method": "dpo", "dpo": spec.dpo.model_dump(), "packing_gap": gap}
+    write_json(run.training_metadata, meta)
     return meta
 
 # %% ../nbs/08d_dpo.ipynb #8dafd0b8

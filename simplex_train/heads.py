@@ -26,7 +26,7 @@ from .metrics import accuracy, confusion, entity_f1, macro_f1, per_class
 from .models import load_tokenizer, local_model_path, trainable_parameters
 from .plots import plot_dimension_errors, plot_metric_curves, plot_training
 from .runs import RunDir
-from .training import complete_checkpoints, schedule_args
+from .training import fit_and_save, schedule_args
 
 # %% auto #0
 __all__ = ['HEAD_METRIC', 'SHOWN', 'OVERFIT_RATIO', 'head_kind', 'head_names', 'head_problem', 'target_scaling',
@@ -274,18 +274,12 @@ def train_head(model, tok, spec: Specialist, run: RunDir, train_rows: list[dict]
     trainer = Trainer(model=model, args=head_args(spec, run.checkpoints, detect_device()), train_dataset=data[0],
                       eval_dataset=data[1], data_collator=collate,
                       compute_metrics=head_metrics(spec, scaling), callbacks=_callbacks(spec, run))  # fmt: skip
-    ckpts = complete_checkpoints(run.checkpoints)
-    last = ckpts[-1] if ckpts else None
-    t0 = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=str(last) if last else None)
-    seconds = time.perf_counter() - t0
     head = {"problem": head_problem(spec), "outputs": head_names(spec), "scaling": scaling}
-    with atomic_dir(run.adapter, overwrite=True) as tmp:
-        trainer.model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-        write_json(Path(tmp) / run.head.name, head)
-    write_json(run.training_history, trainer.state.log_history)
-    meta = _head_metadata(trainer, spec, (len(train_rows), len(val_rows)), seconds, result, last)
+    fit = fit_and_save(trainer, tok, run, beside={run.head.name: head})
+    if fit is None:
+        return {"rank": trainer.args.process_index, "steps": trainer.state.global_step}
+    rows = (len(train_rows), len(val_rows))
+    meta = _head_metadata(trainer, spec, rows, fit["seconds"], fit["result"], fit["resumed_from"])
     write_json(run.training_metadata, meta)
     return meta
 
