@@ -9,12 +9,12 @@ import os, re, string
 from pathlib import Path
 from typing import Any, Literal
 
-import jinja2, yaml
+import jinja2, jinja2.meta, jinja2.sandbox, yaml
 from .core import UserError, package_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 # %% auto #0
-__all__ = ['Reader', 'Metric', 'LOWER_IS_BETTER', 'RANK_BY_COMPLEXITY', 'SCHEDULERS', 'OPTIMIZERS', 'GGUF_TYPES',
+__all__ = ['Reader', 'SAFE_JINJA', 'Metric', 'LOWER_IS_BETTER', 'RANK_BY_COMPLEXITY', 'SCHEDULERS', 'OPTIMIZERS', 'GGUF_TYPES',
            'SHARED_DATA_ENV', 'SplitFile', 'DataConfig', 'PromptConfig', 'template_syntax_error', 'TaskConfig',
            'LoraConfig', 'TrainConfig', 'EvalConfig', 'AcceptanceConfig', 'DeployConfig', 'RehearsalConfig',
            'DpoConfig', 'Thresholds', 'Specialist', 'SpecialistError', 'parse_specialist', 'apply_overrides',
@@ -97,17 +97,36 @@ class PromptConfig(_Strict):
         return self
 
 
-def template_syntax_error(template: str, engine: str, name: str = "template") -> None:
-    "Raise ValueError naming `name` when `template` does not parse (an unmatched brace, a broken Jinja tag)."
+SAFE_JINJA = jinja2.sandbox.ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+def _reaches_past_fields(template: str, engine: str) -> str | None:
+    """What in `template` reaches past the row's fields: a format field with an attribute or index (`{text.__class__}`),
+    or a Jinja expression the sandbox refuses (rendered once, each field a sample string). None when it stays put."""
+    if engine != "jinja":
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f]
+        return next((f"{{{f}}}" for f in fields if not f.isidentifier()), None)
+    names = jinja2.meta.find_undeclared_variables(SAFE_JINJA.parse(template))
     try:
-        if engine == "jinja":
-            jinja2.Environment().parse(template)
-        else:
-            list(string.Formatter().parse(template))
+        SAFE_JINJA.from_string(template).render(**{n: "x" for n in names})
+    except jinja2.sandbox.SecurityError as e:
+        return str(e)
+    except Exception:  # a sample string is not every row: only the sandbox's refusal counts here
+        return None
+    return None
+
+
+def template_syntax_error(template: str, engine: str, name: str = "template") -> None:
+    """Raise ValueError naming `name` when `template` does not parse (an unmatched brace, a broken Jinja tag) or reaches
+    past the row's fields: a shared specialist YAML is data, and its templates must not run code."""
+    try:
+        unsafe = _reaches_past_fields(template, engine)
     except jinja2.TemplateSyntaxError as e:
         raise ValueError(f"{name}: not a valid Jinja template (its line {e.lineno}): {e.message}") from None
     except ValueError as e:
         raise ValueError(f"{name}: not a valid format string ({e}); write a literal brace as {{{{ or }}}}") from None
+    if unsafe:
+        raise ValueError(f"{name}: {unsafe} reaches past the row's fields; a template may only use the fields")
 
 
 # the primary metric: "higher is better" except the errors in LOWER_IS_BETTER (a scorer's `score_agreement` is 1 - MAE)

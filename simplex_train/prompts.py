@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json, string
 
-import jinja2, jinja2.meta
+import jinja2, jinja2.meta, jinja2.sandbox
 
-from .config import Specialist, SpecialistError
+from .config import SAFE_JINJA, Specialist, SpecialistError
 
 # %% auto #0
 __all__ = ['render', 'chat_wrapper', 'prompt_wrapper', 'format_row', 'label_response', 'answer_prefix', 'reasoning_prefix',
@@ -19,11 +19,14 @@ __all__ = ['render', 'chat_wrapper', 'prompt_wrapper', 'format_row', 'label_resp
 def render(template: str, fields: dict, engine: str = "format") -> str:
     "Fill a template; a missing field is a config error naming it."
     if engine == "jinja":
-        env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
         try:
-            return env.from_string(template).render(**fields)
+            return SAFE_JINJA.from_string(template).render(**fields)  # sandboxed: a template cannot run code
+        except jinja2.sandbox.SecurityError as e:
+            raise SpecialistError(f"prompt template: {e}; templates may only use the row's fields") from None
         except jinja2.UndefinedError as e:
             raise SpecialistError(f"prompt template: {e.message}; the row has {sorted(fields)}") from None
+    if any(f and not f.isidentifier() for _, f, _, _ in string.Formatter().parse(template)):
+        raise SpecialistError(f"prompt template {template!r} reaches past the row's fields: use plain {{field}} names")
     try:
         return template.format(**fields)
     except KeyError as e:
