@@ -19,6 +19,7 @@ from .core import UserError, atomic_write_text, package_dir, read_json, read_jso
 from .data import prepare_data
 from .models import load_tokenizer, local_model_path
 from .prompts import encode_example
+from .recipes import recipe_for
 from .runs import RunDir
 
 # %% auto #0
@@ -127,7 +128,7 @@ def spec_workload(spec: Specialist, data: str | None = None, seed: int = 42) -> 
     tok = load_tokenizer(path)
     with tempfile.TemporaryDirectory() as scratch:
         run = RunDir.create(spec.name, scratch, "plan")
-        prepare_data(spec, run, data, seed, tok)
+        prepare_data(spec, run, data, seed, tok, recipe_for(spec).truncates_input)
         rows = read_jsonl(run.split("train"))
     return Workload(specialist=spec.name, source="prepared data", train_tokens=planned_tokens(spec, rows, tok),
                     params=count_parameters(path), reads_files=not spec.data.generator)  # fmt: skip

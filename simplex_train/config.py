@@ -14,11 +14,11 @@ from .core import UserError, package_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 # %% auto #0
-__all__ = ['Reader', 'SAFE_JINJA', 'Metric', 'LOWER_IS_BETTER', 'RANK_BY_COMPLEXITY', 'SCHEDULERS', 'OPTIMIZERS', 'GGUF_TYPES',
-           'SHARED_DATA_ENV', 'SplitFile', 'DataConfig', 'PromptConfig', 'template_syntax_error', 'TaskConfig',
-           'LoraConfig', 'TrainConfig', 'EvalConfig', 'AcceptanceConfig', 'DeployConfig', 'RehearsalConfig',
-           'DpoConfig', 'Thresholds', 'Specialist', 'SpecialistError', 'parse_specialist', 'apply_overrides',
-           'samples_dir', 'expand_path', 'specialists_dir', 'list_specialists', 'load_specialist']
+__all__ = ['Reader', 'SAFE_JINJA', 'Metric', 'LOWER_IS_BETTER', 'RANK_BY_COMPLEXITY', 'SCHEDULERS', 'OPTIMIZERS', 'RECIPE_NAMES',
+           'GGUF_TYPES', 'SHARED_DATA_ENV', 'SplitFile', 'DataConfig', 'PromptConfig', 'template_syntax_error',
+           'TaskConfig', 'LoraConfig', 'TrainConfig', 'EvalConfig', 'AcceptanceConfig', 'DeployConfig',
+           'RehearsalConfig', 'DpoConfig', 'Thresholds', 'Specialist', 'SpecialistError', 'parse_specialist',
+           'apply_overrides', 'samples_dir', 'expand_path', 'specialists_dir', 'list_specialists', 'load_specialist']
 
 # %% ../nbs/01_config.ipynb #3264a075
 class _Strict(BaseModel):
@@ -199,12 +199,15 @@ class LoraConfig(_Strict):
     target_modules: list[str] | Literal["all-linear"] = "all-linear"
 
 
+RECIPE_NAMES = {"sft", "head", "dpo"}  # the training methods; `recipes.register_recipe` adds to it
+
+
 class TrainConfig(_Strict):
     "Training hyperparameters, precision, quantization, checkpointing and early stopping."
 
     # sft: the language model writes the answer; head: a classification/regression head on the last token (LoRA body);
     # dpo: direct preference optimisation on {prompt, chosen, rejected} pairs (the `dpo:` section)
-    method: Literal["sft", "head", "dpo"] = "sft"
+    method: str = "sft"  # one of RECIPE_NAMES
     head_bidirectional: bool = True  # a token head reads the whole sentence (Gemma 3's bidirectional attention)
     learning_rate: float = Field(2e-4, gt=0)
     lr_scheduler: Literal[SCHEDULERS] = "cosine"
@@ -242,6 +245,8 @@ class TrainConfig(_Strict):
 
     @model_validator(mode="after")
     def _save_on_eval(self):
+        if self.method not in RECIPE_NAMES:
+            raise ValueError(f"method: {self.method!r} is not a training method ({', '.join(sorted(RECIPE_NAMES))})")
         if self.max_steps == 0:
             raise ValueError("max_steps: 0 would train nothing; give a positive number, or -1 to train by epochs")
         if self.save_steps is None:

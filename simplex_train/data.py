@@ -438,9 +438,10 @@ def _split(rows, fractions, seed, d: DataConfig):
 
 
 def build_splits(
-    spec: Specialist, raw: dict[str, list[dict]], seed: int, cleaning: dict, tokenizer=None
+    spec: Specialist, raw: dict[str, list[dict]], seed: int, cleaning: dict, tokenizer=None, truncates: bool = False
 ) -> dict[str, list[dict]]:
-    "Clean and format raw splits, then make train/val/test; `cleaning` receives the per-split reports."
+    """Clean and format raw splits, then make train/val/test; `cleaning` receives the per-split reports. Rows too long
+    for `train.max_seq_len` are dropped (and counted) unless the trainer `truncates` inputs itself (a head)."""
     d, labels = spec.data, (spec.task.labels if spec.task.type == "classification" else None)
     wrap = prompt_wrapper(spec, tokenizer)
     formatted = {}
@@ -457,7 +458,7 @@ def build_splits(
             unknown=d.unknown_labels,
         )
         exs = [format_row(r, spec, wrap) for r in rows]
-        if tokenizer is not None and d.drop_too_long and spec.train.method != "head":  # a head truncates its input
+        if tokenizer is not None and d.drop_too_long and not truncates:
             exs = drop_too_long(exs, tokenizer, spec.train.max_seq_len, cleaning[name])
         formatted[name] = exs
     fr = {"val": d.val_fraction, "test": d.test_fraction}
@@ -613,12 +614,14 @@ def _write_data(run: RunDir, splits: dict, manifest: dict) -> None:
         atomic_write_text(tmp / run.data_card.name, data_card(manifest, splits))
 
 
-def prepare_data(spec: Specialist, run: RunDir, data_path=None, seed: int = 42, tokenizer=None) -> dict:
-    """The prepare stage: writes the splits, data_manifest.json and data_card.md; returns the manifest.
-    Nothing is written until every check has passed, and then `data/` is replaced whole: a failure keeps the old one."""
+def prepare_data(spec: Specialist, run: RunDir, data_path=None, seed: int = 42, tokenizer=None,
+                 truncates: bool = False) -> dict:  # fmt: skip
+    """The prepare stage: writes the splits, data_manifest.json and data_card.md; returns the manifest (`truncates`:
+    the trainer cuts long inputs itself, so they are kept). Nothing is written until every check has passed, and then
+    `data/` is replaced whole: a failure keeps the old one."""
     raw = load_raw_splits(spec, data_path, seed)
     cleaning = {}
-    splits = build_splits(spec, raw, seed, cleaning, tokenizer)
+    splits = build_splits(spec, raw, seed, cleaning, tokenizer, truncates)
     warnings = drop_warnings(cleaning)  # said before any check can stop the run: the fix is in the warning
     for w in warnings:
         log.warning(w)

@@ -13,8 +13,8 @@ import torch
 from .core import log
 
 # %% auto #0
-__all__ = ['DEFAULT_SEED', 'set_seed', 'detect_device', 'select_backend', 'cpu_has_native_bf16', 'default_dtype', 'model_dtype',
-           'describe_machine']
+__all__ = ['DEFAULT_SEED', 'set_seed', 'process_rank', 'detect_device', 'select_backend', 'cpu_has_native_bf16', 'default_dtype',
+           'model_dtype', 'describe_machine']
 
 # %% ../nbs/00a_device.ipynb #9ca8f7d8
 DEFAULT_SEED = 42
@@ -35,6 +35,11 @@ def set_seed(seed: int = DEFAULT_SEED, deterministic: bool | None = None) -> int
     return seed
 
 # %% ../nbs/00a_device.ipynb #fc6ba368
+def process_rank() -> int:
+    "This process's rank under torchrun / accelerate (0 alone): only rank 0 writes a run's files."
+    return int(os.environ.get("RANK", 0))
+
+
 def detect_device() -> str:
     "'cuda', 'mps' or 'cpu': the accelerator torch can use here."
     if torch.cuda.is_available():

@@ -114,10 +114,10 @@ def decide_gate(
     }
 
 
-def gate_run(run: RunDir, spec: Specialist) -> dict:
-    "Read metrics/baseline.json and metrics/finetuned.json, write gate.json (and metrics/comparison.json)."
+def gate_run(run: RunDir, spec: Specialist, allowed_drop: float = 0.0) -> dict:
+    """Read metrics/baseline.json and metrics/finetuned.json, write gate.json (and metrics/comparison.json);
+    `allowed_drop`: how far the task metric may fall (the recipe's: DPO's `dpo.max_drop`)."""
     baseline, finetuned = read_json(run.metrics_file("baseline")), read_json(run.metrics_file("finetuned"))
-    allowed_drop = spec.dpo.max_drop if spec.train.method == "dpo" else 0.0
     g = decide_gate(baseline, finetuned, spec.thresholds, spec.task.metric, allowed_drop)
     cmp = compare_run(run, spec)["per_example_delta"]
     lo, hi = cmp["ci95"]

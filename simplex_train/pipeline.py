@@ -5,22 +5,16 @@
 # %% ../nbs/11a_pipeline.ipynb #dd26a3f7
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from .config import Specialist
-from .core import git_commit, log, package_dir, package_versions, read_json, read_jsonl, write_json
+from .core import git_commit, log, package_dir, package_versions
 from .data import prepare_data, source_files
-from .deploy import acceptance_check, deploy_check, promote
-from .device import model_dtype, select_backend, set_seed
-from .evaluate import evaluate_split
-from .export import merge_adapter, verify_exports
+from .device import process_rank, set_seed
 from .gate import gate_run
-from .gguf import export_gguf
-from .heads import (head_baseline_stage, head_evaluate_stage, head_train_stage, load_merged_head,
-                                 load_trained_head, merge_head)
-from .models import load_adapted, load_adapter_weights, load_model, load_tokenizer, local_model_path
+from .models import load_tokenizer, local_model_path
 from .options import RunOptions, resolve_spec, run_command
+from .recipes import recipe_for
 from .report import write_report
 from simplex_train.runs import (
     RunDir,
@@ -35,10 +29,6 @@ from simplex_train.runs import (
     stale_message,
     update_manifest,
 )
-from .rehearsal import rehearsal_counts, rehearsal_for
-from .sft import train_sft
-from .dpo import reward_metrics, train_dpo
-from .training import load_for_training
 
 # %% auto #0
 __all__ = ['STAGES', 'STAGE_INPUTS', 'BASELINE_ONLY', 'open_run', 'stage_prepare', 'stage_baseline', 'stage_train',
@@ -67,152 +57,43 @@ def stage_prepare(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
     "Load, clean, format and split the data into `data/`."
     needs_tokenizer = spec.data.drop_too_long or spec.prompt.chat_template
     tok = load_tokenizer(local_model_path(spec.base_model)) if needs_tokenizer else None
-    m = prepare_data(spec, run, opts.data, opts.seed, tok)
+    m = prepare_data(spec, run, opts.data, opts.seed, tok, truncates=recipe_for(spec).truncates_input)
     update_manifest(run, data_hashes={n: s["sha256"] for n, s in m["splits"].items()})
     outputs = [run.split(n) for n in ("train", "val", "test")] + [run.data_manifest, run.data_card]
     return {"outputs": outputs, "rows": {n: s["rows"] for n, s in m["splits"].items()}}
 
 
-def _model_info(spec: Specialist, path: str, adapter: str | None = None) -> dict:
-    return {"base_model": spec.base_model, "path": path, "adapter": adapter}
-
-
 def stage_baseline(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
-    """Evaluate the starting model on the test split, before training: the base model, or base + `init_adapter`
-    (a head: the constant predictor)."""
-    if spec.train.method == "head":
-        return head_baseline_stage(run, spec)
-    path = local_model_path(spec.base_model)
-    dtype = model_dtype(spec.train.precision)
-    model = load_adapted(path, opts.init_adapter, dtype=dtype) if opts.init_adapter else load_model(path, dtype)
-    rec = evaluate_split(
-        model,
-        load_tokenizer(path),
-        spec,
-        read_jsonl(run.split("test")),
-        run,
-        "baseline",
-        model_info=_model_info(spec, path, opts.init_adapter),
-    )
-    return {"outputs": [run.metrics_file("baseline")], "metrics": rec["metrics"]}
-
-
-def _rank() -> int:
-    return int(os.environ.get("RANK", 0))
+    "Evaluate the starting model on the test split, before training (the run's recipe says how)."
+    return recipe_for(spec).baseline(run, spec, opts)
 
 
 def stage_train(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
-    "Fine-tune the LoRA adapter (resuming from the last complete checkpoint), on the backend chosen for this machine."
-    if spec.train.method == "head":
-        return head_train_stage(run, spec)
-    backend = select_backend()
-    if _rank() == 0:
-        update_manifest(run, backend=backend)
-    set_seed(spec.train.seed, spec.train.deterministic)
-    model, tok = load_for_training(local_model_path(spec.base_model), spec, backend)
-    if opts.init_adapter:
-        load_adapter_weights(model, opts.init_adapter)  # a chain: this stage trains on from the previous one
-    train_rows = read_jsonl(run.split("train"))
-    extra = rehearsal_for(model, tok, spec, run, opts.init_adapter, len(train_rows))
-    recipe = train_dpo if spec.train.method == "dpo" else train_sft  # DPO from where the run starts, against it
-    meta = recipe(model, tok, spec, run, train_rows + extra, read_jsonl(run.split("val")), backend)
-    if "rank" in meta:
-        return meta  # a non-zero DDP rank: rank 0 writes the artifacts
-    return {
-        "rehearsal": rehearsal_counts(extra),
-        "outputs": [run.adapter_config, run.training_history, run.training_metadata] + [run.rehearsal] * bool(extra),
-        "steps": meta["steps"],
-        "best_metric": meta["best_metric"],
-        "world_size": meta["world_size"],
-        "backend": backend,
-    }
-
-
-def _with_rewards(run: RunDir, spec: Specialist, opts: RunOptions, model, rec: dict) -> dict:
-    "A DPO run's test metrics with the reward accuracy and margin against the model it started from."
-    path = local_model_path(spec.base_model)
-    dtype = model_dtype(spec.train.precision)
-    start = load_adapted(path, opts.init_adapter, dtype=dtype) if opts.init_adapter else load_model(path, dtype)
-    reference = start if spec.dpo.reference == "start" else model
-    rec["metrics"] |= reward_metrics(model, reference, load_tokenizer(path), spec, read_jsonl(run.split("test")))
-    write_json(run.metrics_file("finetuned"), rec)
-    return rec
+    "Train (resuming from the last complete checkpoint), as the run's recipe does."
+    return recipe_for(spec).train(run, spec, opts)
 
 
 def stage_evaluate(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
-    "Evaluate the fine-tuned model (base + adapter) on the test split."
-    if spec.train.method == "head":
-        return head_evaluate_stage(run, spec)
-    path = local_model_path(spec.base_model)
-    model = load_adapted(path, run.adapter, dtype=model_dtype(spec.train.precision))
-    rec = evaluate_split(
-        model,
-        load_tokenizer(str(run.adapter)),
-        spec,
-        read_jsonl(run.split("test")),
-        run,
-        "finetuned",
-        model_info=_model_info(spec, path, str(run.adapter)),
-        fit_rows=read_jsonl(run.split("val")) if spec.task.stated_confidence else None,
-    )
-    if spec.train.method == "dpo":
-        rec = _with_rewards(run, spec, opts, model, rec)
-    if "confidence_calibration" not in rec:
-        return {"outputs": [run.metrics_file("finetuned")], "metrics": rec["metrics"]}
-    write_json(run.calibration, rec["confidence_calibration"]["fit"])  # applied wherever the run predicts
-    return {"outputs": [run.metrics_file("finetuned"), run.calibration], "metrics": rec["metrics"]}
+    "Evaluate the trained model on the test split."
+    return recipe_for(spec).evaluate(run, spec, opts)
 
 
 def stage_gate(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
     "DEPLOY, REVIEW or FAIL, from the metrics files and the thresholds."
-    return {"outputs": [run.gate], "decision": gate_run(run, spec)["decision"]}
+    allowed_drop = recipe_for(spec).allowed_drop(spec)
+    return {"outputs": [run.gate], "decision": gate_run(run, spec, allowed_drop)["decision"]}
 
 
 def stage_export(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
-    "Merge the adapter, re-check the reloaded exports, and write the GGUF files and Modelfile."
+    "Merge and check the trained model and write what serves it (GGUF and Modelfile for a language model)."
     if not opts.export_merged:
         return {"outputs": [run.adapter_config], "merged": False}
-    path = local_model_path(spec.base_model)
-    if spec.train.method == "head":
-        return {"outputs": [run.merged_config, run.export_check], "merged": merge_head(path, run, spec)}
-    merge_adapter(path, run.adapter, run.merged)
-    out = {"outputs": [run.merged_config, run.export_check], **verify_exports(run, spec, path)}
-    if opts.gguf:
-        info = export_gguf(run, spec, path)
-        out["outputs"] += [run.gguf_info, run.modelfile]
-        out.update(gguf={q: f["bytes"] for q, f in info["files"].items()}, gguf_skipped=info["skipped"])
-    return out
-
-
-def _head_deploy(run: RunDir, spec: Specialist) -> dict:
-    "A head's acceptance on its merged model (or base + adapter), then promotion or the previous model kept."
-    if run.merged_config.exists():
-        model, tok = load_merged_head(run.merged, spec), load_tokenizer(str(run.merged))
-    else:
-        tok = load_tokenizer(str(run.adapter))
-        model = load_trained_head(local_model_path(spec.base_model), run.adapter, spec, tok)
-    check = acceptance_check(run, spec, model, tok, read_json(run.head))
-    event = promote(run)
-    return {"outputs": [run.deploy_check, run.promotion], "checks": check["checks"], "ok": check["ok"],
-            "p95_latency_s": check["latency_s"]["p95"], "action": event["action"]}  # fmt: skip
+    return recipe_for(spec).export(run, spec, opts)
 
 
 def stage_deploy(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
-    "Serve the GGUF and check it (deploy_check.json), then promote the run or keep the previous model."
-    if spec.train.method == "head":
-        return _head_deploy(run, spec)
-    if not run.gguf_info.exists():
-        return {"outputs": [], "skipped": "no GGUF export"}
-    check = deploy_check(run, spec)
-    event = promote(run)
-    return {
-        "outputs": [run.deploy_check, run.promotion],
-        "served": check["served"],
-        "pytorch": check["pytorch"],
-        "p95_latency_s": check["latency_s"]["p95"],
-        "ok": check["ok"],
-        "action": event["action"],
-    }
+    "Serve the exported model and check it (deploy_check.json), then promote the run or keep the previous model."
+    return recipe_for(spec).deploy(run, spec, opts)
 
 
 def stage_report(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
@@ -332,7 +213,7 @@ def train_run_folder(run_dir: str | Path) -> dict:
     state, why = stage_state(run, "prepare", stage_inputs("prepare", run, spec, opts))
     if state != "done":
         raise StaleRun(f"{run.root}: the prepare stage is not usable ({why}): run `simplex-train prepare` again first")
-    if _rank() != 0:
+    if process_rank() != 0:
         return stage_train(run, spec, opts)
     inputs = stage_inputs("train", run, spec, opts)
     try:

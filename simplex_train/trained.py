@@ -25,6 +25,7 @@ from .models import load_adapted, load_model, load_tokenizer, local_model_path
 from .predict import predict_rows
 from .preferences import generate_pairs
 from .prompts import prompt_wrapper, render, template_fields
+from .recipes import recipe_for
 from .report import write_report
 from .runs import RunDir, acquire_lock, load_manifest, release_lock
 from .sources import read_input_rows
@@ -61,7 +62,7 @@ def evaluation_rows(run: RunDir, data: str, name: str, max_rows: int | None = No
     "Prepare `data` with the run's specialist into evaluations/NAME; every split's rows, less those trained on."
     spec, ev = _unlimited(run_spec(run)), run.evaluation(name)
     ev.root.mkdir(parents=True, exist_ok=True)
-    manifest = prepare_data(spec, ev, data, seed, _tokenizer_for_prepare(spec))
+    manifest = prepare_data(spec, ev, data, seed, _tokenizer_for_prepare(spec), recipe_for(spec).truncates_input)
     rows = [r for split in ("train", "val", "test") for r in read_jsonl(ev.split(split))]
     trained = {r["prompt"] for r in read_jsonl(run.split("train"))}
     unseen = [r for r in rows if r["prompt"] not in trained]
@@ -208,8 +209,8 @@ def score_file(run_dir: str | Path, input_path: str | Path, output: str | Path |
     input, `<name>.scores.jsonl`). Returns {'rows', 'seconds', 'rows_per_second', 'output'}."""
     run = _trained(run_dir)
     spec = run_spec(run)
-    if spec.train.method != "head":
-        raise UserError(f"{run.root} trained no head ({spec.train.method}): use `simplex-train predict`")
+    if not recipe_for(spec).scores_files:
+        raise UserError(f"{run.root} trained no head ({recipe_for(spec).name}): use `simplex-train predict`")
     rows = read_input_rows(input_path)
     model, tok, head = _head_model(run, spec)
     field = spec.data.text_field

