@@ -569,8 +569,10 @@ def readme(check: bool = typer.Option(False, help="only check that README.md is 
 
 
 def _latest_run(runs_root: str, name: str) -> str | None:
-    runs = sorted(p.name for p in (Path(runs_root) / name).glob("*") if p.is_dir())
-    return runs[-1] if runs else None
+    "The run of `name` whose manifest was written last: run ids are names anyone may choose, not times."
+    runs = [RunDir(p) for p in (Path(runs_root) / name).glob("*")]
+    runs = [r for r in runs if r.manifest.is_file()]
+    return max(runs, key=lambda r: r.manifest.stat().st_mtime).root.name if runs else None
 
 
 def main():

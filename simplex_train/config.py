@@ -14,11 +14,12 @@ from .core import UserError, package_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 # %% auto #0
-__all__ = ['Reader', 'SAFE_JINJA', 'Metric', 'LOWER_IS_BETTER', 'RANK_BY_COMPLEXITY', 'SCHEDULERS', 'OPTIMIZERS', 'RECIPE_NAMES',
-           'GGUF_TYPES', 'SHARED_DATA_ENV', 'SplitFile', 'DataConfig', 'PromptConfig', 'template_syntax_error',
-           'TaskConfig', 'LoraConfig', 'TrainConfig', 'EvalConfig', 'AcceptanceConfig', 'DeployConfig',
-           'RehearsalConfig', 'DpoConfig', 'Thresholds', 'Specialist', 'SpecialistError', 'parse_specialist',
-           'apply_overrides', 'samples_dir', 'expand_path', 'specialists_dir', 'list_specialists', 'load_specialist']
+__all__ = ['Reader', 'SPLIT_ALIASES', 'SAFE_JINJA', 'Metric', 'LOWER_IS_BETTER', 'RANK_BY_COMPLEXITY', 'SCHEDULERS', 'OPTIMIZERS',
+           'RECIPE_NAMES', 'GGUF_TYPES', 'SHARED_DATA_ENV', 'SplitFile', 'DataConfig', 'split_name', 'PromptConfig',
+           'template_syntax_error', 'TaskConfig', 'LoraConfig', 'TrainConfig', 'EvalConfig', 'AcceptanceConfig',
+           'DeployConfig', 'RehearsalConfig', 'DpoConfig', 'Thresholds', 'Specialist', 'SpecialistError',
+           'parse_specialist', 'apply_overrides', 'samples_dir', 'expand_path', 'specialists_dir', 'list_specialists',
+           'load_specialist']
 
 # %% ../nbs/01_config.ipynb #3264a075
 class _Strict(BaseModel):
@@ -79,6 +80,25 @@ class DataConfig(_Strict):
         if not (self.generator or self.path or self.splits or self.hub_id or self.root or self.sql_query):
             raise ValueError("give one data source: generator, path, splits (with root), sql_query or hub_id")
         return self
+
+    @model_validator(mode="after")
+    def _split_names(self):
+        for field in ("splits", "hub_splits"):
+            given = getattr(self, field)
+            if given:
+                self.__dict__[field] = {split_name(k, field): v for k, v in given.items()}
+        return self
+
+
+SPLIT_ALIASES = {"validation": "val", "valid": "val", "dev": "val", "eval": "val"}
+
+
+def split_name(name: str, field: str = "splits") -> str:
+    "Our name of a given split: train, val, test (`validation`, `dev` and the like mean val), or all."
+    ours = SPLIT_ALIASES.get(name, name)
+    if ours not in ("train", "val", "test", "all"):
+        raise ValueError(f"{field}: unknown split {name!r}; use train, val (or validation, dev) and test")
+    return ours
 
 
 class PromptConfig(_Strict):

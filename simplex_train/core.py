@@ -5,7 +5,7 @@
 # %% ../nbs/00_core.ipynb #115efc31
 from __future__ import annotations
 
-import contextlib, datetime as dt, hashlib, importlib.metadata, importlib.util, json, logging, os, shutil
+import contextlib, datetime as dt, hashlib, importlib.metadata, importlib.util, json, logging, os, re, shutil
 import subprocess, tempfile, time
 from pathlib import Path
 from typing import Any, Iterable
@@ -13,10 +13,10 @@ from typing import Any, Iterable
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['log', 'TRACKED_PACKAGES', 'get_logger', 'duration', 'with_progress', 'UserError', 'user_error_names',
+__all__ = ['log', 'TRACKED_PACKAGES', 'SECRETS', 'get_logger', 'duration', 'with_progress', 'UserError', 'user_error_names',
            'atomic_write_bytes', 'atomic_write_text', 'write_json', 'read_json', 'write_jsonl', 'read_jsonl',
            'read_appended', 'atomic_dir', 'sha256_bytes', 'sha256_file', 'hash_rows', 'package_versions', 'package_dir',
-           'git_commit', 'now']
+           'git_commit', 'now', 'redact_secrets']
 
 # %% ../nbs/00_core.ipynb #e85a608a
 def get_logger(name: str = "simplex_train") -> logging.Logger:
@@ -225,3 +225,22 @@ def git_commit(path: str | Path = ".") -> str | None:
 def now() -> str:
     "The current UTC time, ISO 8601 to the second."
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+SECRETS = (
+    (re.compile(r"([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@", re.I), r"\1***@"),  # user:password@ in a URL
+    (re.compile(r"\b(api[_-]?key|token|password|secret)=([^&\s]+)", re.I), r"\1=***"),  # ...?token=... in a query
+)
+
+
+def redact_secrets(obj: Any) -> Any:
+    "`obj` (text, or dicts and lists of it) with the passwords and tokens in URLs replaced by ***: what a run writes."
+    if isinstance(obj, str):
+        for pattern, replacement in SECRETS:
+            obj = pattern.sub(replacement, obj)
+        return obj
+    if isinstance(obj, dict):
+        return {k: redact_secrets(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(redact_secrets(v) for v in obj)
+    return obj

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .config import Specialist
-from .core import git_commit, log, package_dir, package_versions
+from .core import git_commit, log, package_dir, package_versions, redact_secrets
 from .data import prepare_data, source_files
 from .device import process_rank, set_seed
 from .gate import gate_run
@@ -43,12 +43,12 @@ def open_run(opts: RunOptions, spec: Specialist) -> RunDir:
     check_stages(run, spec, opts)
     update_manifest(
         run,
-        config=spec.model_dump(mode="json"),
-        options=opts.model_dump(),
+        config=redact_secrets(spec.model_dump(mode="json")),  # passwords in URLs are not kept
+        options=redact_secrets(opts.model_dump()),
         seed=opts.seed,
         versions=package_versions(),
         git_commit=git_commit(package_dir()),
-        command=run_command(opts),
+        command=redact_secrets(run_command(opts)),
     )
     return run
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .core import UserError, duration, log, now, read_json, sha256_bytes, sha256_file, write_json
+from .core import (UserError, duration, log, now, read_json, redact_secrets, sha256_bytes, sha256_file,
+                                write_json)
 
 # %% auto #0
 __all__ = ['RUN_ID', 'LOCK_ENV', 'new_run_id', 'NotARun', 'check_run_id', 'SpecialistDir', 'BatchDir', 'CampaignDir', 'FilterDir',
@@ -254,7 +255,7 @@ def _take(run: RunDir, f, command: str | None) -> str:
     "Record this process as the holder; stages the previous holder left running are marked interrupted."
     previous = _holder(run)
     token = uuid.uuid4().hex
-    command = command or " ".join(map(shlex.quote, sys.argv))
+    command = redact_secrets(command or " ".join(map(shlex.quote, sys.argv)))
     record = {"pid": os.getpid(), "host": socket.gethostname(), "started": now(), "command": command, "token": token}
     f.seek(0)
     f.truncate()
