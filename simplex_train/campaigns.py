@@ -231,7 +231,7 @@ class Asker:
             m = m.model_copy(update={"temperature": temperature})
         with self.slots[name]:
             self.ledger.check()
-            text, usage = post_prompt(m, self.keys[name], prompt, seed)
+            text, usage = post_prompt(m, self.keys[name], prompt, seed, lambda why: self.ledger.failed(name, why))
         self.ledger.charge(name, usage)
         return text, usage
 

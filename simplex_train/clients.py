@@ -5,11 +5,13 @@
 # %% ../nbs/04b_clients.ipynb #b1ae0dc6
 from __future__ import annotations
 
-import json, os, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request
+import http.client, json, os, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request
 from pathlib import Path
 
+from .core import UserError
+
 # %% auto #0
-__all__ = ['free_port', 'LlamaServer', 'OpenAIClient']
+__all__ = ['RETRY_CODES', 'free_port', 'LlamaServer', 'EndpointError', 'post_json', 'OpenAIClient']
 
 # %% ../nbs/04b_clients.ipynb #c2172568
 def free_port() -> int:
@@ -80,6 +82,61 @@ class LlamaServer:
                 self.proc.kill()
                 self.proc.wait()
 
+# %% ../nbs/04b_clients.ipynb #b59209a3
+RETRY_CODES = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+class EndpointError(UserError, RuntimeError):
+    "An endpoint gave no usable answer: the message names the URL and what came back."
+
+
+class _TryAgain(Exception):
+    "A failure a later try may not meet."
+
+
+def _post_once(url: str, body: dict, headers: dict, timeout: float, needs: tuple) -> dict:
+    req = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            raw = r.read()
+    except urllib.error.HTTPError as e:
+        said = f"HTTP {e.code}: {e.read()[:300].decode(errors='replace')}"
+        if e.code in RETRY_CODES:
+            raise _TryAgain(said) from None
+        raise EndpointError(f"{url}: {said}") from None
+    except urllib.error.URLError as e:
+        raise _TryAgain(f"cannot connect ({e.reason}); is the server running?") from None
+    except (TimeoutError, ConnectionError, http.client.HTTPException) as e:
+        raise _TryAgain(f"no whole answer ({type(e).__name__}: {e})") from None
+    try:
+        reply = json.loads(raw)
+    except ValueError:
+        raise _TryAgain(f"the reply is not JSON: {raw[:100]!r}") from None
+    missing = [k for k in needs if not (isinstance(reply, dict) and reply.get(k))]
+    if missing:
+        raise _TryAgain(f"the reply has no {', '.join(missing)}: {raw[:100]!r}")
+    return reply
+
+
+def post_json(url: str, body: dict, headers: dict | None = None, timeout: float = 60.0, retries: int = 0,
+              backoff_s: float = 1.0, needs: tuple = ("choices",), on_failure=None) -> dict:  # fmt: skip
+    """POST `body` as JSON and read the JSON reply, which must hold `needs`; what may pass is retried `retries` times
+    with exponential backoff, then an `EndpointError` names the URL and the last problem. `on_failure(problem)` hears
+    of every try that failed (a ledger counts each request sent)."""
+    tell = on_failure or (lambda problem: None)
+    for attempt in range(retries + 1):
+        try:
+            return _post_once(url, body, headers or {}, timeout, needs)
+        except _TryAgain as e:
+            problem = f"{url}: {e}"
+        except EndpointError as e:
+            tell(str(e))
+            raise
+        tell(problem)
+        if attempt < retries:
+            time.sleep(backoff_s * 2**attempt)
+    raise EndpointError(f"{problem} (after {retries + 1} tries)")
+
 # %% ../nbs/04b_clients.ipynb #c86fb199
 class OpenAIClient:
     "Minimal client for an OpenAI-compatible API (`base_url` ends in /v1)."
@@ -89,21 +146,9 @@ class OpenAIClient:
         self.api_key = api_key or os.environ.get("OPENAI_API_KEY")
 
     def post(self, path: str, body: dict) -> dict:
-        "POST `body` (with the model name) as JSON to `path`; errors name the URL and what the server said."
-        url = self.base_url + path
+        "POST `body` (with the model name) as JSON to `path` (`post_json`: retried, errors name the URL)."
         auth = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        req = urllib.request.Request(
-            url, json.dumps({"model": self.model, **body}).encode(), {"Content-Type": "application/json", **auth}
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as r:
-                return json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            raise RuntimeError(f"{url}: HTTP {e.code}: {e.read()[:500].decode(errors='replace')}") from None
-        except urllib.error.URLError as e:
-            raise RuntimeError(
-                f"{url}: cannot connect ({e.reason}); is the server running at {self.base_url}?"
-            ) from None
+        return post_json(self.base_url + path, {"model": self.model, **body}, auth, self.timeout, retries=1)
 
     def complete(
         self,

@@ -5,7 +5,7 @@
 # %% ../nbs/05b_oracle.ipynb #6f034519
 from __future__ import annotations
 
-import csv, hashlib, json, os, random, re, statistics, threading, time, urllib.error, urllib.request
+import csv, hashlib, json, os, random, re, statistics, threading, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
@@ -13,16 +13,17 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .clients import EndpointError, post_json
 from .config import _format_errors
 from .core import UserError, atomic_write_text, log, read_appended, read_json, read_jsonl, with_progress
 from .core import write_json, write_jsonl
 from .runs import FilterDir
 
 # %% auto #0
-__all__ = ['RETRY_CODES', 'Dimension', 'OracleConfig', 'CalibrationCriteria', 'FilterConfig', 'load_filter', 'read_rows',
-           'render_prompt', 'parse_scores', 'tier_of', 'BudgetExceeded', 'Ledger', 'request_body', 'post_prompt',
-           'Oracle', 'prefilter_group', 'stratified_sample', 'calibration_figures', 'verdict', 'gold_scores',
-           'calibrate', 'validate', 'label_batch', 'labelled_dataset']
+__all__ = ['Dimension', 'OracleConfig', 'CalibrationCriteria', 'FilterConfig', 'load_filter', 'read_rows', 'render_prompt',
+           'parse_scores', 'tier_of', 'BudgetExceeded', 'Ledger', 'request_body', 'post_prompt', 'Oracle',
+           'prefilter_group', 'stratified_sample', 'calibration_figures', 'verdict', 'gold_scores', 'calibrate',
+           'validate', 'label_batch', 'labelled_dataset']
 
 # %% ../nbs/05b_oracle.ipynb #6f5b5107
 class Dimension(BaseModel):
@@ -185,6 +186,14 @@ class Ledger:
             self.data["requests"] += 1
             write_json(self.path, self.data)
 
+    def failed(self, model: str, problem: str) -> None:
+        "Record a request that was sent and gave no usable answer (no usage, so no charge): every request counts."
+        with self.lock:
+            self.data["requests"] += 1
+            self.data["failed"] = self.data.get("failed", 0) + 1
+            self.data["events"].append({"at": time.strftime("%Y-%m-%dT%H:%M:%S"), "event": f"{model}: {problem}"})
+            write_json(self.path, self.data)
+
     def note(self, event: str) -> None:
         "Record an event (an override, a stop) in the ledger."
         with self.lock:
@@ -192,9 +201,6 @@ class Ledger:
             write_json(self.path, self.data)
 
 # %% ../nbs/05b_oracle.ipynb #dee051f1
-RETRY_CODES = {408, 409, 425, 429, 500, 502, 503, 504}
-
-
 def request_body(o: OracleConfig, prompt: str, seed: int | None = None) -> dict:
     "The JSON body of one request: the prompt as a user message (chat) or as is (completions)."
     body = {"model": o.model, "max_tokens": o.max_tokens, "temperature": o.temperature}
@@ -202,29 +208,19 @@ def request_body(o: OracleConfig, prompt: str, seed: int | None = None) -> dict:
     return body | ({"stop": o.stop} if o.stop else {}) | ({"seed": seed} if seed is not None else {})
 
 
-def post_prompt(o: OracleConfig, key: str | None, prompt: str, seed: int | None = None) -> tuple[str, dict]:
-    "(reply text, usage) of one request, retried with exponential backoff on 429, 5xx and time-outs."
-    r = _post_retrying(o, key, request_body(o, prompt, seed))
-    choice = r["choices"][0]
-    text = choice["message"]["content"] if o.api == "chat" else choice["text"]
-    return text or "", r.get("usage") or {}
-
-
-def _post_retrying(o: OracleConfig, key: str | None, body: dict) -> dict:
-    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {key}"} if key else {})
+def post_prompt(o: OracleConfig, key: str | None, prompt: str, seed: int | None = None,
+                on_failure=None) -> tuple[str, dict]:  # fmt: skip
+    "(reply text, usage) of one request (`post_json`: retried on 429, 5xx, time-outs and malformed replies)."
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
     url = o.url.rstrip("/") + ("/chat/completions" if o.api == "chat" else "/completions")
-    for attempt in range(o.retries + 1):
-        req = urllib.request.Request(url, json.dumps(body).encode(), headers)
-        try:
-            with urllib.request.urlopen(req, timeout=o.timeout_s) as r:
-                return json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            if e.code not in RETRY_CODES or attempt == o.retries:
-                raise UserError(f"{o.url}: HTTP {e.code}: {e.read()[:300].decode(errors='replace')}") from None
-        except (urllib.error.URLError, TimeoutError) as e:
-            if attempt == o.retries:
-                raise UserError(f"{o.url}: no answer after {attempt + 1} tries ({e})") from None
-        time.sleep(o.backoff_s * 2**attempt)
+    body = request_body(o, prompt, seed)
+    r = post_json(url, body, headers, o.timeout_s, o.retries, o.backoff_s, on_failure=on_failure)
+    try:
+        choice = r["choices"][0]
+        text = choice["message"]["content"] if o.api == "chat" else choice["text"]
+    except (KeyError, IndexError, TypeError):
+        raise EndpointError(f"{url}: a reply without a {o.api} answer: {json.dumps(r)[:200]}") from None
+    return text or "", r.get("usage") or {}
 
 
 class Oracle:
@@ -246,7 +242,8 @@ class Oracle:
         if key in self.cache:
             return {**self.cache[key], "cached": True}
         self.ledger.check()
-        text, usage = post_prompt(self.o, self.key, prompt)
+        failed = lambda why: self.ledger.failed(self.o.model, why)  # every try that got no answer is counted
+        text, usage = post_prompt(self.o, self.key, prompt, on_failure=failed)
         self.ledger.charge(self.o.model, usage)
         entry = {"key": key, "text": text, "usage": usage}
         with self.lock:

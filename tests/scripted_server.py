@@ -14,6 +14,8 @@ class _Handler(BaseHTTPRequestHandler):
         script.calls += 1
         time.sleep(script.delay_s)
         text = script.reply(prompt)
+        if isinstance(text, bytes):  # a raw body (an HTML error page, truncated JSON) or b"" to hang up
+            return self._raw(text)
         choice = {"message": {"role": "assistant", "content": text}} if chat else {"text": text}
         usage = dict(zip(["prompt_tokens", "completion_tokens"], script.usage))
         try:
@@ -23,6 +25,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(json.dumps({"choices": [choice | {"finish_reason": "stop"}], "usage": usage}).encode())
         except BrokenPipeError:  # the client was killed mid-request (a test that kills its client)
             pass
+
+    def _raw(self, body: bytes):
+        if not body:
+            self.close_connection = True  # the connection drops with no answer at all
+            return
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(body)
 
     def log_message(self, *args):
         pass

@@ -88,3 +88,31 @@ def test_two_model_campaign_killed_and_resumed(tmp_path):
                                str(tmp_path / "runs")], capture_output=True, text=True, timeout=900)  # fmt: skip
     assert prepared.returncode == 0, prepared.stderr[-3000:]
     assert f"{len(rows)} rows in" in prepared.stdout
+
+
+def test_malformed_replies_are_retried_counted_and_named(tmp_path):
+    """An endpoint that answers with an HTML page, truncated JSON, no `choices`, or hangs up: each retried, then
+    recorded as a failure naming the URL; the ledger counts every request the server received; rows still come."""
+    from simplex_train.campaigns import load_campaign, run_campaign
+    bad = {"html": b"<html><body>502 Bad Gateway</body></html>", "cut": b'{"choices": [{"message": {"cont',
+           "none": b'{"error": {"message": "overloaded"}}', "drop": b""}
+
+    def reply(prompt: str):
+        topic = re.search(r"about (\w+)", prompt).group(1)
+        return bad.get(topic, f" What is the rule on {topic} here?\nAnswer: It is written on the website, page two.")
+
+    with ScriptedServer(reply) as server:
+        c = {"name": "flaky", "models": [{"name": "paid", "url": server.url, "retries": 2, "backoff_s": 0.01}],
+             "templates": [{"name": "qa", "prompt": "Write a question about {topic} for {domain}.",
+                            "parse": r"(?P<text>[^\n]+?)\s*\nAnswer:\s*(?P<label>.+)"}],
+             "domains": ["bank"], "topics": ["fees", "html", "cut", "none", "drop"],
+             "prices": {"paid": {"input_per_mtok": 1.0, "output_per_mtok": 4.0}}, "budget_usd": 1.0}
+        path = tmp_path / "flaky.yaml"
+        path.write_text(yaml.safe_dump(c))
+        rep = run_campaign(load_campaign(path), tmp_path / "out")
+        calls = server.calls
+    ledger = read_json(tmp_path / "out" / "ledger.json")
+    assert rep["kept"] == 1 and calls == 1 + 4 * 3                 # each bad reply tried three times
+    assert ledger["requests"] == calls and ledger["failed"] == 4 * 3   # every request the server received is in the ledger
+    events = " ".join(e["event"] for e in ledger["events"])
+    assert server.url in events and "not JSON" in events and "no choices" in events
