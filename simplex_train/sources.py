@@ -196,11 +196,23 @@ def read_input_rows(path: str | Path) -> list[dict]:
     p = Path(path)
     if not p.is_file():
         raise UserError(f"{p}: no such file: give a JSONL or CSV file of rows")
+    raw = p.read_bytes()
+    if b"\0" in raw[:8192]:
+        raise UserError(f"{p}: a binary file, not text: give a JSONL or CSV file of rows")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{p}: not UTF-8 text (byte {e.start}): save it as UTF-8") from None
     if p.suffix.lower() == ".csv":
-        with open(p, newline="", encoding="utf-8") as f:
-            return list(csv.DictReader(f))
-    lines = [(i, s) for i, s in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if s.strip()]
-    rows = [(i, json.loads(s)) for i, s in lines]
+        return list(csv.DictReader(io.StringIO(text, newline="")))
+    rows = []
+    for i, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append((i, json.loads(line)))
+        except json.JSONDecodeError as e:
+            raise UserError(f"{p}:{i}: not JSON ({e.msg}, column {e.colno})") from None
     bad = [i for i, r in rows if not isinstance(r, dict)]
     if bad:
         raise UserError(f"{p}:{bad[0]}: each line must be a JSON object")

@@ -13,7 +13,7 @@ import torch
 from .calibration import apply_platt
 from .clients import LlamaServer, OpenAIClient
 from .config import Specialist
-from .core import UserError, read_json, read_jsonl, write_json, write_jsonl
+from .core import UserError, log, read_json, read_jsonl, write_json, write_jsonl
 from .data import mean_tier, prepare_data
 from .deploy import served_predictions
 from .device import model_dtype
@@ -32,7 +32,8 @@ from .sources import read_input_rows
 from .tasks import parse_stated_confidence
 
 # %% auto #0
-__all__ = ['VIA', 'run_spec', 'evaluation_rows', 'evaluate_on', 'query_prompt', 'predict_run', 'score_file', 'pairs_from_run']
+__all__ = ['VIA', 'MAX_INPUT_CHARS', 'run_spec', 'evaluation_rows', 'evaluate_on', 'query_prompt', 'bounded_prompt',
+           'predict_run', 'score_file', 'pairs_from_run']
 
 # %% ../nbs/11e_trained.ipynb #aa1fe743
 def run_spec(run: RunDir) -> Specialist:
@@ -160,6 +161,22 @@ def _confidence(spec: Specialist, prediction, raw, calibration: dict | None) -> 
     return out
 
 
+MAX_INPUT_CHARS = 200_000  # past this an input is refused: a few hundred pages, far past any model's context
+
+
+def bounded_prompt(prompt: str, tok, max_tokens: int, number: int = 1) -> str:
+    """`prompt` as the model can read it: refused past `MAX_INPUT_CHARS`; past `max_tokens` (the length the run trained
+    on) its beginning is left out, with a warning, keeping the end where the question and the answer cue are."""
+    if len(prompt) > MAX_INPUT_CHARS:
+        raise UserError(f"input {number}: {len(prompt):,} characters, more than {MAX_INPUT_CHARS:,}: shorten it")
+    ids = tok(prompt, add_special_tokens=False)["input_ids"]
+    if len(ids) <= max_tokens:
+        return prompt
+    log.warning("input %d: %d tokens, the run trained on %d: its first %d tokens are left out", number, len(ids),
+                max_tokens, len(ids) - max_tokens)  # fmt: skip
+    return tok.decode(ids[-max_tokens:])
+
+
 def predict_run(run_dir: str | Path, inputs: list[str | dict], via: str = "adapter") -> list[dict]:
     "A trained run's answers to `inputs`: {'input', 'prediction', 'raw', and 'confidence' where the task has one}."
     if via not in VIA:
@@ -167,7 +184,8 @@ def predict_run(run_dir: str | Path, inputs: list[str | dict], via: str = "adapt
     run = _trained(run_dir)
     spec = run_spec(run)
     model, tok = _load(run, spec, via if via == "merged" else "adapter")
-    rows = [{"prompt": query_prompt(spec, x, prompt_wrapper(spec, tok))} for x in inputs]
+    prompts = [query_prompt(spec, x, prompt_wrapper(spec, tok)) for x in inputs]
+    rows = [{"prompt": bounded_prompt(p, tok, spec.train.max_seq_len, i)} for i, p in enumerate(prompts, 1)]
     served = via == "gguf"
     preds, raw = _served(run, spec, rows, tok) if served else predict_rows(model, tok, spec, rows, progress=False)
     calibration = read_json(run.calibration) if run.calibration.exists() else None
