@@ -5,13 +5,14 @@
 # %% ../nbs/04_metrics.ipynb #bdee5160
 from __future__ import annotations
 
-import collections, os, re, resource, shutil, sqlite3, string, subprocess, sys, tempfile, time
+import collections, re, sqlite3, string, time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 import sqlglot
 
+from .sandbox import run_sandboxed
 from .sources import spans_to_bio, text_to_spans
 
 UNPARSED = "(unparsed)"
@@ -19,8 +20,8 @@ UNPARSED = "(unparsed)"
 # %% auto #0
 __all__ = ['UNPARSED', 'accuracy', 'macro_f1', 'per_class', 'confusion', 'normalize_answer', 'exact_match', 'entity_f1',
            'tags_from_output', 'sql_valid', 'normalize_sql', 'run_sqlite', 'execution_match', 'squad_f1_one',
-           'squad_scores', 'rouge_l', 'bleu_chrf', 'run_sandboxed', 'pass_at_1', 'expected_calibration_error',
-           'mae_rmse', 'field_f1', 'bootstrap_delta', 'win_rate', 'metric_outcomes']
+           'squad_scores', 'rouge_l', 'bleu_chrf', 'pass_at_1', 'expected_calibration_error', 'mae_rmse', 'field_f1',
+           'bootstrap_delta', 'win_rate', 'metric_outcomes']
 
 # %% ../nbs/04_metrics.ipynb #646ee116
 def _fill(preds):
@@ -111,6 +112,11 @@ def normalize_sql(sql: str | None) -> str:
     return " ".join(out.lower().replace('"', "'").split())
 
 
+def _no_attach(action: int, *args) -> int:
+    "sqlite3 authorizer: everything a read-only query does, but attaching (creating) another database file."
+    return sqlite3.SQLITE_DENY if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH) else sqlite3.SQLITE_OK
+
+
 def run_sqlite(db: str, sql: str, timeout_s: float = 5.0) -> list[tuple] | None:
     "Rows of `sql` on database file `db` opened read-only; None on error or when it runs past `timeout_s`."
     try:
@@ -119,6 +125,7 @@ def run_sqlite(db: str, sql: str, timeout_s: float = 5.0) -> list[tuple] | None:
         return None
     deadline = time.monotonic() + timeout_s
     conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+    conn.set_authorizer(_no_attach)  # ATTACH would create a database file at any path it names
     try:
         return conn.execute(sql).fetchall()
     except Exception:
@@ -192,52 +199,6 @@ def bleu_chrf(refs: list[str], preds: list[str | None]) -> dict:
     return {"bleu": sacrebleu.corpus_bleu(hyps, [refs]).score, "chrf": sacrebleu.corpus_chrf(hyps, [refs]).score}
 
 # %% ../nbs/04_metrics.ipynb #cb9d3cd1
-_GUARD = (
-    "import socket as _s\n"
-    "def _no_net(*a, **k): raise OSError('network disabled in the sandbox')\n"
-    "_s.socket = _no_net; _s.create_connection = _no_net\n"
-    "del _s\n"
-)
-
-
-def _limits(cpu_s: int, mem_mb: int):
-    def apply():
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s))
-        resource.setrlimit(resource.RLIMIT_AS, (mem_mb << 20, mem_mb << 20))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (10 << 20, 10 << 20))
-        os.setsid()
-
-    return apply
-
-
-def _can_unshare() -> bool:
-    if not shutil.which("unshare"):
-        return False
-    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
-
-
-def run_sandboxed(program: str, timeout_s: float = 10.0, mem_mb: int = 1024) -> tuple[bool, str]:
-    "(passed, reason): runs `program`; it passes when it exits 0 within the limits."
-    with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "program.py")
-        with open(path, "w") as f:
-            f.write(_GUARD + program)
-        cmd = (["unshare", "-n"] if _can_unshare() else []) + [sys.executable, "-I", path]
-        try:
-            r = subprocess.run(
-                cmd,
-                cwd=d,
-                env={"PATH": "/usr/bin:/bin", "HOME": d},
-                capture_output=True,
-                text=True,
-                timeout=timeout_s,
-                preexec_fn=_limits(int(timeout_s) + 1, mem_mb),
-            )
-        except subprocess.TimeoutExpired:
-            return False, "timeout"
-        return r.returncode == 0, (r.stderr.strip().splitlines() or [""])[-1][:200]
-
-
 def pass_at_1(programs: list[str], timeout_s: float = 10.0, workers: int = 2) -> dict:
     "Fraction of programs that pass (one sample per problem), with the per-example results and reasons."
     with ThreadPoolExecutor(workers) as ex:

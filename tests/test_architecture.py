@@ -15,7 +15,7 @@ PKG, NBS = ROOT / "simplex_train", ROOT / "nbs"
 
 LAYERS = {
     0: ["core", "device", "runs", "tiny", "config"],
-    1: ["prompts", "sources", "synth", "generators", "data", "metrics", "calibration", "plots", "clients"],
+    1: ["prompts", "sources", "synth", "generators", "data", "sandbox", "metrics", "calibration", "plots", "clients"],
     2: ["tasks", "judge", "oracle", "campaigns"],
     3: ["attention", "models", "loss", "predict"],
     4: ["evaluate", "gate", "training", "sft", "rehearsal", "heads", "dpo", "preferences", "export", "modelfile", "gguf",

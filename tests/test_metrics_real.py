@@ -3,6 +3,8 @@ datasets: the full shared data folder when present, else the samples in data/sam
 skip). Counts of the full files are checked on the full data only."""
 import gzip, json
 
+import pytest
+
 from simplex_train.metrics import entity_f1, execution_match, pass_at_1, rouge_l, sql_valid, squad_scores, tags_from_output
 from simplex_train.sources import bio_to_spans, read_conll, read_spider, read_squad, spans_to_text
 
@@ -52,6 +54,9 @@ def test_rouge_l_lead_baseline_on_xsum(shared_data):
 
 
 def test_pass_at_1_reference_solutions(real_family):
+    from simplex_train.sandbox import sandbox_problem
+    if sandbox_problem():   # pass@1 is refused without one (the sandbox notebook checks that refusal)
+        pytest.skip(f"no sandbox on this machine: {sandbox_problem()}")
     he = [json.loads(l) for l in gzip.open(real_family("code_eval/humaneval") / "HumanEval.jsonl.gz", "rt")]
     progs = [f"{p['prompt']}{p['canonical_solution']}\n\n{p['test']}\ncheck({p['entry_point']})\n" for p in he]
     assert pass_at_1(progs)["pass_at_1"] == 1.0
