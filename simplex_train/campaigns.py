@@ -154,6 +154,10 @@ def load_campaign(path: str | Path) -> Campaign:
         raise UserError(f"{path}: no campaign file here") from None
     try:
         return Campaign.model_validate(yaml.safe_load(text))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise UserError(f"{where}: not valid YAML ({getattr(e, 'problem', None) or e})") from None
     except ValidationError as e:
         raise UserError(_format_errors(str(path), e, yaml.compose(text))) from None
 

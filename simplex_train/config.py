@@ -15,11 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 # %% auto #0
 __all__ = ['Reader', 'SPLIT_ALIASES', 'SAFE_JINJA', 'Metric', 'LOWER_IS_BETTER', 'RANK_BY_COMPLEXITY', 'SCHEDULERS', 'OPTIMIZERS',
-           'RECIPE_NAMES', 'GGUF_TYPES', 'SHARED_DATA_ENV', 'SplitFile', 'DataConfig', 'split_name', 'PromptConfig',
-           'template_syntax_error', 'TaskConfig', 'LoraConfig', 'TrainConfig', 'EvalConfig', 'AcceptanceConfig',
-           'DeployConfig', 'RehearsalConfig', 'DpoConfig', 'Thresholds', 'Specialist', 'SpecialistError',
-           'parse_specialist', 'apply_overrides', 'samples_dir', 'expand_path', 'specialists_dir', 'list_specialists',
-           'load_specialist']
+           'RECIPE_NAMES', 'GGUF_TYPES', 'QUOTE_HINT', 'SHARED_DATA_ENV', 'BOMS', 'SplitFile', 'DataConfig',
+           'split_name', 'PromptConfig', 'template_syntax_error', 'TaskConfig', 'LoraConfig', 'TrainConfig',
+           'EvalConfig', 'AcceptanceConfig', 'DeployConfig', 'RehearsalConfig', 'DpoConfig', 'Thresholds', 'Specialist',
+           'SpecialistError', 'parse_specialist', 'apply_overrides', 'samples_dir', 'expand_path', 'specialists_dir',
+           'list_specialists', 'load_specialist', 'read_yaml_text']
 
 # %% ../nbs/01_config.ipynb #3264a075
 class _Strict(BaseModel):
@@ -489,7 +489,13 @@ def apply_overrides(
     try:
         return Specialist.model_validate(data)
     except ValidationError as e:
-        raise SpecialistError(_format_errors("override", e, None, names)) from None
+        message = _format_errors("override", e, None, names)
+        if any(isinstance(v, (dict, list)) for v in overrides.values()) and "valid string" in message:
+            message += QUOTE_HINT
+        raise SpecialistError(message) from None
+
+
+QUOTE_HINT = " (a --set value is read as YAML: quote a string holding ': ' or braces: --set 'key=\"Review: {text}\"')"
 
 # %% ../nbs/01_config.ipynb #92ce7024
 SHARED_DATA_ENV = "SIMPLEX_SHARED_DATA"  # the folder of the full real datasets, when a user has them
@@ -543,4 +549,17 @@ def load_specialist(name_or_path: str | Path) -> Specialist:
         p = specialists_dir() / f"{name_or_path}.yaml"
     if not p.exists():
         raise SpecialistError(f"no specialist {str(name_or_path)!r}: not a file, and not one of {list_specialists()}")
-    return parse_specialist(p.read_text(encoding="utf-8"), str(p))
+    return parse_specialist(read_yaml_text(p), str(p))
+
+
+BOMS = {b"\xef\xbb\xbf": "utf-8-sig", b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16"}
+
+
+def read_yaml_text(path: Path) -> str:
+    "A YAML file's text: UTF-8, or UTF-16 / UTF-8 with a byte-order mark (as some editors save); else one clear error."
+    raw = path.read_bytes()
+    encoding = next((e for bom, e in BOMS.items() if raw.startswith(bom)), "utf-8")
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as e:
+        raise SpecialistError(f"{path}: not UTF-8 text (byte {e.start}): save it as UTF-8") from None

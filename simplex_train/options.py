@@ -125,8 +125,16 @@ def parse_set(items: list[str]) -> dict[str, Any]:
     bad = [i for i in items if "=" not in i or not i.split("=", 1)[0].strip()]
     if bad:
         raise OptionsError(f"--set {bad[0]!r}: expected a dotted config key and a value, e.g. --set train.epochs=2")
-    pairs = [i.split("=", 1) for i in items]
-    return {k.strip(): yaml.safe_load(v) if v.strip() else None for k, v in pairs}
+    return {k.strip(): _yaml_value(k.strip(), v) for k, v in (i.split("=", 1) for i in items)}
+
+
+def _yaml_value(key: str, raw: str):
+    "`raw` read as YAML; an error says how to quote."
+    try:
+        return yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as e:
+        raise OptionsError(f"--set {key}={raw}: not a YAML value ({getattr(e, 'problem', e)}); quote a string: "
+                           f"--set '{key}=\"{raw}\"'") from None  # fmt: skip
 
 
 def _flag(name: str, value) -> list[str]:
