@@ -5,17 +5,17 @@
 # %% ../nbs/02_sources.ipynb #6e271f85
 from __future__ import annotations
 
-import csv, datetime, decimal, gzip, io, json, os, re
+import csv, datetime, decimal, functools, gzip, io, json, os, re
 from pathlib import Path
 from typing import Iterable
 
 from .core import UserError
 
 # %% auto #0
-__all__ = ['FORMATS', 'NO_ENTITIES', 'UNANSWERABLE', 'ASSISTANT', 'ROLES', 'DataError', 'detect_format', 'read_text', 'read_rows',
-           'read_input_rows', 'bio_to_spans', 'spans_to_text', 'text_to_spans', 'spans_to_bio', 'read_conll',
-           'read_squad', 'serialize_schema', 'read_spider', 'read_humaneval', 'read_mbpp', 'split_transcript',
-           'read_hh', 'read_preference_messages', 'dsn_from_env', 'read_sql', 'read_source']
+__all__ = ['FORMATS', 'NO_ENTITIES', 'UNANSWERABLE', 'ASSISTANT', 'ROLES', 'DataError', 'named_errors', 'detect_format',
+           'read_text', 'read_rows', 'read_input_rows', 'bio_to_spans', 'spans_to_text', 'text_to_spans',
+           'spans_to_bio', 'read_conll', 'read_squad', 'serialize_schema', 'read_spider', 'read_humaneval', 'read_mbpp',
+           'split_transcript', 'read_hh', 'read_preference_messages', 'dsn_from_env', 'read_sql', 'read_source']
 
 # %% ../nbs/02_sources.ipynb #67bfb018
 class DataError(UserError):
@@ -25,6 +25,22 @@ class DataError(UserError):
         self.file, self.line, self.field = str(file), line, field
         where = f"{file}:{line}" if line else f"{file}"
         super().__init__(f"{where}: field {field!r}: {msg}" if field else f"{where}: {msg}")
+
+
+def named_errors(reader):
+    "A reader that ends in one DataError naming the file, not a traceback, when the file is not the layout it reads."
+
+    @functools.wraps(reader)
+    def read(path, *args, **kwargs):
+        try:
+            return reader(path, *args, **kwargs)
+        except json.JSONDecodeError as e:
+            raise DataError(path, e.lineno, None, f"not JSON ({e.msg})") from None
+        except (KeyError, TypeError, AttributeError, IndexError) as e:
+            layout = reader.__name__.removeprefix("read_")
+            raise DataError(path, 0, None, f"not the {layout} layout ({type(e).__name__}: {e})") from None
+
+    return read
 
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "json", ".parquet": "parquet", ".txt": "conll"}
@@ -151,6 +167,7 @@ class _Problems:
             raise DataError(self.path, line, field, f"{why} (rows with a problem in this file: {self.rows})")
 
 
+@named_errors
 def read_rows(
     path: str | Path,
     fmt: str = "auto",
@@ -264,6 +281,7 @@ def spans_to_bio(n: int, spans) -> list[str]:
     return tags
 
 # %% ../nbs/02_sources.ipynb #dcae8d56
+@named_errors
 def read_conll(path: str | Path) -> list[dict]:
     "CoNLL-2003 (`token POS chunk NER` lines, blank line between sentences) -> rows {text, label, tokens, tags}."
     path = Path(path)
@@ -306,6 +324,7 @@ def read_conll(path: str | Path) -> list[dict]:
 UNANSWERABLE = "unanswerable"
 
 
+@named_errors
 def read_squad(path: str | Path) -> list[dict]:
     "SQuAD v1/v2 JSON -> rows {id, title, context, question, answers, label}."
     path = Path(path)
@@ -347,6 +366,7 @@ def serialize_schema(entry: dict) -> str:
     return "\n".join(lines)
 
 
+@named_errors
 def read_spider(path: str | Path, tables: str | Path) -> list[dict]:
     "Spider questions -> rows {db_id, question, query, schema, text, label}; the schema comes from `tables`."
     path, tables = Path(path), Path(tables)
@@ -374,12 +394,14 @@ def read_spider(path: str | Path, tables: str | Path) -> list[dict]:
     return rows
 
 # %% ../nbs/02_sources.ipynb #be7ab1f8
+@named_errors
 def read_humaneval(path: str | Path) -> list[dict]:
     "HumanEval JSONL(.gz) -> rows {task_id, prompt, entry_point, test, text, label}."
     rows = read_rows(path, "jsonl", required=["task_id", "prompt", "canonical_solution", "test", "entry_point"])
     return [{**r, "text": r["prompt"], "label": r["canonical_solution"]} for r in rows]
 
 
+@named_errors
 def read_mbpp(path: str | Path) -> list[dict]:
     "MBPP JSONL -> rows {task_id, text, tests, setup, label}."
     rows = read_rows(path, "jsonl", required=["task_id", "text", "code", "test_list"])
@@ -406,6 +428,7 @@ def split_transcript(t: str) -> tuple[str, str]:
     return t[: i + len(ASSISTANT)], t[i + len(ASSISTANT) :].strip()
 
 
+@named_errors
 def read_hh(path: str | Path) -> list[dict]:
     "HH-RLHF JSONL(.gz) {chosen, rejected} -> rows {text (prompt), label (chosen), rejected}."
     out = []
@@ -434,6 +457,7 @@ def _reply(r: dict, field: str) -> str:
     return "".join(m["content"] for m in msgs if m.get("role", "assistant") == "assistant")
 
 
+@named_errors
 def read_preference_messages(path: str | Path) -> list[dict]:
     "Preference JSONL {input: {messages}, preferred_output, non_preferred_output} -> rows {text, label, rejected}."
     out = []

@@ -70,3 +70,34 @@ def test_splits_partition_their_input(items, seed):
     assert not (seen[0] & seen[1] or seen[0] & seen[2] or seen[1] & seen[2])
     n = len(exs) // 2
     assert len(subsample(exs, n, seed)) == n
+
+
+# every reader of the catalog, fed bytes: it returns rows or says what is wrong in one UserError, never a traceback
+from simplex_train.core import UserError
+from simplex_train.sources import (read_conll, read_hh, read_humaneval, read_input_rows, read_mbpp,
+                                   read_preference_messages, read_spider, read_squad)
+
+READERS = {
+    "table.csv": lambda p: read_rows(p), "table.tsv": lambda p: read_rows(p), "table.json": lambda p: read_rows(p),
+    "conll.txt": read_conll, "squad.json": read_squad, "spider.json": lambda p: read_spider(p, p),
+    "humaneval.jsonl": read_humaneval, "mbpp.jsonl": read_mbpp, "hh.jsonl": read_hh,
+    "messages.jsonl": read_preference_messages, "input.jsonl": read_input_rows, "input.csv": read_input_rows,
+}
+json_like = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                         lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=6), kids, max_size=3),
+                         max_leaves=8)
+contents = st.binary(max_size=120) | json_like.map(lambda v: json.dumps(v).encode()) \
+    | st.lists(json_like, max_size=3).map(lambda vs: "\n".join(map(json.dumps, vs)).encode())
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(sorted(READERS)), contents)
+def test_every_reader_ends_in_rows_or_one_user_error(tmp_path, name, data):
+    p = tmp_path / name
+    p.write_bytes(data)
+    try:
+        rows = READERS[name](p)
+    except UserError as e:
+        assert name in str(e) or str(p) in str(e), str(e)   # the message names the file
+        return
+    assert isinstance(rows, list) and all(isinstance(r, dict) for r in rows)
