@@ -114,6 +114,11 @@ class PromptConfig(_Strict):
     def _templates_parse(self):
         for name in ("template", "response"):
             template_syntax_error(getattr(self, name), self.engine, name)
+        format_style = re.search(r"(?<!\{)\{[A-Za-z_]\w*\}(?!\})", self.template)
+        if self.engine == "jinja" and format_style and not jinja2.meta.find_undeclared_variables(
+                SAFE_JINJA.parse(self.template)):  # fmt: skip
+            raise ValueError(f"template: engine is jinja but {format_style.group(0)} is written the format way: "
+                             f"write {{{{ {format_style.group(0)[1:-1]} }}}}, or leave engine at format")  # fmt: skip
         return self
 
 
@@ -186,6 +191,9 @@ class TaskConfig(_Strict):
     def _labels_for_classification(self):
         if self.type == "classification" and not self.labels:
             raise ValueError("classification needs `labels`")
+        twice = sorted({x for x in self.labels or [] if (self.labels or []).count(x) > 1})
+        if twice:
+            raise ValueError(f"labels: {twice} given twice; each label once (data.label_map merges spellings)")
         if self.type == "regression" and not (self.dimensions and self.metric == "mae"):
             raise ValueError("regression needs `dimensions` (the score fields) and `metric: mae`")
         if self.scale[0] >= self.scale[1]:
@@ -392,6 +400,11 @@ class Specialist(_Strict):
         t = self.thresholds
         if self.task.metric not in LOWER_IS_BETTER and max(t.baseline_target, t.finetuned_target, t.review_band) > 1:
             raise ValueError(f"thresholds: {self.task.metric} is a fraction: targets and review_band must be <= 1")
+        lower = self.task.metric in LOWER_IS_BETTER
+        if (t.finetuned_target > t.baseline_target) if lower else (t.finetuned_target < t.baseline_target):
+            raise ValueError(f"thresholds: finetuned_target {t.finetuned_target} is worse than baseline_target "
+                             f"{t.baseline_target} for {self.task.metric}: a typo? the gate would promote a model "
+                             "worse than the base is expected to be")  # fmt: skip
         return self
 
     @model_validator(mode="after")
