@@ -100,8 +100,11 @@ def write_json(path: str | Path, obj: Any) -> Path:
 
 
 def read_json(path: str | Path) -> Any:
-    "Read a JSON file."
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    "Read a JSON file; a damaged one (cut short, edited by hand) is one UserError naming it and the line."
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise UserError(f"{path}:{e.lineno}: not valid JSON ({e.msg}): was it cut short or edited?") from None
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict]) -> Path:
@@ -110,9 +113,17 @@ def write_jsonl(path: str | Path, rows: Iterable[dict]) -> Path:
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
-    "Read a JSON-lines file into a list of dicts."
+    "Read a JSON-lines file into a list of dicts; a damaged line is one UserError naming the file and the line."
+    rows = []
     with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        for i, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise UserError(f"{path}:{i}: not valid JSON ({e.msg}): was it cut short or edited?") from None
+    return rows
 
 
 def read_appended(path: str | Path) -> list[dict]:
