@@ -16,7 +16,7 @@ from .clients import LlamaServer, OpenAIClient
 from .config import Specialist, expand_path
 from .heads import predict_head
 from .prompts import prompt_wrapper, render
-from .core import now, read_json, read_jsonl, with_progress, write_json, write_jsonl
+from .core import UserError, now, read_json, read_jsonl, with_progress, write_json, write_jsonl
 from .device import model_dtype
 from .modelfile import served_context
 from .models import load_model, load_tokenizer
@@ -429,6 +429,8 @@ def hub_upload(run: RunDir, repo_id: str, token: str | None = None, dry_run: boo
         for p in sorted(folder.rglob("*"))
         if p.is_file() and not p.name.endswith(".partial")
     ]
+    if not files:
+        raise UserError(f"{run.root}: nothing to upload (no adapter, merged model or GGUF): train and export it first")
     out = {
         "repo_id": repo_id,
         "dry_run": dry,
