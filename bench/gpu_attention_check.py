@@ -92,7 +92,9 @@ def environment(device):
     if device == "cuda":
         out["cudnn"] = torch.backends.cudnn.version()
         q = torch.randn(1, 14, 637, 64, device="cuda", dtype=torch.bfloat16)
-        out["sdpa_choice_for_a_row"] = str(SDPBackend(torch._fused_sdp_choice(q, q, q, is_causal=True)))
+        choice = torch._fused_sdp_choice(q, q, q, is_causal=True)
+        names = {int(b): b.name for b in SDPBackend.__members__.values()} if hasattr(SDPBackend, "__members__") else {}
+        out["sdpa_choice_for_a_row"] = names.get(int(choice), str(choice))
         from torch.nn.attention import varlen
         out["varlen_prefers_cudnn"] = bool(getattr(varlen, "_should_use_cudnn", lambda i: False)(0))
     out["trl_head_kernel"] = ChunkedLogProbFunction is not None
