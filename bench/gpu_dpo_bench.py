@@ -4,8 +4,9 @@ backends. Same model (the Qwen2.5-0.5B architecture built from its config, rando
 LoRA, batch, learning rate and beta; each trainer in its own process, so peak memory is its own.
 
 It also checks that a padding-free batch (rows packed into one sequence, as our trainer feeds them) gives each row
-the log-probability it gets alone, per backend: the largest difference in summed log-probability, with and without
-our segment attention. A backend that lets packed rows attend to each other shows a large difference.
+the log-probability it gets alone, per backend: the largest difference per answer token, with and without
+our segment attention (`simplex_train.dpo.packing_gap`). A backend that lets packed rows attend to
+each other shows a large difference.
 
     python bench/gpu_dpo_bench.py [--arch qwen2.5-0.5b] [--pairs 256] [--batch 8] [--out FILE]
     python bench/gpu_dpo_bench.py --arch tiny --device cpu --pairs 8 --batch 4 --trainers trl,ours    # a smoke run
@@ -37,23 +38,12 @@ def _spec(cfg: dict):
 
 
 def packing_gap(model, pairs: list[dict], segment: bool) -> float:
-    "Largest |packed - alone| summed log-probability over the answers of `pairs` (one packed batch of them)."
-    import torch
+    "The library's packed-vs-alone check (nats per answer token), with or without our packed-row attention."
     from contextlib import nullcontext
-    from simplex_train.dpo import pair_batch, pair_logps
-    from simplex_train.loss import sequence_logps
     from simplex_train.attention import segment_attention
-    dev = next(model.parameters()).device
-    with torch.no_grad(), segment_attention(model) if segment else nullcontext():
-        batch = {k: v.to(dev) if torch.is_tensor(v) else v for k, v in pair_batch(pairs).items()}
-        packed = pair_logps(model, batch).flatten().float().cpu()
-        alone = []
-        for p in pairs:
-            for k in ("chosen", "rejected"):
-                ids, labels = (torch.tensor([p[f"{k}_{f}"]], device=dev) for f in ("ids", "labels"))
-                pos = torch.arange(ids.shape[1], device=dev)[None]
-                alone.append(sequence_logps(model, ids, labels, pos).item())
-    return round(float((packed - torch.tensor(alone)).abs().max()), 4)
+    from simplex_train.dpo import packing_gap as gap
+    with segment_attention(model) if segment else nullcontext():
+        return round(gap(model, pairs), 4)
 
 
 def worker(cfg: dict) -> dict:

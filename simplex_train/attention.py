@@ -5,8 +5,9 @@
 # %% ../nbs/06_attention.ipynb #445cb267
 from __future__ import annotations
 
-import importlib.util, inspect
+import inspect
 from contextlib import contextmanager, nullcontext
+from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
@@ -15,8 +16,6 @@ from torch.nn.attention.flex_attention import create_block_mask, flex_attention
 from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import repeat_kv, sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
-
-from .core import log
 
 # %% auto #0
 __all__ = ['PACKED_KEYS', 'NO_CUDNN', 'KERNELS', 'ATTENTION_KINDS', 'IMPLEMENTATIONS', 'NO_MASK', 'row_boundaries', 'window_mask',
@@ -93,9 +92,10 @@ except ImportError:
 KERNELS = {"varlen": TORCH_VARLEN}  # the tests put a CPU reference here
 
 
-def varlen_features(kernel) -> set[str]:
-    "Which of `window_size`, `is_causal`, `enable_gqa` the installed varlen kernel accepts."
-    return set(inspect.signature(kernel).parameters) & {"window_size", "is_causal", "enable_gqa"}
+@lru_cache(8)
+def varlen_features(kernel) -> frozenset[str]:
+    "Which of `window_size`, `is_causal`, `enable_gqa` the varlen kernel accepts (read once: it is asked every layer)."
+    return frozenset(inspect.signature(kernel).parameters) & {"window_size", "is_causal", "enable_gqa"}
 
 
 def varlen_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, sliding_window=None, **kw):

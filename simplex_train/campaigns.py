@@ -115,8 +115,9 @@ class Campaign(BaseModel):
         if stray:
             raise ValueError(f"prices: {stray} name no model ({names}); a price under another name is never charged")
         for m in self.models:
-            scheme, host = urlsplit(m.url).scheme, urlsplit(m.url).hostname or ""
-            if scheme not in ("http", "https"):
+            url = urlsplit(m.url)
+            host = url.hostname or ""
+            if url.scheme not in ("http", "https"):
                 raise ValueError(f"models: {m.name}: url {m.url!r} is not http(s)")
             if m.name not in self.prices and host not in LOOPBACK:
                 raise ValueError(f"prices: {m.name} ({host}) has none; the budget cap cannot stop an unpriced endpoint "

@@ -109,7 +109,7 @@ def reference_logps(model, pairs: list[dict], batch_size: int, base: bool = Fals
     with segment_attention(model), model.disable_adapter() if base else nullcontext():  # the attention training uses
         chunks = [pairs[i : i + batch_size] for i in range(0, len(pairs), batch_size)]
         for chunk in with_progress(chunks, desc=desc):
-            batch = {k: v.to(model.device) if torch.is_tensor(v) else v for k, v in pair_batch(chunk).items()}
+            batch = _on_device(model, pair_batch(chunk))
             out += pair_logps(model, batch).tolist()
     model.train(was_training)
     return out
