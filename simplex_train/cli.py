@@ -485,7 +485,7 @@ def generate(
         typer.secho(f"stopped early: {rep['stopped']}", fg="yellow", err=True)
 
 # %% ../nbs/12_cli.ipynb #076ca17a
-@command()
+@command(expected=(FileNotFoundError,))  # a GGUF that is not there
 def serve(
     gguf: Optional[str] = typer.Argument(None, help="a .gguf file (default: the embedded Gemma 3 270M)"),
     port: int = typer.Option(8080),
