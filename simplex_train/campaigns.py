@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import hashlib, itertools, json, os, re, threading
-from urllib.parse import urlsplit
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .clients import placeholder_typos, price_problem, url_problem
 from .config import _format_errors
 from .core import UserError, atomic_write_text, log, read_appended, read_json, with_progress, write_json
 from .core import write_jsonl
@@ -22,10 +22,10 @@ from .oracle import BudgetExceeded, Ledger, OracleConfig, post_prompt
 from .runs import CampaignDir
 
 # %% auto #0
-__all__ = ['ROW_META', 'JUDGE_PROMPT', 'LOOPBACK', 'PLACEHOLDER', 'CampaignModel', 'Template', 'Judge', 'Quality', 'Campaign',
-           'placeholder_typos', 'load_campaign', 'jobs', 'parse_reply', 'shape_problem', 'trigrams', 'NearDuplicates',
-           'Asker', 'judge_score', 'append_record', 'reply_fields', 'judged_fields', 'run_job', 'filter_replies',
-           'campaign_report', 'report_markdown', 'run_campaign']
+__all__ = ['ROW_META', 'JUDGE_PROMPT', 'CampaignModel', 'Template', 'Judge', 'Quality', 'Campaign', 'load_campaign', 'jobs',
+           'parse_reply', 'shape_problem', 'trigrams', 'NearDuplicates', 'Asker', 'judge_score', 'append_record',
+           'reply_fields', 'judged_fields', 'run_job', 'filter_replies', 'campaign_report', 'report_markdown',
+           'run_campaign']
 
 # %% ../nbs/05c_campaigns.ipynb #425b4190
 ROW_META = ("id", "campaign", "model", "template", "domain", "topic")  # fields every kept row carries
@@ -110,18 +110,11 @@ class Campaign(BaseModel):
     @model_validator(mode="after")
     def _priced(self):
         "Every price is a model's, and every model off this machine has one: the budget cap counts what is priced."
-        names = [m.name for m in self.models]
-        stray = sorted(set(self.prices) - set(names))
-        if stray:
-            raise ValueError(f"prices: {stray} name no model ({names}); a price under another name is never charged")
         for m in self.models:
-            url = urlsplit(m.url)
-            host = url.hostname or ""
-            if url.scheme not in ("http", "https"):
-                raise ValueError(f"models: {m.name}: url {m.url!r} is not http(s)")
-            if m.name not in self.prices and host not in LOOPBACK:
-                raise ValueError(f"prices: {m.name} ({host}) has none; the budget cap cannot stop an unpriced endpoint "
-                                 "(give {input_per_mtok: 0, output_per_mtok: 0} for a free one)")  # fmt: skip
+            if why := url_problem(m.url):
+                raise ValueError(f"models: {m.name}: url {why}")
+        if why := price_problem({m.name: m.url for m in self.models}, self.prices):
+            raise ValueError(why)
         return self
 
     @model_validator(mode="after")
@@ -135,15 +128,6 @@ class Campaign(BaseModel):
             if wrong:
                 raise ValueError(f"{where}: {', '.join(wrong)} is not a placeholder it fills in {list(allowed)}")
         return self
-
-
-def placeholder_typos(text: str, allowed: tuple) -> list[str]:
-    "The `{name}` placeholders of `text` that are not `allowed`, and any left unclosed (`{topic`)."
-    return sorted({m.group(0) for m in PLACEHOLDER.finditer(text) if m.group(1) not in allowed or not m.group(2)})
-
-
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-PLACEHOLDER = re.compile(r"\{([A-Za-z_]\w*)(\}?)")  # {name} or an unclosed {name; JSON such as {"a": 1} is not one
 
 
 def load_campaign(path: str | Path) -> Campaign:

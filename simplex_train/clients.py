@@ -5,13 +5,15 @@
 # %% ../nbs/04b_clients.ipynb #b1ae0dc6
 from __future__ import annotations
 
-import http.client, json, os, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request
+import http.client, json, os, re, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .core import UserError
 
 # %% auto #0
-__all__ = ['RETRY_CODES', 'free_port', 'LlamaServer', 'EndpointError', 'post_json', 'OpenAIClient']
+__all__ = ['RETRY_CODES', 'LOOPBACK', 'PLACEHOLDER', 'free_port', 'LlamaServer', 'EndpointError', 'post_json', 'OpenAIClient',
+           'placeholder_typos', 'url_problem', 'price_problem']
 
 # %% ../nbs/04b_clients.ipynb #c2172568
 def free_port() -> int:
@@ -175,3 +177,30 @@ class OpenAIClient:
     def chat(self, messages: list[dict], max_tokens: int = 64, temperature: float = 0.0) -> str:
         r = self.post("/chat/completions", {"messages": messages, "max_tokens": max_tokens, "temperature": temperature})
         return r["choices"][0]["message"]["content"]
+
+# %% ../nbs/04b_clients.ipynb #538fee30
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+PLACEHOLDER = re.compile(r"\{([A-Za-z_]\w*)(\}?)")  # {name} or an unclosed {name; JSON such as {"a": 1} is not one
+
+
+def placeholder_typos(text: str, allowed: tuple) -> list[str]:
+    "The `{name}` placeholders of `text` that are not `allowed`, and any left unclosed (`{topic`)."
+    return sorted({m.group(0) for m in PLACEHOLDER.finditer(text) if m.group(1) not in allowed or not m.group(2)})
+
+
+def url_problem(url: str) -> str | None:
+    "Why `url` is not an endpoint to call (only http and https are), or None."
+    return None if urlsplit(url).scheme in ("http", "https") else f"{url!r} is not http(s)"
+
+
+def price_problem(urls: dict[str, str], prices: dict) -> str | None:
+    "Why `prices` cannot cap spending on the models `urls` ({name: url}), or None: the rule stated above."
+    stray = sorted(set(prices) - set(urls))
+    if stray:
+        return f"prices: {stray} name no model ({list(urls)}); a price under another name is never charged"
+    for name, url in urls.items():
+        host = urlsplit(url).hostname or ""
+        if name not in prices and host not in LOOPBACK:
+            return (f"prices: {name} ({host}) has none; the budget cap cannot stop an unpriced endpoint "
+                    "(give {input_per_mtok: 0, output_per_mtok: 0} for a free one)")  # fmt: skip
+    return None

@@ -340,5 +340,7 @@ def make_plan(targets: list[str], instances: list[Instance], table: InstanceTabl
             workloads.append(workload_of(t))
         except (UserError, OSError) as e:
             skipped[t] = str(e).splitlines()[0]
+    if not workloads:
+        raise UserError("nothing could be planned: " + "; ".join(f"{name}: {why}" for name, why in skipped.items()))
     tasks, jobs = _specs(workloads, instances, table, spot, bucket, role, run_id)
     return write_plan(out, plan_rows(workloads, instances, table, spot), tasks, jobs, table, skipped)

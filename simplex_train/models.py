@@ -14,6 +14,7 @@ from .core import atomic_dir, log, sha256_file, write_json  # first: quiets bits
 import torch
 from peft import LoraConfig as PeftLoraConfig, PeftConfig, PeftModel, get_peft_model
 from peft import load_peft_weights, set_peft_model_state_dict
+from safetensors import SafetensorError
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging as transformers_logging
 
@@ -27,10 +28,10 @@ warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprec
 transformers_logging.disable_progress_bar()  # a bar per model load ("Loading weights") is noise in a run's log
 
 # %% auto #0
-__all__ = ['EMBEDDED', 'LINEAR_MODULES', 'ModelRef', 'resolve_base_model', 'cache_root', 'embedded_gguf', 'gguf_parsed_once',
-           'gguf_to_safetensors', 'local_model_path', 'load_tokenizer', 'contiguous_head_input', 'load_model',
-           'peft_lora_config', 'attach_lora', 'trainable_parameters', 'load_adapted', 'AdapterMismatch',
-           'load_adapter_weights', 'load_unsloth']
+__all__ = ['EMBEDDED', 'LINEAR_MODULES', 'ModelRef', 'ModelNotFound', 'resolve_base_model', 'cache_root', 'embedded_gguf',
+           'gguf_parsed_once', 'gguf_to_safetensors', 'local_model_path', 'readable_model', 'load_tokenizer',
+           'contiguous_head_input', 'load_model', 'peft_lora_config', 'attach_lora', 'trainable_parameters',
+           'load_adapted', 'AdapterMismatch', 'load_adapter_weights', 'load_unsloth']
 
 # %% ../nbs/06_models.ipynb #58aa792f
 EMBEDDED = "embedded"
@@ -44,6 +45,10 @@ class ModelRef:
     location: str
 
 
+class ModelNotFound(UserError):
+    "A base model, or a saved model or adapter, that cannot be found or read."
+
+
 def resolve_base_model(ref: str) -> ModelRef:
     "Classify `ref`; a missing local path is an error, not a hub lookup."
     if ref in (EMBEDDED, "", None):
@@ -51,15 +56,15 @@ def resolve_base_model(ref: str) -> ModelRef:
     p = Path(ref).expanduser()
     if p.suffix == ".gguf":
         if not p.is_file():
-            raise FileNotFoundError(f"GGUF file not found: {p}")
+            raise ModelNotFound(f"GGUF file not found: {p}")
         return ModelRef("gguf", str(p.resolve()))
     if p.is_dir():
         if not (p / "config.json").exists():
-            raise FileNotFoundError(f"{p} has no config.json: not a transformers model folder")
+            raise ModelNotFound(f"{p} has no config.json: not a transformers model folder")
         return ModelRef("dir", str(p.resolve()))
     if re.fullmatch(r"[\w.\-]+/[\w.\-]+", ref) and not p.exists() and not ref.startswith((".", "/")):
         return ModelRef("hub", ref)
-    raise FileNotFoundError(f"base model {ref!r}: not 'embedded', a .gguf file, a model folder, or a hub id (org/name)")
+    raise ModelNotFound(f"base model {ref!r}: not 'embedded', a .gguf file, a model folder, or a hub id (org/name)")
 
 # %% ../nbs/06_models.ipynb #a10e331a
 def cache_root() -> Path:
@@ -138,9 +143,28 @@ def local_model_path(ref: str | ModelRef) -> str:
     return str(out)
 
 # %% ../nbs/06_models.ipynb #ba4705df
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+@contextmanager
+def readable_model(path):
+    "Turn a model or adapter that cannot be read (a hub id offline, a damaged or cut file) into one clear error."
+    try:
+        yield
+    except (OSError, ValueError, SafetensorError) as e:
+        if isinstance(e, UserError):
+            raise
+        raise ModelNotFound(
+            f"{path}: cannot be loaded ({_first_line(e)}): without the internet a hub id must already be in the "
+            "local cache; a damaged or cut file must be restored, or the run trained again"
+        ) from None
+
+
 def load_tokenizer(path: str):
     "The tokenizer at `path`, with a pad token and left padding."
-    tok = AutoTokenizer.from_pretrained(path)
+    with readable_model(path):
+        tok = AutoTokenizer.from_pretrained(path)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     tok.padding_side = "left"
@@ -163,7 +187,8 @@ def contiguous_head_input(model):
 def load_model(path: str, dtype=None, device: str | None = None):
     "A causal LM from `path`, in eval mode, on `device` (the detected one by default)."
     device = device or detect_device()
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or default_dtype(device))
+    with readable_model(path):
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or default_dtype(device))
     return contiguous_head_input(model.to(device).eval())
 
 # %% ../nbs/06_models.ipynb #b3b89dba
@@ -190,7 +215,9 @@ def trainable_parameters(model) -> tuple[int, int]:
 # %% ../nbs/06_models.ipynb #cfe11240
 def load_adapted(base_path: str, adapter_dir: str | Path, device: str | None = None, dtype=None):
     "The base model (in `dtype`) with a saved LoRA adapter applied (PEFT), in eval mode."
-    return PeftModel.from_pretrained(load_model(base_path, dtype, device), str(adapter_dir)).eval()
+    base = load_model(base_path, dtype, device)
+    with readable_model(adapter_dir):
+        return PeftModel.from_pretrained(base, str(adapter_dir)).eval()
 
 # %% ../nbs/06_models.ipynb #0f29daf3
 class AdapterMismatch(UserError):
@@ -199,13 +226,15 @@ class AdapterMismatch(UserError):
 
 def load_adapter_weights(model, adapter_dir: str | Path) -> None:
     "Load a saved LoRA adapter's weights into `model`'s freshly attached LoRA of the same shape."
-    saved, mine = PeftConfig.from_pretrained(str(adapter_dir)), model.peft_config["default"]
+    with readable_model(adapter_dir):
+        saved, weights = PeftConfig.from_pretrained(str(adapter_dir)), load_peft_weights(str(adapter_dir))
+    mine = model.peft_config["default"]
     if (saved.r, saved.lora_alpha) != (mine.r, mine.lora_alpha):
         raise AdapterMismatch(
             f"{adapter_dir}: adapter r={saved.r} alpha={saved.lora_alpha}, but the specialist asks for "
             f"r={mine.r} alpha={mine.lora_alpha}: give the stages of a chain the same `lora` section"
         )
-    result = set_peft_model_state_dict(model, load_peft_weights(str(adapter_dir)))
+    result = set_peft_model_state_dict(model, weights)
     if result.unexpected_keys:
         extra = result.unexpected_keys[:3]
         raise AdapterMismatch(f"{adapter_dir}: weights for modules this LoRA does not have: {extra}")

@@ -5,7 +5,7 @@
 # %% ../nbs/11_options.ipynb #8a1f9d17
 from __future__ import annotations
 
-import json, shlex
+import json, os, shlex
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +13,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .config import Specialist, apply_overrides, load_specialist
-from .core import UserError
+from .core import UserError, redact_secrets
 from .runs import check_run_id
 
 # %% auto #0
-__all__ = ['LOCAL_TEST', 'OVERRIDDEN_BY', 'IPYTHON_NAMES', 'RunOptions', 'OptionsError', 'options_message', 'resolve_spec',
-           'with_local_test', 'parse_set', 'command_flags', 'run_command', 'notebook_parameters',
-           'options_from_namespace']
+__all__ = ['LOCAL_TEST', 'OVERRIDDEN_BY', 'IPYTHON_NAMES', 'HIDDEN_PARAMETERS_ENV', 'RunOptions', 'OptionsError',
+           'options_message', 'resolve_spec', 'with_local_test', 'parse_set', 'command_flags', 'run_command',
+           'notebook_parameters', 'options_from_namespace', 'split_secret_parameters', 'hidden_parameters']
 
 # %% ../nbs/11_options.ipynb #2fd9f17c
 class RunOptions(BaseModel):
@@ -155,8 +155,8 @@ def command_flags(opts: RunOptions) -> list[str]:
 
 
 def run_command(opts: RunOptions) -> str:
-    "The shell command that reproduces the run."
-    return " ".join(map(shlex.quote, ["simplex-train", "run", opts.specialist, *command_flags(opts)]))
+    "The shell command that reproduces the run (a password or token in a URL shown as ***, as everywhere a run writes)."
+    return redact_secrets(" ".join(map(shlex.quote, ["simplex-train", "run", opts.specialist, *command_flags(opts)])))
 
 # %% ../nbs/11_options.ipynb #e3002fe1
 IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
@@ -178,4 +178,19 @@ def options_from_namespace(namespace: dict) -> RunOptions:
         raise OptionsError(
             f"unknown workbook parameter(s) {unknown}; the parameters are {sorted(RunOptions.model_fields)}"
         )
-    return RunOptions(**params)
+    return RunOptions(**(params | hidden_parameters()))
+
+
+HIDDEN_PARAMETERS_ENV = "SIMPLEX_HIDDEN_PARAMETERS"
+
+
+def split_secret_parameters(params: dict) -> tuple[dict, dict]:
+    """(what the notebook may show, what must reach it another way): a parameter holding a password or token (in a
+    URL) is shown redacted, and its real value goes to the kernel in its environment, never into the notebook file."""
+    shown = redact_secrets(params)
+    return shown, {k: v for k, v in params.items() if shown[k] != v}
+
+
+def hidden_parameters() -> dict:
+    "The real values of the parameters a headless run showed redacted (see `split_secret_parameters`)."
+    return json.loads(os.environ.get(HIDDEN_PARAMETERS_ENV) or "{}")

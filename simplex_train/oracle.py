@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .clients import EndpointError, post_json
+from .clients import EndpointError, placeholder_typos, post_json, price_problem, url_problem
 from .config import _format_errors
 from .core import UserError, atomic_write_text, log, read_appended, read_json, read_jsonl, with_progress
 from .core import write_json, write_jsonl
@@ -34,6 +34,12 @@ class Dimension(BaseModel):
     description: str
     scale: tuple[float, float] = (0.0, 10.0)
 
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.scale[0] >= self.scale[1]:
+            raise ValueError(f"scale: {list(self.scale)} must go from low to high, e.g. [1, 5]")
+        return self
+
 
 class OracleConfig(BaseModel):
     "The endpoint and how to call it."
@@ -50,6 +56,12 @@ class OracleConfig(BaseModel):
     timeout_s: float = Field(60.0, gt=0)
     retries: int = Field(4, ge=0)
     backoff_s: float = Field(1.0, ge=0)  # doubled after each failed try
+
+    @model_validator(mode="after")
+    def _http(self):
+        if why := url_problem(self.url):
+            raise ValueError(f"url: {why}")
+        return self
 
 
 class CalibrationCriteria(BaseModel):
@@ -83,6 +95,15 @@ class FilterConfig(BaseModel):
     prices: dict[str, dict[Literal["input_per_mtok", "output_per_mtok"], float]] = {}  # USD per million tokens
     budget_usd: float = Field(1.0, gt=0)
     calibration: CalibrationCriteria = CalibrationCriteria()
+
+    @model_validator(mode="after")
+    def _placeholders(self):
+        "The prompt must show the oracle the row, and fill in only what exists: checked before anything is paid."
+        if "{text}" not in self.prompt:
+            raise ValueError("prompt: no {text}: the oracle would score the prompt without the row")
+        if wrong := placeholder_typos(self.prompt, ("text", "dimensions")):
+            raise ValueError(f"prompt: {', '.join(wrong)} is not a placeholder it fills in ['text', 'dimensions']")
+        return self
 
 
 def load_filter(folder: str | Path) -> tuple[FilterConfig, FilterDir]:
@@ -228,6 +249,9 @@ class Oracle:
 
     def __init__(self, cfg: FilterConfig, fd: FilterDir, api_key: str | None = None):
         self.cfg, self.o, self.fd = cfg, cfg.oracle, fd
+        own_price = {self.o.model: cfg.prices[self.o.model]} if self.o.model in cfg.prices else {}
+        if why := price_problem({self.o.model: self.o.url}, own_price):
+            raise UserError(f"{fd.config}: {why}")
         self.key = api_key if api_key is not None else os.environ.get(self.o.api_key_env)
         self.ledger = Ledger(cfg, fd.ledger)
         self.cache = {r["key"]: r for r in read_appended(fd.cache)}
@@ -371,6 +395,9 @@ def gold_scores(cfg: FilterConfig, rows: list[dict]) -> dict:
     "{id: mean of the row's `gold_fields`} for the rows that have them all (human scores)."
     fields = cfg.gold_fields
     have = [r for r in rows if fields and all(str(r.get(f, "")).strip() for f in fields)]
+    if fields and not have:
+        raise UserError(f"gold_fields {fields}: no input row has them all: name columns of the input that hold human "
+                        "scores, or leave gold_fields out")  # fmt: skip
     return {str(r[cfg.id_field]): statistics.fmean(float(r[f]) for f in fields) for r in have}
 
 

@@ -95,6 +95,7 @@ def _records(path, reader, multiline: bool):
 
 
 def _table_rows(path, text, delimiter, has_header, column_names, multiline=False):
+    csv.field_size_limit(max(csv.field_size_limit(), min(len(text) + 1, 2**31 - 1)))  # length is checked per field
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting, strict=True)
     records = _records(path, reader, multiline)
@@ -494,19 +495,30 @@ def _plain(v):
     return v
 
 
-def read_sql(query: str, dsn: str) -> list[dict]:
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def read_sql(query: str, dsn: str, dsn_env: str = "the DSN") -> list[dict]:
     "Rows of a read-only SQL query, each with `_source` = 'sql:N'."
     import psycopg  # optional: only PostgreSQL sources need it
 
-    with psycopg.connect(dsn) as conn:
+    try:
+        conn = psycopg.connect(dsn, connect_timeout=10)
+    except psycopg.Error as e:
+        why = f"cannot connect with {dsn_env}: {_first_line(e)}: check the DSN it holds"
+        raise DataError("sql", 0, None, why) from None
+    with conn, conn.cursor() as cur:
         conn.read_only = True
-        with conn.cursor() as cur:
+        try:
             cur.execute(query)
-            names = [c.name for c in cur.description]
-            rows = [
-                {**{k: _plain(v) for k, v in zip(names, rec)}, "_source": f"sql:{i}"}
-                for i, rec in enumerate(cur.fetchall(), 1)
-            ]
+        except psycopg.Error as e:
+            raise DataError("sql", 0, "sql_query", f"the query failed: {_first_line(e)}") from None
+        names = [c.name for c in cur.description]
+        rows = [
+            {**{k: _plain(v) for k, v in zip(names, rec)}, "_source": f"sql:{i}"}
+            for i, rec in enumerate(cur.fetchall(), 1)
+        ]
     if not rows:
         raise DataError("sql", 0, None, "the query returned no rows")
     return rows
@@ -522,7 +534,7 @@ def read_source(
 ) -> list[dict]:
     "Rows of one split's source, read with the specialist's `data.reader`."
     if reader == "sql":
-        return read_sql(data.sql_query, dsn_from_env(data.dsn_env))
+        return read_sql(data.sql_query, dsn_from_env(data.dsn_env), data.dsn_env)
     if reader == "conll":
         return read_conll(path)
     if reader == "squad":

@@ -5,7 +5,7 @@
 # %% ../nbs/11b_workbook.ipynb #099801a1
 from __future__ import annotations
 
-import contextlib, os, sys, tempfile, uuid
+import contextlib, json, os, sys, tempfile, uuid
 from pathlib import Path
 
 import papermill as pm
@@ -16,7 +16,7 @@ from traitlets import default
 from papermill.exceptions import PapermillExecutionError
 
 from .core import UserError, package_dir, user_error_names
-from .options import RunOptions, resolve_spec
+from .options import HIDDEN_PARAMETERS_ENV, RunOptions, resolve_spec, split_secret_parameters
 from .runs import LOCK_ENV, RunDir, acquire_lock, lock_token, release_lock
 
 # %% auto #0
@@ -40,9 +40,10 @@ def run_workbook(opts: RunOptions, kernel: str | None = None, log_output: bool =
     run = RunDir.create(spec.name, opts.runs_root, opts.run_id)
     opts = opts.model_copy(update={"run_id": run.root.name})
     took = acquire_lock(run)
+    shown, hidden = split_secret_parameters(opts.model_dump())
     try:
-        with _lent_lock(run):
-            _execute(run, opts, kernel, log_output)
+        with _in_environment(LOCK_ENV, lock_token(run)), _in_environment(HIDDEN_PARAMETERS_ENV, json.dumps(hidden)):
+            _execute(run, shown, kernel, log_output)
     finally:
         if took:
             release_lock(run)
@@ -50,26 +51,26 @@ def run_workbook(opts: RunOptions, kernel: str | None = None, log_output: bool =
 
 
 @contextlib.contextmanager
-def _lent_lock(run: RunDir):
-    "The lock's token in the environment, for the kernel papermill starts."
-    before = os.environ.get(LOCK_ENV)
-    os.environ[LOCK_ENV] = lock_token(run)
+def _in_environment(name: str, value: str):
+    "`name=value` in the environment, for the kernel papermill starts (the run's lock token, hidden parameters)."
+    before = os.environ.get(name)
+    os.environ[name] = value
     try:
         yield
     finally:
         if before is None:
-            os.environ.pop(LOCK_ENV, None)
+            os.environ.pop(name, None)
         else:
-            os.environ[LOCK_ENV] = before
+            os.environ[name] = before
 
 
-def _execute(run: RunDir, opts: RunOptions, kernel: str | None, log_output: bool) -> None:
+def _execute(run: RunDir, parameters: dict, kernel: str | None, log_output: bool) -> None:
     run.notebook.parent.mkdir(parents=True, exist_ok=True)
     try:
         pm.execute_notebook(
             str(workbook_path()),
             str(run.notebook),
-            parameters=opts.model_dump(),
+            parameters=parameters,
             kernel_name=kernel or _kernel(),
             stdout_file=sys.stdout if log_output else None,  # the kernel's output as it is, live, in the terminal
             stderr_file=sys.stderr if log_output else None,

@@ -195,6 +195,19 @@ def test_bad_options_are_one_line_and_create_nothing(tmp_path, args, message):
     assert not (tmp_path / "runs").exists() and not (tmp_path / "escaped_run").exists()
 
 
+@pytest.mark.parametrize("base_model, message", [
+    ("{tmp}/no_model", "base model '{tmp}/no_model': not 'embedded', a .gguf file, a model folder, or a hub id (org/name)"),
+    ("nobody-here/no-model", "nobody-here/no-model: cannot be loaded ("),
+])
+def test_a_base_model_that_cannot_be_loaded_is_one_line_through_the_workbook(tmp_path, base_model, message):
+    _csv(tmp_path / "reviews.csv", 80)
+    base_model, message = base_model.format(tmp=tmp_path), message.format(tmp=tmp_path)
+    offline = {**os.environ, "HF_HUB_OFFLINE": "1"}   # a hub id is looked up in the local cache only
+    r = cli("run", _spec(tmp_path, base_model=base_model), "--runs-root", tmp_path / "runs", "--no-gguf", env=offline)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-3000:]
+    assert message in r.stderr.strip().splitlines()[-2]   # then the line naming the executed notebook
+
+
 def test_promote_on_a_folder_that_is_not_a_run_writes_nothing(tmp_path):
     folder = tmp_path / "specialist" / "not_a_run"
     folder.mkdir(parents=True)
@@ -208,7 +221,8 @@ def test_a_user_error_reads_the_same_through_papermill_and_in_process(tmp_path):
     source.write_text(source.read_text().replace("review 7 ", "review\x00 7 "))
     spec = _spec(tmp_path)
     in_process = _prepare(spec, tmp_path / "a")
-    notebook = cli("run", spec, "--runs-root", tmp_path / "b", "--run-id", "r", "--no-gguf")
+    secret = "description=notes at https://ann:hunter2@example.com/x"   # a password in a URL never reaches a file
+    notebook = cli("run", spec, "--runs-root", tmp_path / "b", "--run-id", "r", "--no-gguf", "--set", secret)
     assert in_process.returncode == notebook.returncode == 2
     line = in_process.stderr.strip().splitlines()[-1]
     assert line == f"{source}:9: field 'text': control character U+0000 in the text (rows with a problem in this file: 1)"
@@ -216,6 +230,9 @@ def test_a_user_error_reads_the_same_through_papermill_and_in_process(tmp_path):
     assert "Traceback" not in notebook.stderr
     assert (tmp_path / "b" / "probe" / "r" / "notebooks" / "run_specialist.ipynb").exists()
     assert load_manifest(RunDir(tmp_path / "b" / "probe" / "r"))["stages"]["prepare"]["status"] == "failed"
+    written = [p for p in (tmp_path / "b").rglob("*") if p.is_file()]
+    assert [p for p in written if "hunter2" in p.read_text(errors="replace")] == []
+    assert "https://***@example.com/x" in (tmp_path / "b" / "probe" / "r" / "notebooks" / "run_specialist.ipynb").read_text()
 
 
 def test_config_mistakes_are_caught_by_show(tmp_path):
