@@ -6,24 +6,42 @@
 from __future__ import annotations
 
 import contextlib, datetime as dt, hashlib, importlib.metadata, importlib.util, json, logging, os, re, shutil
-import subprocess, tempfile, time
+import subprocess, sys, tempfile, time
 from pathlib import Path
 from typing import Any, Iterable
 
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['log', 'TRACKED_PACKAGES', 'SECRETS', 'get_logger', 'duration', 'with_progress', 'UserError', 'user_error_names',
-           'atomic_write_bytes', 'atomic_write_text', 'write_json', 'read_json', 'write_jsonl', 'read_jsonl',
-           'read_appended', 'atomic_dir', 'sha256_bytes', 'sha256_file', 'hash_rows', 'package_versions', 'package_dir',
-           'git_commit', 'now', 'redact_secrets']
+__all__ = ['log', 'TRACKED_PACKAGES', 'SECRETS', 'in_notebook', 'ProgressHandler', 'get_logger', 'duration', 'number', 'figures',
+           'with_progress', 'UserError', 'user_error_names', 'current_umask', 'atomic_write_bytes', 'atomic_write_text',
+           'write_json', 'read_json', 'write_jsonl', 'read_jsonl', 'read_appended', 'atomic_dir', 'sha256_bytes',
+           'sha256_file', 'hash_rows', 'package_versions', 'package_dir', 'git_commit', 'now', 'redact_secrets']
 
 # %% ../nbs/00_core.ipynb #e85a608a
+def in_notebook() -> bool:
+    "True inside a Jupyter kernel (a notebook, Colab, or papermill's headless run)."
+    try:
+        from IPython import get_ipython  # notebook only
+    except ImportError:
+        return False
+    return get_ipython() is not None and "IPKernelApp" in get_ipython().config
+
+
+class ProgressHandler(logging.StreamHandler):
+    "Progress (below WARNING) to stdout inside a notebook, everything else to stderr: chosen per line."
+
+    def emit(self, record):
+        progress = record.levelno < logging.WARNING and in_notebook()
+        self.stream = sys.stdout if progress else sys.stderr
+        super().emit(record)
+
+
 def get_logger(name: str = "simplex_train") -> logging.Logger:
     "The package logger, configured once with a timestamped format."
     logger = logging.getLogger(name)
     if not logging.getLogger("simplex_train").handlers:
-        handler = logging.StreamHandler()
+        handler = ProgressHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
         root = logging.getLogger("simplex_train")
         root.addHandler(handler)
@@ -38,6 +56,18 @@ def duration(seconds: float) -> str:
     "Seconds as `1h02m`, `4m05s` or `12s`."
     s = int(round(seconds))
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+def number(value, digits: int = 4) -> str:
+    "A count as a count (`-159`, not `-159.0000`), any other number rounded to `digits` places."
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 1:
+        value = int(value)
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def figures(values: dict, digits: int = 4) -> str:
+    "`{'test': 160, 'loss': 0.17751}` as `test 160, loss 0.1775`: what a log line or a report shows, not a dict."
+    return ", ".join(f"{k} {number(v, digits)}" for k, v in values.items())
 
 
 def with_progress(items: Iterable, desc: str, disable: bool = False, every_s: float = 30.0) -> Iterable:
@@ -70,12 +100,24 @@ def user_error_names() -> set[str]:
     return names
 
 # %% ../nbs/00_core.ipynb #648d0197
+def current_umask() -> int:
+    "The process's umask (read from /proc where it can be, so no other thread ever sees it changed)."
+    status = Path("/proc/self/status")
+    if status.is_file():
+        line = next((x for x in status.read_text().splitlines() if x.startswith("Umask:")), None)
+        if line:
+            return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     "Write `data` to `path` atomically (temp file + fsync + rename)."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; artifacts are ordinary files
+    os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it private; an artifact is an ordinary file
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -154,6 +196,7 @@ def atomic_dir(path: str | Path, overwrite: bool = False):
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it private; a teammate or a web server may read it
     old = tmp.with_name(tmp.name + ".old")
     try:
         yield tmp

@@ -13,7 +13,8 @@ import datasets
 import ftfy
 
 from .config import DataConfig, SplitFile, Specialist, SpecialistError, expand_path
-from .core import atomic_dir, atomic_write_text, hash_rows, log, sha256_file, write_json, write_jsonl
+from .core import atomic_dir, atomic_write_text, figures, hash_rows, log, sha256_file, write_json
+from .core import write_jsonl
 from .prompts import format_row, prompt_wrapper
 from .runs import RunDir
 from .sources import DataError, read_source
@@ -632,5 +633,5 @@ def prepare_data(spec: Specialist, run: RunDir, data_path=None, seed: int = 42, 
     manifest = {**_data_manifest(spec, seed, raw, splits, cleaning, leaks, n_train, tokenizer), "subsampled": cut}
     manifest["warnings"] = warnings
     _write_data(run, splits, manifest)
-    log.info("prepared %s", {n: len(r) for n, r in splits.items()})
+    log.info("prepared %s", figures({n: len(r) for n, r in splits.items()}))
     return manifest

@@ -14,7 +14,7 @@ from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
 
 from .attention import PACKED_KEYS, segment_attention
 from .config import DpoConfig, Specialist
-from .core import UserError, hash_rows, log, read_json, with_progress, write_json
+from .core import UserError, hash_rows, in_notebook, log, read_json, with_progress, write_json
 from .device import detect_device
 from .loss import RESPONSE_KEYS, dpo_loss, sequence_logps
 from .prompts import encode_example
@@ -23,7 +23,6 @@ from simplex_train.training import (
     LivePlotCallback,
     TerminalProgress,
     fit_and_save,
-    in_notebook,
     padding_free_batch,
     trainer_args,
     training_attention,

@@ -13,7 +13,7 @@ from .calibration import fit_stated_temperature, fit_temperature, stated_report,
 from .clients import OpenAIClient
 from .config import Specialist
 from .core import UserError, hash_rows, log, package_dir, read_appended, read_json, read_jsonl
-from .core import write_json, write_jsonl
+from .core import figures, write_json, write_jsonl
 from .judge import judge_pairwise, judge_scores
 from .metrics import bootstrap_delta, expected_calibration_error, metric_outcomes, win_rate
 from .plots import reliability_diagram
@@ -198,7 +198,7 @@ def evaluate_split(
     write_jsonl(run.predictions(name), _prediction_rows(rows, preds, raw, per))
     write_json(run.metrics_file(name), record)
     run.predictions_log(name).unlink(missing_ok=True)
-    log.info("%s on %s: %s", name, split, {k: round(v, 4) for k, v in record["metrics"].items()})
+    log.info("%s on %s: %s", name, split, figures(record["metrics"]))
     return record
 
 # %% ../nbs/07_evaluate.ipynb #b9480394

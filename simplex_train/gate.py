@@ -11,7 +11,7 @@ from .evaluate import compare_run
 from .runs import RunDir
 
 # %% auto #0
-__all__ = ['decide_gate', 'gate_run']
+__all__ = ['decide_gate', 'gate_run', 'gate_headline']
 
 # %% ../nbs/07a_gate.ipynb #73313332
 def _error_decision(b: float, f: float, thresholds: Thresholds, metric: str) -> tuple[str, str]:
@@ -123,5 +123,10 @@ def gate_run(run: RunDir, spec: Specialist, allowed_drop: float = 0.0) -> dict:
     lo, hi = cmp["ci95"]
     g["reasons"].append(f"paired bootstrap: per-example change {cmp['delta']:+.4f}, 95% CI [{lo:+.4f}, {hi:+.4f}]")
     write_json(run.gate, g)
-    log.info("gate: %s (%s)", g["decision"], "; ".join(g["reasons"]))
+    log.info("gate: %s (the reasons: %s)", gate_headline(g), run.gate)
     return g
+
+
+def gate_headline(g: dict) -> str:
+    "One short line: the decision and the task metric before and after, e.g. `DEPLOY: exact_match 0.0000 → 0.9125`."
+    return f"{g['decision']}: {g['metric']} {g['baseline']:.4f} → {g['finetuned']:.4f}"

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from .config import Specialist
-from .core import log, read_json, read_jsonl, with_progress, write_jsonl
+from .core import figures, log, read_json, read_jsonl, with_progress, write_jsonl
 from .runs import RunDir
 
 # %% auto #0
@@ -112,5 +112,5 @@ def rehearsal_for(model, tok, spec: Specialist, run: RunDir, init_adapter: str |
     general = general_samples(model, tok, n, r.general_tokens, spec.train.seed) if n else []
     rows = rehearsal_rows(spec, n_train, general, adapter_lineage(init_adapter) if r.earlier else [], spec.train.seed)
     write_jsonl(run.rehearsal, rows)
-    log.info("rehearsal rows mixed into training: %s", rehearsal_counts(rows))
+    log.info("rehearsal rows mixed into training: %s", figures(rehearsal_counts(rows)))
     return rows

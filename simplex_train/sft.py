@@ -14,7 +14,7 @@ from trl import SFTConfig, SFTTrainer
 
 from .attention import PACKED_KEYS
 from .config import Specialist
-from .core import write_json
+from .core import in_notebook, write_json
 from .device import detect_device
 from .loss import RESPONSE_KEYS, sliced_causal_lm_loss
 from .predict import predict_rows
@@ -25,7 +25,6 @@ from simplex_train.training import (
     LivePlotCallback,
     TerminalProgress,
     fit_and_save,
-    in_notebook,
     trainer_args,
     training_attention,
     training_metadata,

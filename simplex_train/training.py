@@ -10,7 +10,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 # first: core quiets bitsandbytes' offline hub-kernel warning
-from .core import UserError, atomic_dir, duration, log, package_versions, write_json
+from .core import UserError, atomic_dir, duration, figures, log, package_versions, write_json
 import torch
 from peft import prepare_model_for_kbit_training
 from transformers import AutoModelForCausalLM, BitsAndBytesConfig, TrainerCallback, TrainingArguments
@@ -28,7 +28,7 @@ from .runs import RunDir
 __all__ = ['BATCH_KEYS', 'CHECKPOINT_FILES', 'GPU_ONLY_OPTIMIZERS', 'CHECKPOINTING_ARG', 'EVAL_SHOWN', 'with_row_boundaries',
            'padding_free_batch', 'complete_checkpoints', 'check_device_options', 'activation_bytes',
            'checkpointing_needed', 'uses_gradient_checkpointing', 'schedule_args', 'folded_accumulation',
-           'trainer_args', 'check_trackers', 'load_for_training', 'TerminalProgress', 'LivePlotCallback', 'in_notebook',
+           'trainer_args', 'check_trackers', 'load_for_training', 'TerminalProgress', 'LivePlotCallback',
            'training_attention', 'fit_and_save', 'training_metadata']
 
 # %% ../nbs/08_training.ipynb #fccd5266
@@ -251,8 +251,8 @@ class TerminalProgress(TrainerCallback):
         log.info("%s  loss %.4f  %.0f tokens/s  %s left", step, logs["loss"], rate, left)
 
     def on_evaluate(self, args, state, control, metrics=None, **kw):
-        shown = {k.removeprefix("eval_"): round(v, 4) for k, v in (metrics or {}).items() if k in EVAL_SHOWN}
-        log.info("step %d/%d  validation %s", state.global_step, state.max_steps, shown)
+        shown = {k.removeprefix("eval_"): v for k, v in (metrics or {}).items() if k in EVAL_SHOWN}
+        log.info("step %d/%d  validation %s", state.global_step, state.max_steps, figures(shown))
 
 
 EVAL_SHOWN = ("eval_loss", "eval_task_metric", "eval_reward_accuracy", "eval_reward_margin")  # the last two: DPO
@@ -280,13 +280,6 @@ class LivePlotCallback(TrainerCallback):
             display(Image(filename=str(self.path)))
 
 
-def in_notebook() -> bool:
-    "True inside a Jupyter kernel (where a live plot can be shown)."
-    try:
-        from IPython import get_ipython  # notebook only
-    except ImportError:
-        return False
-    return get_ipython() is not None and "IPKernelApp" in get_ipython().config
 
 # %% ../nbs/08_training.ipynb #8cf4aef3
 def training_attention(model, spec: Specialist, backend: str):
