@@ -113,7 +113,7 @@ def run(
     from simplex_train.chain import is_chain, load_chain, run_chain  # heavy: the pipeline (chains run stages)
     from simplex_train.pipeline import run_pipeline  # heavy: torch, transformers, trl; `list` and `show` stay instant
     from simplex_train.workbook import run_workbook  # heavy: papermill and the pipeline
-    from simplex_train.gate import gate_headline  # beside the pipeline: evaluate imports torch
+    from simplex_train.gate import gate_headline  # heavy: through evaluate, torch
 
     if all_stages and not is_chain(specialist):
         raise OptionsError(f"--all runs every stage of a chain, and {specialist!r} is a single specialist")
