@@ -129,15 +129,20 @@ def _row(name: str, run: RunDir) -> dict:
     metric = load_specialist(name).task.metric
     return {"specialist": name, "run": str(run.root), "gate": gate, "metric": metric,
             "before": _metric(run, "baseline"), "after": _metric(run, "finetuned"),
-            "report": str(run.report) if run.report.exists() else None, "seconds": None, "failure": None}
+            "report": _report_page(run), "seconds": None, "failure": None}
+
+
+def _report_page(run: RunDir) -> str | None:
+    "The page a person opens: the HTML report (plots inlined) where there is one, else the Markdown."
+    return next((str(p.resolve()) for p in (run.report_html, run.report) if p.exists()), None)
 
 
 def _cell(value) -> str:
     return "–" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def _table_row(r: dict) -> str:
-    report = f"[report]({r['report']})" if r["report"] else "–"
+def _table_row(r: dict, base: Path) -> str:
+    report = f"[report]({Path(os.path.relpath(r['report'], base)).as_posix()})" if r["report"] else "–"
     took = duration(r["seconds"]) if r["seconds"] else "–"
     cells = [r["specialist"], r["status"], _cell(r["gate"]), r["metric"], _cell(r["before"]), _cell(r["after"]), took]
     return "| " + " | ".join(cells + [report]) + " |"
@@ -149,12 +154,14 @@ def _failure_line(r: dict) -> str:
     return f"- **{r['specialist']}**: cell {f.get('cell', '?')} `{f.get('source', '')}`: {why} (log: `{f['log']}`)"
 
 
-def summary_markdown(rows: list[dict], batch_id: str) -> str:
-    "The batch's table, then each failure with its failing cell."
+def summary_markdown(rows: list[dict], batch_id: str, base: Path) -> str:
+    "The batch's table, then each failure with its failing cell; report links relative to `base`, where it is written."
+    base = Path(base).resolve()
     head = [f"# Batch `{batch_id}`", "", "| specialist | status | gate | metric | before | after | time | report |",
             "|---|---|---|---|---|---|---|---|"]
     fails = [_failure_line(r) for r in rows if r.get("failure")]
-    return "\n".join(head + [_table_row(r) for r in rows] + (["", "## Failures", ""] + fails if fails else [])) + "\n"
+    table = [_table_row(r, base) for r in rows]
+    return "\n".join(head + table + (["", "## Failures", ""] + fails if fails else [])) + "\n"
 
 # %% ../nbs/11f_batch.ipynb #a4f79bc3
 def run_batch(planned: list[tuple[str, dict]], runs_root: str = "runs", batch_id: str | None = None,
@@ -168,7 +175,7 @@ def run_batch(planned: list[tuple[str, dict]], runs_root: str = "runs", batch_id
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         rows = list(pool.map(lambda o: run_child(o, batch, parallel), runs))
     write_json(batch.summary, {"batch_id": batch_id, "runs": rows})
-    markdown = summary_markdown(rows, batch_id)
+    markdown = summary_markdown(rows, batch_id, batch.root)
     atomic_write_text(batch.summary_md, markdown)
     atomic_write_text(batch.summary_html, report_html(markdown, batch.root, title=f"batch {batch_id}"))
     return batch
