@@ -47,11 +47,41 @@ def test_links_between_pages_resolve_and_nothing_loads_from_outside(site):
     pages = _pages(site)
     assert any('href="attention.html#segment_sdpa_attention"' in html for html in pages.values())   # a name, linked
     for name, html in pages.items():
-        assert "simplex-train.example.org" not in html, name           # nbdev's absolute doc links were made local
+        assert "simplex.github.io/simplex_train" not in html, name     # nbdev's absolute doc links were made local
         assert not re.search(r'<(script|link|img)[^>]+(src|href)="https?://', html), name   # no CDN, no web fonts
         for target, anchor in re.findall(r'href="([\w/.-]+\.html)#([\w.-]+)"', html):
             path = (site / name).parent / target
             assert f'id="{anchor}"' in path.read_text(), f"{name}: {target}#{anchor}"
+
+
+def project_address() -> str:
+    from nbdev.config import get_config
+    return get_config(path=ROOT).git_url.rstrip("/")
+
+
+def test_source_links_point_at_the_project_address_and_at_files_it_has(site):
+    home, links = project_address(), set()
+    for name, html in _pages(site).items():
+        links |= set(re.findall(r'href="(https://github\.com/[^"#]+)', html))
+    source = [link for link in links if "/blob/" in link]   # nbdev's "source" link beside each documented name
+    assert len(source) > 40 and all(link.startswith(home + "/blob/main/") for link in source), sorted(source)[:5]
+    files = [link.removeprefix(home + "/blob/main/") for link in source]
+    assert [f for f in files if not (ROOT / f).is_file()] == []
+
+
+def test_the_project_address_has_one_home():
+    "settings.ini's git_url: the README's and the workbook's Colab badges and the install cell's source follow it."
+    home = project_address()
+    owner_repo = home.removeprefix("https://github.com/")
+    texts = {p: p.read_text() for p in [ROOT / "README.md", ROOT / "setup.py", *(ROOT / "nbs").rglob("*.ipynb")]}
+    seen = 0
+    for path, text in texts.items():
+        for found in re.findall(r"(?:github\.com|colab\.research\.google\.com/github)/([\w.-]+/[\w.-]+)", text):
+            if found.split("/")[1].replace("-", "_") != owner_repo.split("/")[1]:
+                continue   # another project's address (a tool this one uses)
+            seen += 1
+            assert found == owner_repo, f"{path.relative_to(ROOT)}: {found} is not {owner_repo} (settings.ini git_url)"
+    assert seen >= 3
 
 
 def test_search_index_finds_a_function(site):
