@@ -156,12 +156,18 @@ def install_llama_cpp(quantizer: bool = False) -> dict:
 
 # %% ../nbs/09b_gguf.ipynb #efc45b02
 def converter_script(name: str = "convert_hf_to_gguf.py") -> Path:
-    "Path of a llama.cpp conversion script; a clear error when it is not installed."
+    "Path of a llama.cpp conversion script, fetched on first use (seconds); a clear error when it cannot be."
     p = llama_cpp_dir() / name
-    if not p.exists():
+    if p.exists():
+        return p
+    log.info("fetching llama.cpp's GGUF converter into %s (once)", p.parent)
+    try:
+        _fetch_llama_cpp_sources(p.parent)
+    except (OSError, subprocess.CalledProcessError, StopIteration, tarfile.TarError) as e:
         raise ExportToolMissing(
-            f"llama.cpp's {name} is not installed in {p.parent}: run `simplex-train install-llama-cpp`"
-        )
+            f"llama.cpp's {name} is not installed in {p.parent} and could not be fetched ({type(e).__name__}): run "
+            "`simplex-train install-llama-cpp` where the package index can be reached"
+        ) from None
     return p
 
 

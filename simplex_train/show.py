@@ -15,7 +15,7 @@ from .runs import RunDir
 
 # %% auto #0
 __all__ = ['BANNER', 'sample_rows', 'sample_predictions', 'show_data', 'show_baseline', 'show_training', 'show_evaluation',
-           'show_export', 'gate_banner', 'show_gate']
+           'show_export', 'gate_banner', 'show_gate', 'show_answers']
 
 # %% ../nbs/11g_show.ipynb #3eea8dd4
 def _cut(text, width: int = 100) -> str:
@@ -93,3 +93,19 @@ def show_gate(run: RunDir) -> str:
     banner = gate_banner(run)
     display(HTML(banner))
     return banner
+
+# %% ../nbs/11g_show.ipynb #437df235
+def show_answers(run: RunDir, inputs: list | None = None, n: int = 3, via: str = "adapter") -> str:
+    """The trained model's answers to `inputs` (strings for a one-field prompt, or dicts of the prompt's fields);
+    by default the first `n` prepared test rows, beside their expected answers."""
+    if run.head.exists():
+        return _show(run, f"a head answers with scores: `simplex-train score {run.root} --input FILE`")
+    from simplex_train.trained import predict_run  # heavy: torch and the trained model, only when asked
+
+    inputs = inputs or read_jsonl(run.split("test"))[:n]
+    lines = ["| asked (end) | answer | expected |", "|---|---|---|"]
+    for given, answer in zip(inputs, predict_run(run.root, inputs, via)):
+        asked = given.get("prompt", given) if isinstance(given, dict) else given
+        expected = given.get("response", "") if isinstance(given, dict) else ""
+        lines.append(f"| {_cut(asked, 80)} | {_cut(answer['prediction'], 40)} | {_cut(expected, 40)} |")
+    return _show(run, "\n".join(lines))

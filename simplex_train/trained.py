@@ -118,7 +118,10 @@ VIA = ("adapter", "merged", "gguf")  # what answers: base + LoRA adapter, the me
 
 
 def query_prompt(spec: Specialist, given: str | dict, wrap=None) -> str:
-    "The prompt for one input, without an answer: a string fills a one-field template, a dict names the fields."
+    """The prompt for one input, without an answer: a string fills a one-field template, a dict names the fields; a
+    prepared row (`prompt` and `response`, as in the run's data/ splits) is already the prompt the model trained on."""
+    if isinstance(given, dict) and {"prompt", "response"} <= set(given):
+        return given["prompt"]
     needed = [f for f in template_fields(spec) if f != "label"]
     fields = {needed[0]: given} if isinstance(given, str) and len(needed) == 1 else given
     if isinstance(fields, str) or set(needed) - set(fields):

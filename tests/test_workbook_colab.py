@@ -7,7 +7,7 @@ a `.pth` line, pointing at a folder of links to every entry of .venv's site-pack
 (no index, no build isolation) and must find every requirement already there: it installs simplex_train alone.
 About 1-2 minutes on 2 CPU cores (the install about 10 s).
 """
-import json, os, shutil, subprocess, sys, sysconfig
+import ast, json, os, shutil, subprocess, sys, sysconfig
 from pathlib import Path
 
 import pytest
@@ -133,8 +133,15 @@ def test_the_workbook_installs_simplex_train_and_runs_in_a_fresh_venv(tmp_path, 
     banners = [h for h in _outputs(nb, "text/html") if h.startswith("<div style=")]
     assert len(banners) == 1 and f">{gate['decision']}</b>" in banners[0]
     assert gate["decision"] in ("DEPLOY", "REVIEW", "FAIL")
-    last = [o for o in nb["cells"][-1]["outputs"] if "text/markdown" in o.get("data", {})]
-    assert len(last) == 1 and "context_protocol" in "".join(last[0]["data"]["text/markdown"])
+    report_cell = next(c for c in nb["cells"] if 'run_one("report"' in "".join(c["source"]))
+    shown = [o for o in report_cell["outputs"] if "text/markdown" in o.get("data", {})]
+    assert len(shown) == 1 and "context_protocol" in "".join(shown[0]["data"]["text/markdown"])
+    # then the model is asked (three test rows, each with its answer) and the files to keep are listed
+    asked = next(c for c in nb["cells"] if "show_answers(run)" in "".join(c["source"]))
+    answers = "".join("".join(o.get("data", {}).get("text/markdown", "")) for o in asked["outputs"])
+    assert answers.count("\n| ") == 3 and "| asked (end) | answer | expected |" in answers, answers
+    saved = "".join("".join(o.get("text", [])) for o in nb["cells"][-1]["outputs"])
+    assert "to keep:" in saved and f"{run}/adapter" in saved and "simplex-train hub-upload" in saved, saved
 
     # the fresh venv now has simplex_train, its own copy with the package data, and nothing else was installed
     r = _probe(py, "import simplex_train, simplex_train.workbook as w, simplex_train.core as c\n"
@@ -148,3 +155,28 @@ def test_the_workbook_installs_simplex_train_and_runs_in_a_fresh_venv(tmp_path, 
     installed = {p.name for p in fresh_site.iterdir()} - {"colab_preinstalled.pth", "__pycache__"}
     assert {n.split("-")[0] for n in installed} == {"simplex_train"}, installed
     assert sorted(os.listdir(site)) == site_before  # the project's .venv is untouched
+
+
+def _install_logic() -> dict:
+    "The install cell's functions, defined without running the cell (which would install)."
+    cell = next(c for c in json.loads(WORKBOOK.read_text())["cells"] if "def install_command" in "".join(c["source"]))
+    tree = ast.parse("".join(cell["source"]))
+    keep = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.Assign))]
+    namespace = {}
+    exec(compile(ast.Module(keep, type_ignores=[]), "install cell", "exec"), namespace)
+    return namespace
+
+
+def test_the_install_cell_picks_the_commands_for_cpu_cuda_and_colab():
+    logic = _install_logic()
+    command, replaced = logic["install_command"], logic["replaced_modules"]
+    git = "git+https://github.com/simplex/simplex_train"
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    assert command(git, cuda=False) == pip + [git]                                  # CPU: no Unsloth
+    assert command(git, cuda=True) == pip + [f"simplex_train[gpu] @ {git}"]         # CUDA: the gpu extra
+    assert command("/content/src", cuda=True) == pip + ["/content/src[gpu]"]        # a local checkout, on a GPU
+    # Colab: a package it had loaded before pip replaced it asks for a restart, named; an unchanged one does not
+    import numpy, types
+    assert replaced({"numpy": numpy, "torch": None}) == []
+    old = types.SimpleNamespace(__version__="1.0.0")
+    assert replaced({"numpy": old}) == [f"numpy 1.0.0 -> {numpy.__version__}"]
