@@ -121,3 +121,20 @@ def test_executed_example_renders_in_headless_chromium(site, tmp_path):
     banner = {"DEPLOY": (0x1b, 0x7f, 0x3b), "REVIEW": (0xb2, 0x6a, 0x00), "FAIL": (0xb0, 0x00, 0x20)}[decision]
     near = (abs(png[..., :3] * 255 - banner).max(axis=-1) < 8).sum()
     assert near > 2000, f"the {decision} banner's colour covers only {near} pixels"
+
+
+def test_every_list_in_the_prose_has_a_blank_line_above_it():
+    "Python-Markdown (the docs site) runs a list into the paragraph above it unless a blank line separates them."
+    stuck = []
+    for path in sorted((ROOT / "nbs").rglob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] != "markdown":
+                continue
+            lines, fenced = "".join(cell["source"]).split("\n"), False
+            for above, line in zip(lines, lines[1:]):
+                fenced ^= above.startswith("```")
+                item = re.match(r"([-*]|\d+\.) ", line)
+                prose = above.strip() and not re.match(r"\s*([-*]|\d+\.) |\s|#|>|<", above)
+                if item and prose and not fenced:
+                    stuck.append(f"{path.relative_to(ROOT)}: {line[:50]}")
+    assert not stuck, stuck
