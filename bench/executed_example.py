@@ -1,5 +1,6 @@
 """The executed example the docs site shows: the workbook run headless on the embedded model, small enough to finish
-in minutes on a CPU and large enough to DEPLOY, outputs kept, written to nbs/workbooks/examples/context_protocol_quick.ipynb.
+in minutes on a CPU and large enough to DEPLOY, outputs kept, written to
+nbs/workbooks/examples/context_protocol_quick.ipynb.
 
     python bench/executed_example.py        # the time it took, and on which CPU, is in the notebook's title cell
 """
@@ -13,7 +14,7 @@ from simplex_train.workbook import run_workbook
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "nbs" / "workbooks" / "examples" / "context_protocol_quick.ipynb"
-SIZE = {"max_train": 400, "max_test": 80, "max_val": 40, "max_steps": 45, "gguf": False}
+SIZE = {"max_train": 800, "max_test": 80, "max_val": 40, "max_steps": 90, "gguf": False}
 TITLE = """# Example: a short context-protocol run, executed
 <!-- nbdev reads the next line: this page is a record, not a notebook test
 - skip_exec: true
@@ -32,6 +33,20 @@ def _cpu() -> str:
     return f"{os.cpu_count()} cores of an {names[0] if names else 'unknown CPU'}"
 
 
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def tidy(nb) -> None:
+    "Leave out papermill's bookkeeping and any widget (saved without its frontend, a widget is an empty placeholder)."
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if WIDGET not in o.get("data", {})]
+    nb.metadata.pop("papermill", None)
+    nb.metadata.pop("widgets", None)
+
+
 def main() -> Path:
     os.chdir(ROOT)  # run folders under runs/ (git-ignored), named relative to the checkout in the outputs
     t0 = time.perf_counter()
@@ -40,10 +55,7 @@ def main() -> Path:
     nb = nbformat.read(run.notebook, as_version=4)
     title = next(c for c in nb.cells if c.cell_type == "markdown")
     title.source = TITLE.format(took=took, cpu=_cpu(), **SIZE)
-    for cell in nb.cells:
-        cell.metadata.pop("papermill", None)
-        cell.metadata.pop("execution", None)
-    nb.metadata.pop("papermill", None)
+    tidy(nb)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, OUT)
     return OUT

@@ -14,6 +14,7 @@ import typer
 from .config import list_specialists, load_specialist
 from .core import UserError, package_versions, read_json, read_jsonl, write_json, write_jsonl
 from .docs import build_docs, write_readme
+from .generators import GENERATORS
 from .options import OptionsError, RunOptions, parse_set
 from .oracle import Oracle, calibrate, label_batch, labelled_dataset, load_filter, read_rows
 from .oracle import stratified_sample, validate
@@ -30,9 +31,9 @@ app = typer.Typer(
 
 # %% auto #0
 __all__ = ['app', 'cloud_app', 'label_app', 'command', 'list_cmd', 'show', 'run', 'prepare', 'launch_command', 'train',
-           'evaluate', 'predict', 'score', 'pairs', 'compare', 'batch', 'cloud_plan', 'label_sample', 'label_calibrate',
-           'label_validate', 'label_batch_cmd', 'label_dataset', 'generate', 'serve', 'install_llama_cpp_cmd',
-           'promote', 'rollback', 'hub_upload_cmd', 'docs', 'readme', 'main']
+           'evaluate', 'predict', 'chat', 'rows', 'score', 'pairs', 'compare', 'batch', 'cloud_plan', 'label_sample',
+           'label_calibrate', 'label_validate', 'label_batch_cmd', 'label_dataset', 'generate', 'serve',
+           'install_llama_cpp_cmd', 'promote', 'rollback', 'hub_upload_cmd', 'docs', 'readme', 'main']
 
 # %% ../nbs/12_cli.ipynb #4fb3f86f
 def _fail(e: Exception, code: int = 2):
@@ -274,6 +275,43 @@ def predict(
         raise UserError("nothing to answer: give a text argument or --input FILE.jsonl")
     for answer in predict_run(run_dir, questions, via):
         typer.echo(json.dumps(answer, ensure_ascii=False, default=str))
+
+
+@command()
+def chat(
+    run_dir: str = typer.Argument(..., help="a trained run folder (runs/NAME/RUN_ID)"),
+    via: str = typer.Option("adapter", help="adapter (base + LoRA) or merged"),
+):
+    """Ask a trained run one input at a time, its model loaded once; an empty line or Ctrl-D ends.
+    Example: simplex-train chat runs/sentiment/20261207-101500"""
+    from simplex_train.trained import answerer  # heavy: torch, transformers
+    if via == "gguf":
+        raise UserError("chat asks the model in this process: --via adapter or merged (predict --via gguf serves it)")
+    ask = answerer(run_dir, via)
+    typer.echo(f"{run_dir}: type an input, an empty line ends", err=True)
+    for line in sys.stdin:
+        if not line.strip():
+            break
+        answer = ask([line.rstrip("\n")])[0]
+        extra = f"  (confidence {answer['confidence']:.2f})" if "confidence" in answer else ""
+        typer.echo(f"{answer['prediction']}{extra}")
+
+
+@command()
+def rows(
+    specialist: str = typer.Argument(..., help="a shipped specialist (or YAML) whose data comes from a generator"),
+    out: str = typer.Option(..., help="the JSON-lines file to write"),
+    n: int = typer.Option(200, "--n", min=1, help="how many rows"),
+    seed: int = typer.Option(7, help="the generator's seed; runs use 42, so another seed gives rows a run never saw"),
+):
+    """Write a generator's rows to a file, e.g. fresh test rows for `evaluate --data`.
+    Example: simplex-train rows context_protocol --n 300 --seed 7 --out fresh.jsonl"""
+    spec = load_specialist(specialist)
+    if not spec.data.generator:
+        raise UserError(f"{spec.name}: its data is not generated (data.generator is not set): nothing to write")
+    made = GENERATORS[spec.data.generator](n, seed)   # not `generate`: the campaign command below has that name
+    write_jsonl(out, made)
+    typer.echo(f"{len(made)} rows of {spec.data.generator} (seed {seed}) -> {out}")
 
 # %% ../nbs/12_cli.ipynb #35594fe4
 @command()

@@ -13,10 +13,11 @@ from typing import Any, Iterable
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['log', 'TRACKED_PACKAGES', 'SECRETS', 'in_notebook', 'ProgressHandler', 'get_logger', 'duration', 'number', 'figures',
-           'with_progress', 'UserError', 'user_error_names', 'current_umask', 'atomic_write_bytes', 'atomic_write_text',
-           'write_json', 'read_json', 'write_jsonl', 'read_jsonl', 'read_appended', 'atomic_dir', 'sha256_bytes',
-           'sha256_file', 'hash_rows', 'package_versions', 'package_dir', 'git_commit', 'now', 'redact_secrets']
+__all__ = ['HEADLESS_ENV', 'log', 'TRACKED_PACKAGES', 'SECRETS', 'in_notebook', 'live_display', 'ProgressHandler', 'get_logger',
+           'duration', 'number', 'figures', 'with_progress', 'UserError', 'user_error_names', 'current_umask',
+           'atomic_write_bytes', 'atomic_write_text', 'write_json', 'read_json', 'write_jsonl', 'read_jsonl',
+           'read_appended', 'atomic_dir', 'sha256_bytes', 'sha256_file', 'hash_rows', 'package_versions', 'package_dir',
+           'git_commit', 'now', 'redact_secrets']
 
 # %% ../nbs/00_core.ipynb #e85a608a
 def in_notebook() -> bool:
@@ -26,6 +27,15 @@ def in_notebook() -> bool:
     except ImportError:
         return False
     return get_ipython() is not None and "IPKernelApp" in get_ipython().config
+
+
+HEADLESS_ENV = "SIMPLEX_HEADLESS"  # set by a headless workbook run (papermill): nobody watches its widgets
+
+
+def live_display() -> bool:
+    """True in a notebook a person is looking at, where a live plot and progress bars update in place; False in a
+    terminal and in a headless run, whose saved notebook would keep only a widget's empty placeholder (`Output()`)."""
+    return in_notebook() and os.environ.get(HEADLESS_ENV) != "1"
 
 
 class ProgressHandler(logging.StreamHandler):
@@ -74,7 +84,8 @@ def with_progress(items: Iterable, desc: str, disable: bool = False, every_s: fl
     "`items` with a tqdm bar and, every `every_s` seconds, a log line: `desc 40/160 (25%), 1m30s left`."
     items = list(items)
     start = last = time.monotonic()
-    for i, item in enumerate(tqdm(items, desc=desc, disable=disable), 1):
+    bar = not disable and (live_display() or not in_notebook())  # headless, the log lines below are the progress
+    for i, item in enumerate(tqdm(items, desc=desc, disable=not bar), 1):
         yield item
         elapsed = time.monotonic() - start
         if not disable and time.monotonic() - last >= every_s:

@@ -8,13 +8,13 @@ from __future__ import annotations
 import os, statistics, time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .calibration import stated_report
 from .clients import LlamaServer, OpenAIClient
 from .config import Specialist, expand_path
 from .heads import predict_head
+from .metrics import pearson
 from .prompts import prompt_wrapper, render
 from .core import UserError, now, read_json, read_jsonl, with_progress, write_json, write_jsonl
 from .device import model_dtype
@@ -80,10 +80,7 @@ def _scores(preds: list, rows: list[dict]) -> tuple[list[float], list[float]]:
 
 def score_correlation(preds: list, rows: list[dict]) -> float | None:
     "Pearson correlation of predicted and reference scores (unparsed predictions left out); None if undefined."
-    ref, pred = _scores(preds, rows)
-    if len(ref) < 3 or len(set(ref)) < 2 or len(set(pred)) < 2:
-        return None
-    return statistics.correlation(ref, pred)
+    return pearson(*_scores(preds, rows))
 
 # %% ../nbs/10_deploy.ipynb #7111b98c
 def reference_predictions(run: RunDir, spec: Specialist, rows: list[dict], reference: str = "evaluation") -> list:
@@ -330,9 +327,7 @@ def _timed_head(model, tok, spec: Specialist, rows: list[dict], head: dict) -> t
 def _correlation(scores: list[float | None], oracle: list[float] | None) -> float | None:
     "Pearson correlation over the profiles with a readable score; None without oracle scores or variation."
     pairs = [(s, o) for s, o in zip(scores, oracle or []) if s is not None]
-    if len(pairs) < 3 or not np.std([s for s, _ in pairs]) or not np.std([o for _, o in pairs]):
-        return None
-    return float(np.corrcoef(*zip(*pairs))[0, 1])
+    return pearson(*zip(*pairs)) if pairs else None
 
 
 def _acceptance_checks(spec: Specialist, rows: list[dict], preds: list, seconds: list[float]) -> dict:

@@ -14,7 +14,7 @@ from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
 
 from .attention import PACKED_KEYS, segment_attention
 from .config import DpoConfig, Specialist
-from .core import UserError, hash_rows, in_notebook, log, read_json, with_progress, write_json
+from .core import UserError, hash_rows, live_display, log, read_json, with_progress, write_json
 from .device import detect_device
 from .loss import RESPONSE_KEYS, dpo_loss, sequence_logps
 from .prompts import encode_example
@@ -175,7 +175,7 @@ def dpo_trainer(model, tok, spec: Specialist, out_dir, train_ds, val_ds=None, ca
 def _dpo_callbacks(spec: Specialist, run: RunDir) -> list:
     patience = spec.train.early_stopping_patience
     callbacks = [EarlyStoppingCallback(patience)] if patience else []
-    if in_notebook() and int(os.environ.get("LOCAL_RANK", 0)) == 0:
+    if live_display() and int(os.environ.get("LOCAL_RANK", 0)) == 0:
         callbacks.append(LivePlotCallback(run.live_plot))
     return callbacks + [TerminalProgress()]
 

@@ -322,12 +322,13 @@ def compare_runs(sides: list[str], seed: int = 0) -> dict:
 
 
 def comparison_table(out: dict) -> list[str]:
-    "`compare_runs`' result as a markdown table (changes in points of the mean score), and the seed spread."
-    lines = ["| side | rows | mean score | change vs the first (95 % CI) | won / lost |", "|---|---|---|---|---|"]
+    "`compare_runs`' result as a markdown table (the mean score and its changes, both in points), and the seed spread."
+    head = "| side | rows | mean score (points) | change vs the first (points, 95 % CI) | won / lost |"
+    lines = [head, "|---|---|---|---|---|"]
     for i, r in enumerate(out["sides"]):
         lo, hi = (100 * x for x in r["ci95"])
         change = f"{100 * r['delta']:+.1f} [{lo:+.1f}, {hi:+.1f}]" if i else "—"
-        lines.append(f"| {r['side']} | {r['n']} | {r['mean']:.4f} | {change} | {r['won']} / {r['lost']} |")
+        lines.append(f"| {r['side']} | {r['n']} | {100 * r['mean']:.1f} | {change} | {r['won']} / {r['lost']} |")
     if "sd_delta" in out:
         n = len(out["sides"]) - 1
         lines += ["", f"The {n} others: mean change {100 * out['mean_delta']:+.1f} points, "

@@ -22,7 +22,7 @@ from .config import Specialist
 from .core import (atomic_dir, atomic_write_text, duration, log, package_versions, read_json, read_jsonl, write_json,
                    write_jsonl)
 from .device import detect_device, model_dtype
-from .metrics import accuracy, confusion, entity_f1, macro_f1, per_class
+from .metrics import accuracy, column_errors, confusion, entity_f1, macro_f1, pearson, per_class
 from .models import load_tokenizer, local_model_path, trainable_parameters
 from .plots import plot_dimension_errors, plot_metric_curves, plot_training
 from .runs import RunDir
@@ -171,12 +171,11 @@ def head_dataset(tok, spec: Specialist, rows: list[dict], scaling: dict) -> Data
 def regression_scores(names: list[str], refs: np.ndarray, preds: np.ndarray) -> dict:
     """Mean MAE over the dimensions (`mae`), MCRMSE (`rmse`), and each dimension's MAE, RMSE and Pearson r (0 when
     either side is constant, as the training-mean baseline is)."""
-    err = preds - refs
-    mae, rmse = np.abs(err).mean(0), np.sqrt((err**2).mean(0))
+    mae, rmse = column_errors(refs, preds)
     dims = {}
     for i, n in enumerate(names):
-        r = np.corrcoef(refs[:, i], preds[:, i])[0, 1] if refs[:, i].std() and preds[:, i].std() else 0.0
-        dims[n] = {"mae": float(mae[i]), "rmse": float(rmse[i]), "pearson": float(r)}
+        r = pearson(refs[:, i], preds[:, i]) or 0.0
+        dims[n] = {"mae": float(mae[i]), "rmse": float(rmse[i]), "pearson": r}
     return {"mae": float(mae.mean()), "rmse": float(rmse.mean()), "per_dimension": dims}
 
 # %% ../nbs/08c_heads.ipynb #704b1088

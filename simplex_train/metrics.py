@@ -20,8 +20,8 @@ UNPARSED = "(unparsed)"
 # %% auto #0
 __all__ = ['UNPARSED', 'accuracy', 'macro_f1', 'per_class', 'confusion', 'normalize_answer', 'exact_match', 'entity_f1',
            'tags_from_output', 'sql_valid', 'normalize_sql', 'run_sqlite', 'execution_match', 'squad_f1_one',
-           'squad_scores', 'rouge_l', 'bleu_chrf', 'pass_at_1', 'expected_calibration_error', 'mae_rmse', 'field_f1',
-           'bootstrap_delta', 'win_rate', 'metric_outcomes']
+           'squad_scores', 'rouge_l', 'bleu_chrf', 'pass_at_1', 'expected_calibration_error', 'column_errors',
+           'pearson', 'mae_rmse', 'field_f1', 'bootstrap_delta', 'win_rate', 'metric_outcomes']
 
 # %% ../nbs/04_metrics.ipynb #646ee116
 def _fill(preds):
@@ -222,6 +222,20 @@ def expected_calibration_error(conf: list[float], correct: list[bool], n_bins: i
     return {"ece": ece, "bins": table}
 
 # %% ../nbs/04_metrics.ipynb #c37eb9dc
+def column_errors(refs, preds) -> tuple[np.ndarray, np.ndarray]:
+    "(MAE, RMSE) of each column: `refs` and `preds` are rows × dimensions (one dimension: a column of one)."
+    err = np.asarray(preds, dtype=float) - np.asarray(refs, dtype=float)
+    return np.abs(err).mean(0), np.sqrt((err**2).mean(0))
+
+
+def pearson(a, b) -> float | None:
+    "Pearson's r of two paired sequences; None where it is undefined (fewer than 3 pairs, or a side that is constant)."
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a) < 3 or not a.std() or not b.std():
+        return None
+    return float(np.corrcoef(a, b)[0, 1])
+
+
 def mae_rmse(refs: list[float], preds: list[float | None], worst: float = 1.0) -> dict:
     "MAE and RMSE; an unparsed prediction counts as the worst error (`worst`)."
     errs = [worst if p is None else abs(float(p) - float(r)) for r, p in zip(refs, preds)]

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .clients import EndpointError, placeholder_typos, post_json, price_problem, url_problem
 from .config import _format_errors
 from .core import UserError, atomic_write_text, log, read_appended, read_json, read_jsonl, with_progress
+from .metrics import pearson
 from .core import write_json, write_jsonl
 from .runs import FilterDir
 
@@ -315,7 +316,7 @@ def stratified_sample(cfg: FilterConfig, rows: list[dict], seed: int) -> list[di
 
 # %% ../nbs/05b_oracle.ipynb #af77e6b7
 def _pearson(a: list[float], b: list[float]) -> float:
-    return statistics.correlation(a, b) if len(a) > 2 and statistics.pstdev(a) and statistics.pstdev(b) else 0.0
+    return pearson(a, b) or 0.0
 
 
 def _overall(r: dict) -> float:

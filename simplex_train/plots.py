@@ -18,38 +18,49 @@ def _pyplot():
     return plt
 
 
-def _save(plt, fig, out: Path, dpi: int) -> Path:
-    "Lay out, write (making the folder) and close a figure; returns its path."
-    fig.tight_layout()
+def _save(plt, fig, out: Path, dpi: int, rect: tuple = (0, 0, 1, 1)) -> Path:
+    "Lay out (the axes inside `rect` of the figure), write (making the folder) and close a figure; returns its path."
+    fig.tight_layout(rect=rect)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=dpi)
     plt.close(fig)
     return Path(out)
 
 # %% auto #0
-__all__ = ['plot_training', 'plot_confusions', 'reliability_diagram', 'plot_metric_curves', 'plot_dimension_errors']
+__all__ = ['smoothed', 'plot_training', 'plot_confusions', 'reliability_diagram', 'plot_metric_curves', 'plot_dimension_errors']
 
 # %% ../nbs/04a_plots.ipynb #87643bd2
+def smoothed(values: list[float], weight: float = 0.6) -> list[float]:
+    "An exponential moving average, debiased at the start (TensorBoard's smoothing): the trend under noisy steps."
+    out, avg = [], 0.0
+    for i, v in enumerate(values, 1):
+        avg = weight * avg + (1 - weight) * v
+        out.append(avg / (1 - weight**i))
+    return out
+
+
 def plot_training(history: list[dict], out: Path) -> Path:
-    "Training loss per step, validation loss at each evaluation, and the learning rate."
+    "Training loss per step (faint) and smoothed, validation loss at each evaluation, and the learning rate."
     plt = _pyplot()
     train = [(h["step"], h["loss"]) for h in history if "loss" in h and "step" in h]
     val = [(h["step"], h["eval_loss"]) for h in history if "eval_loss" in h]
     lr = [(h["step"], h["learning_rate"]) for h in history if "learning_rate" in h]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(7, 4.3))
     if train:
-        ax.plot(*zip(*train), label="train loss", alpha=0.7)
+        steps, losses = zip(*train)
+        ax.plot(steps, losses, color="C0", alpha=0.25, lw=1, label="train loss, each logged step")
+        ax.plot(steps, smoothed(list(losses), 0.8), color="C0", lw=2, label="train loss, smoothed")
     if val:
-        ax.plot(*zip(*val), "o-", label="validation loss")
+        ax.plot(*zip(*val), "o-", color="C1", label="validation loss")
     ax.set_xlabel("step")
     ax.set_ylabel("loss (response tokens)")
-    ax.legend(loc="upper left")
     ax.grid(alpha=0.3)
     if lr:
         ax2 = ax.twinx()
         ax2.plot(*zip(*lr), color="gray", ls=":", label="learning rate")
         ax2.set_ylabel("learning rate")
-    return _save(plt, fig, out, 110)
+    fig.legend(loc="lower center", ncol=4, fontsize="x-small", frameon=False)   # below the axes: never over the curve
+    return _save(plt, fig, out, 110, rect=(0, 0.06, 1, 1))
 
 
 def plot_confusions(records: dict[str, dict], out: Path) -> Path | None:

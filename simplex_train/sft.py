@@ -14,7 +14,7 @@ from trl import SFTConfig, SFTTrainer
 
 from .attention import PACKED_KEYS
 from .config import Specialist
-from .core import in_notebook, write_json
+from .core import live_display, write_json
 from .device import detect_device
 from .loss import RESPONSE_KEYS, sliced_causal_lm_loss
 from .predict import predict_rows
@@ -24,7 +24,9 @@ from .tasks import compute_metrics, prediction_method
 from simplex_train.training import (
     LivePlotCallback,
     TerminalProgress,
+    fill_last_step,
     fit_and_save,
+    step_rows,
     trainer_args,
     training_attention,
     training_metadata,
@@ -128,7 +130,7 @@ def _callbacks(spec: Specialist, tok, val_rows: list[dict], run: RunDir) -> list
     callbacks = [TaskMetricCallback(spec, tok, val_rows)] if best_by(spec) == "task_metric" else []
     if spec.train.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(spec.train.early_stopping_patience))
-    if in_notebook() and int(os.environ.get("LOCAL_RANK", 0)) == 0:
+    if live_display() and int(os.environ.get("LOCAL_RANK", 0)) == 0:
         callbacks.append(LivePlotCallback(run.live_plot))
     return callbacks + [TerminalProgress()]  # last: it logs the task metric the first callback adds
 
@@ -145,12 +147,14 @@ def train_sft(
 ) -> dict:
     "Fine-tune `model` (already LoRA-wrapped); returns the training metadata."
     encode = lambda rows: sft_dataset(tok, rows, spec.train.max_seq_len)
+    whole = fill_last_step(train_rows, step_rows(spec.train), spec.train.seed)
     trainer = sliced_trainer(
-        model, tok, spec, run.checkpoints, encode(train_rows), encode(val_rows), _callbacks(spec, tok, val_rows, run)
+        model, tok, spec, run.checkpoints, encode(whole), encode(val_rows), _callbacks(spec, tok, val_rows, run)
     )
     fit = fit_and_save(trainer, tok, run, training_attention(model, spec, backend), resume)
     if fit is None:
         return {"rank": trainer.args.process_index, "steps": trainer.state.global_step}
     meta = training_metadata(trainer, spec, backend, (len(train_rows), len(val_rows)), fit)
+    meta["rows_drawn_again"] = len(whole) - len(train_rows)
     write_json(run.training_metadata, meta)
     return meta

@@ -12,6 +12,7 @@ from IPython.display import HTML, Markdown, display
 from .core import read_json, read_jsonl
 from .report import inline_images, sections
 from .runs import RunDir
+from .trained import predict_run
 
 # %% auto #0
 __all__ = ['BANNER', 'sample_rows', 'sample_predictions', 'show_data', 'show_baseline', 'show_training', 'show_evaluation',
@@ -100,8 +101,6 @@ def show_answers(run: RunDir, inputs: list | None = None, n: int = 3, via: str =
     by default the first `n` prepared test rows, beside their expected answers."""
     if run.head.exists():
         return _show(run, f"a head answers with scores: `simplex-train score {run.root} --input FILE`")
-    from simplex_train.trained import predict_run  # heavy: torch and the trained model, only when asked
-
     inputs = inputs or read_jsonl(run.split("test"))[:n]
     lines = ["| asked (end) | answer | expected |", "|---|---|---|"]
     for given, answer in zip(inputs, predict_run(run.root, inputs, via)):

@@ -14,6 +14,7 @@ import numpy as np
 from .config import Specialist, expand_path
 from simplex_train.metrics import (
     accuracy,
+    column_errors,
     bleu_chrf,
     confusion,
     entity_f1,
@@ -253,9 +254,10 @@ def score_dimensions(spec: Specialist, rows: list[dict], preds: list) -> dict:
     names, (lo, hi) = spec.task.dimensions, spec.task.scale
     refs = [json_reference(x) for x in _refs(rows)]
     got = [[_dimension_value(p, n, (lo + hi) / 2) for n in names] for p in preds]
-    errors = [[abs(v - float(r[n])) for (v, _), n in zip(g, names)] for g, r in zip(got, refs)]
-    errors = np.array(errors).reshape(-1, len(names))
-    mae, rmse = errors.mean(0), np.sqrt((errors**2).mean(0))
+    truth = np.array([[float(r[n]) for n in names] for r in refs]).reshape(-1, len(names))
+    scored = np.array([[v for v, _ in g] for g in got]).reshape(-1, len(names))
+    errors = np.abs(scored - truth)
+    mae, rmse = column_errors(truth, scored)
     metrics = {"mae": float(mae.mean()), "rmse": float(rmse.mean())}
     metrics["parse_failures"] = sum(not ok for g in got for _, ok in g)
     metrics |= {f"mae_{n}": float(m) for n, m in zip(names, mae)} | {f"rmse_{n}": float(r) for n, r in zip(names, rmse)}

@@ -32,7 +32,7 @@ from .sources import read_input_rows
 from .tasks import parse_stated_confidence
 
 # %% auto #0
-__all__ = ['VIA', 'MAX_INPUT_CHARS', 'run_spec', 'evaluation_rows', 'evaluate_on', 'query_prompt', 'bounded_prompt',
+__all__ = ['VIA', 'MAX_INPUT_CHARS', 'run_spec', 'evaluation_rows', 'evaluate_on', 'query_prompt', 'bounded_prompt', 'answerer',
            'predict_run', 'score_file', 'pairs_from_run']
 
 # %% ../nbs/11e_trained.ipynb #aa1fe743
@@ -180,20 +180,31 @@ def bounded_prompt(prompt: str, tok, max_tokens: int, number: int = 1) -> str:
     return tok.decode(ids[-max_tokens:])
 
 
-def predict_run(run_dir: str | Path, inputs: list[str | dict], via: str = "adapter") -> list[dict]:
-    "A trained run's answers to `inputs`: {'input', 'prediction', 'raw', and 'confidence' where the task has one}."
+def answerer(run_dir: str | Path, via: str = "adapter"):
+    """A function that answers a list of inputs with a trained run, its model loaded once: for a conversation
+    (`simplex-train chat`) or many calls. Each answer: {'input', 'prediction', 'raw', and 'confidence' where the task
+    has one}."""
     if via not in VIA:
         raise UserError(f"--via {via!r}: choose one of {', '.join(VIA)}")
     run = _trained(run_dir)
     spec = run_spec(run)
     model, tok = _load(run, spec, via if via == "merged" else "adapter")
-    prompts = [query_prompt(spec, x, prompt_wrapper(spec, tok)) for x in inputs]
-    rows = [{"prompt": bounded_prompt(p, tok, spec.train.max_seq_len, i)} for i, p in enumerate(prompts, 1)]
-    served = via == "gguf"
-    preds, raw = _served(run, spec, rows, tok) if served else predict_rows(model, tok, spec, rows, progress=False)
     calibration = read_json(run.calibration) if run.calibration.exists() else None
-    return [{"input": x, "prediction": p, "raw": r, **_confidence(spec, p, r, calibration)}
-            for x, p, r in zip(inputs, preds, raw)]
+
+    def answer(inputs: list[str | dict]) -> list[dict]:
+        prompts = [query_prompt(spec, x, prompt_wrapper(spec, tok)) for x in inputs]
+        rows = [{"prompt": bounded_prompt(p, tok, spec.train.max_seq_len, i)} for i, p in enumerate(prompts, 1)]
+        served = via == "gguf"
+        preds, raw = _served(run, spec, rows, tok) if served else predict_rows(model, tok, spec, rows, progress=False)
+        return [{"input": x, "prediction": p, "raw": r, **_confidence(spec, p, r, calibration)}
+                for x, p, r in zip(inputs, preds, raw)]  # fmt: skip
+
+    return answer
+
+
+def predict_run(run_dir: str | Path, inputs: list[str | dict], via: str = "adapter") -> list[dict]:
+    "A trained run's answers to `inputs` (see `answerer`)."
+    return answerer(run_dir, via)(inputs)
 
 # %% ../nbs/11e_trained.ipynb #5d6105de
 def _head_model(run: RunDir, spec: Specialist):

@@ -5,7 +5,7 @@
 # %% ../nbs/08_training.ipynb #0ae9ed93
 from __future__ import annotations
 
-import importlib.util, shutil, time
+import importlib.util, os, random, shutil, time
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -28,8 +28,8 @@ from .runs import RunDir
 __all__ = ['BATCH_KEYS', 'CHECKPOINT_FILES', 'GPU_ONLY_OPTIMIZERS', 'CHECKPOINTING_ARG', 'EVAL_SHOWN', 'with_row_boundaries',
            'padding_free_batch', 'complete_checkpoints', 'check_device_options', 'activation_bytes',
            'checkpointing_needed', 'uses_gradient_checkpointing', 'schedule_args', 'folded_accumulation',
-           'trainer_args', 'check_trackers', 'load_for_training', 'TerminalProgress', 'LivePlotCallback',
-           'training_attention', 'fit_and_save', 'training_metadata']
+           'trainer_args', 'step_rows', 'fill_last_step', 'check_trackers', 'load_for_training', 'TerminalProgress',
+           'LivePlotCallback', 'training_attention', 'fit_and_save', 'training_metadata']
 
 # %% ../nbs/08_training.ipynb #fccd5266
 BATCH_KEYS = ("input_ids", "labels", *PACKED_KEYS, *RESPONSE_KEYS)
@@ -191,6 +191,20 @@ def trainer_args(spec: Specialist, out_dir: Path, device: str, model=None, metri
     if folded_accumulation(t, device, model):
         args.update(per_device_train_batch_size=t.batch_size * t.grad_accum, gradient_accumulation_steps=1)
     return args
+
+# %% ../nbs/08_training.ipynb #2dfabc60
+def step_rows(t, world_size: int | None = None) -> int:
+    "How many rows one optimizer step takes: the batch, times accumulation, times the processes training together."
+    return t.batch_size * t.grad_accum * (world_size or int(os.environ.get("WORLD_SIZE", 1)))
+
+
+def fill_last_step(rows: list, per_step: int, seed: int) -> list:
+    "`rows`, and as many again (drawn with `seed`) as the last step of an epoch lacks to be whole."
+    short = -len(rows) % per_step
+    if not short or len(rows) < per_step:
+        return rows
+    log.info("%d rows drawn again so that every step takes %d rows (the last one too)", short, per_step)
+    return rows + random.Random(seed).sample(rows, short)
 
 # %% ../nbs/08_training.ipynb #5b65e574
 def check_trackers(spec: Specialist) -> None:

@@ -15,7 +15,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from traitlets import default
 from papermill.exceptions import PapermillExecutionError
 
-from .core import UserError, package_dir, user_error_names
+from .core import HEADLESS_ENV, UserError, package_dir, user_error_names
 from .options import HIDDEN_PARAMETERS_ENV, RunOptions, resolve_spec, split_secret_parameters
 from .runs import LOCK_ENV, RunDir, acquire_lock, lock_token, release_lock
 
@@ -42,7 +42,8 @@ def run_workbook(opts: RunOptions, kernel: str | None = None, log_output: bool =
     took = acquire_lock(run)
     shown, hidden = split_secret_parameters(opts.model_dump())
     try:
-        with _in_environment(LOCK_ENV, lock_token(run)), _in_environment(HIDDEN_PARAMETERS_ENV, json.dumps(hidden)):
+        with (_in_environment(LOCK_ENV, lock_token(run)), _in_environment(HIDDEN_PARAMETERS_ENV, json.dumps(hidden)),
+              _in_environment(HEADLESS_ENV, "1")):  # fmt: skip
             _execute(run, shown, kernel, log_output)
     finally:
         if took:

@@ -1,5 +1,5 @@
 "The installed `simplex-train` command, run as a user would."
-import subprocess, sys
+import json, re, subprocess, sys
 from pathlib import Path
 
 BIN = Path(sys.executable).parent / "simplex-train"
@@ -54,3 +54,21 @@ def test_all_on_a_single_specialist_is_one_line_and_writes_nothing(tmp_path):
     assert r.returncode == 2
     assert "--all runs every stage of a chain, and 'sentiment' is a single specialist" in r.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_chat_answers_line_by_line_with_the_model_loaded_once_and_rows_feed_evaluate(tmp_path):
+    from simplex_train.tiny import tiny_model_dir
+    tiny = tiny_model_dir(tmp_path / "tiny")
+    r = cli("run", "context_protocol", "--base-model", str(tiny), "--max-train", "8", "--max-test", "4", "--max-val", "4",
+            "--max-steps", "1", "--no-gguf", "--no-notebook", "--runs-root", str(tmp_path / "runs"), "--run-id", "r")
+    assert r.returncode == 0, r.stderr[-2000:]
+    run = tmp_path / "runs" / "context_protocol" / "r"
+    assert "gate: " in r.stdout and " → " in r.stdout.splitlines()[-1]          # the headline: metric before → after
+    fresh = tmp_path / "fresh.jsonl"
+    assert cli("rows", "context_protocol", "--n", "100", "--out", str(fresh)).returncode == 0
+    questions = [" ".join(json.loads(line)["text"].split()) for line in fresh.read_text().splitlines()[:2]]
+    chat = cli("chat", str(run), input="\n".join(questions) + "\n\nnot asked\n")
+    assert chat.returncode == 0, chat.stderr[-2000:]
+    assert len(chat.stdout.strip().splitlines()) == 2                            # two answers; the empty line ended it
+    evaluated = cli("evaluate", str(run), "--data", str(fresh), "--name", "fresh")
+    assert evaluated.returncode == 0 and re.match(r"fresh: \d+ rows, exact_match ", evaluated.stdout), evaluated.stderr[-2000:]
