@@ -16,10 +16,9 @@ from .clients import LlamaServer, OpenAIClient
 from .config import Specialist, load_specialist
 from .core import UserError, atomic_write_text, log, package_dir, read_json, read_jsonl, write_json
 from .deploy import served_predictions
-from .device import model_dtype
 from .evaluate import evaluate_split
 from .modelfile import served_context
-from .models import load_adapted, load_tokenizer, local_model_path
+from .models import load_run_model, load_tokenizer
 from .options import RunOptions
 from .pipeline import run_pipeline
 from .runs import RunDir, new_run_id
@@ -92,8 +91,7 @@ def forgetting_check(chain: ChainSpec, runs: list[RunDir], out: RunDir, progress
     "Every stage's test split on the final adapter: a row per stage with its metric after its training and at the end."
     final = runs[-1]
     last = _stage_spec(final)
-    path = local_model_path(last.base_model)
-    model = load_adapted(path, final.adapter, dtype=model_dtype(last.train.precision))
+    model = load_run_model(last, final.adapter)
     tok = load_tokenizer(str(final.adapter))
     rows = []
     for stage, run in zip(chain.stages, runs):

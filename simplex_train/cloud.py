@@ -17,7 +17,7 @@ from transformers import AutoConfig, AutoModelForCausalLM
 from .config import Specialist, load_specialist
 from .core import UserError, atomic_write_text, package_dir, read_json, read_jsonl, write_json
 from .data import prepare_data
-from .models import load_tokenizer, local_model_path
+from .models import load_tokenizer, run_model_path
 from .prompts import encode_example
 from .recipes import recipe_for
 from .runs import RunDir
@@ -124,7 +124,7 @@ def planned_tokens(spec: Specialist, rows: list[dict], tok) -> int:
 
 def spec_workload(spec: Specialist, data: str | None = None, seed: int = 42) -> Workload:
     "The workload of a specialist not yet run: its training split prepared into a scratch folder and counted."
-    path = local_model_path(spec.base_model)
+    path = run_model_path(spec)
     tok = load_tokenizer(path)
     with tempfile.TemporaryDirectory() as scratch:
         run = RunDir.create(spec.name, scratch, "plan")

@@ -17,9 +17,8 @@ from .heads import predict_head
 from .metrics import pearson
 from .prompts import prompt_wrapper, render
 from .core import UserError, now, read_json, read_jsonl, with_progress, write_json, write_jsonl
-from .device import model_dtype
 from .modelfile import served_context
-from .models import load_model, load_tokenizer
+from .models import load_model, load_tokenizer, run_dtype
 from .predict import predict_rows
 from .prompts import label_response
 from .runs import RunDir, SpecialistDir
@@ -86,7 +85,7 @@ def score_correlation(preds: list, rows: list[dict]) -> float | None:
 def reference_predictions(run: RunDir, spec: Specialist, rows: list[dict], reference: str = "evaluation") -> list:
     """PyTorch's predictions for `rows`: the evaluation's own, or (`reference="float32_merge"`) those of the weights
     the GGUF files were converted from, predicted again when the evaluation ran in bf16 (it rounds differently)."""
-    if reference == "evaluation" or model_dtype(spec.train.precision) == torch.float32:
+    if reference == "evaluation" or run_dtype(spec) == torch.float32:
         return [p["prediction"] for p in read_jsonl(run.predictions("finetuned"))][: len(rows)]
     model = load_model(str(run.merged), torch.float32)
     return predict_rows(model, load_tokenizer(str(run.merged)), spec, rows, progress=False)[0]
@@ -94,7 +93,7 @@ def reference_predictions(run: RunDir, spec: Specialist, rows: list[dict], refer
 
 def reference_dtype(spec: Specialist, reference: str) -> str:
     "The dtype the reference predictions were made in."
-    dtype = torch.float32 if reference == "float32_merge" else model_dtype(spec.train.precision)
+    dtype = torch.float32 if reference == "float32_merge" else run_dtype(spec)
     return str(dtype).removeprefix("torch.")
 
 

@@ -12,8 +12,7 @@ from transformers.utils import logging as transformers_logging
 
 from .config import Specialist
 from .core import atomic_dir, log, read_jsonl, write_json
-from .device import model_dtype
-from .models import load_adapted, load_model, load_tokenizer
+from .models import load_adapted, load_model, load_tokenizer, run_dtype
 from .predict import evaluation_batches, predict_rows
 from .runs import RunDir
 
@@ -48,7 +47,7 @@ def verify_exports(run: RunDir, spec: Specialist, base_path: str) -> dict:
     evaluated = [p["prediction"] for p in read_jsonl(run.predictions("finetuned"))]
     predict = lambda model: predict_rows(model, tok, spec, rows, progress=False)[0]
     same = lambda a, b: sum(x == y for x, y in zip(a, b))
-    dtype = model_dtype(spec.train.precision)  # the dtype the evaluation ran in
+    dtype = run_dtype(spec)  # the dtype the evaluation ran in
     adapter = predict(load_adapted(base_path, run.adapter, dtype=dtype))
     adapter32 = (
         adapter if dtype == torch.float32 else predict(load_adapted(base_path, run.adapter, dtype=torch.float32))

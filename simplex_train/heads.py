@@ -21,9 +21,9 @@ from transformers.models.gemma3.modeling_gemma3 import Gemma3PreTrainedModel
 from .config import Specialist
 from .core import (atomic_dir, atomic_write_text, duration, log, package_versions, read_json, read_jsonl, write_json,
                    write_jsonl)
-from .device import detect_device, model_dtype
+from .device import detect_device
 from .metrics import accuracy, column_errors, confusion, entity_f1, macro_f1, pearson, per_class
-from .models import load_tokenizer, local_model_path, trainable_parameters
+from .models import load_tokenizer, run_dtype, run_model_path, trainable_parameters
 from .plots import plot_dimension_errors, plot_metric_curves, plot_training
 from .runs import RunDir
 from .training import fit_and_save, schedule_args
@@ -108,7 +108,7 @@ def load_head_model(path: str, spec: Specialist, tok, dtype=None):
     A label or tag head starts at zero (a uniform distribution): a random one on Gemma's large hidden states starts
     with a loss near 9 for 77 labels and, at 2e-4, was still at chance after one epoch of Banking77 (0.005 test
     accuracy; 0.37 from zero). A regression head keeps transformers' initialisation, as measured on ELLIPSE."""
-    model = _head_base(path, spec, tok, dtype or model_dtype(spec.train.precision))
+    model = _head_base(path, spec, tok, dtype or run_dtype(spec))
     if head_kind(spec) != "regression":
         torch.nn.init.zeros_(model.score.weight)
     if head_kind(spec) != "regression" and model.score.bias is not None:
@@ -118,14 +118,14 @@ def load_head_model(path: str, spec: Specialist, tok, dtype=None):
 
 def load_merged_head(folder: str | Path, spec: Specialist, dtype=None):
     "A merged head model (export's merged/), in eval mode on this machine's device."
-    auto, kw = _auto_head(spec, dtype=dtype or model_dtype(spec.train.precision))
+    auto, kw = _auto_head(spec, dtype=dtype or run_dtype(spec))
     model = auto.from_pretrained(folder, **kw)
     return model.to(detect_device()).eval()
 
 
 def load_trained_head(path: str, adapter_dir: str | Path, spec: Specialist, tok, dtype=None):
     "The base model with a run's trained head and adapter, in eval mode."
-    base = _head_base(path, spec, tok, dtype or model_dtype(spec.train.precision))
+    base = _head_base(path, spec, tok, dtype or run_dtype(spec))
     return PeftModel.from_pretrained(base, str(adapter_dir)).eval()
 
 # %% ../nbs/08c_heads.ipynb #6a7bcfbd
@@ -492,7 +492,7 @@ def head_baseline_stage(run: RunDir, spec: Specialist) -> dict:
 
 def head_train_stage(run: RunDir, spec: Specialist) -> dict:
     "The train stage for a head: a new head and LoRA on the base model, trained on the train split."
-    path = local_model_path(spec.base_model)
+    path = run_model_path(spec)
     tok = load_tokenizer(path)
     model = load_head_model(path, spec, tok)
     meta = train_head(model, tok, spec, run, read_jsonl(run.split("train")), read_jsonl(run.split("val")))
@@ -502,7 +502,7 @@ def head_train_stage(run: RunDir, spec: Specialist) -> dict:
 
 def head_evaluate_stage(run: RunDir, spec: Specialist) -> dict:
     "The evaluate stage for a head: test metrics, the overfitting check, the plots and training_summary.txt."
-    path, tok, head = local_model_path(spec.base_model), load_tokenizer(str(run.adapter)), read_json(run.head)
+    path, tok, head = run_model_path(spec), load_tokenizer(str(run.adapter)), read_json(run.head)
     model = load_trained_head(path, run.adapter, spec, tok)
     rec = evaluate_head(model, tok, spec, read_jsonl(run.split("test")), run, "finetuned", head)
     train, val = read_jsonl(run.split("train")), read_jsonl(run.split("val"))

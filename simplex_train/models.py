@@ -18,9 +18,9 @@ from safetensors import SafetensorError
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging as transformers_logging
 
-from .config import LoraConfig
+from .config import LoraConfig, Specialist
 from .core import UserError
-from .device import default_dtype, detect_device
+from .device import default_dtype, detect_device, model_dtype
 
 # PEFT reads `model.is_gradient_checkpointing`, which transformers 5.2x deprecated: a warning per LoRA wrap, nothing
 # a user can act on (PEFT will read the new name); our own code passes the new `activation_checkpointing`
@@ -31,7 +31,8 @@ transformers_logging.disable_progress_bar()  # a bar per model load ("Loading we
 __all__ = ['EMBEDDED', 'LINEAR_MODULES', 'ModelRef', 'ModelNotFound', 'resolve_base_model', 'cache_root', 'embedded_gguf',
            'gguf_parsed_once', 'gguf_to_safetensors', 'local_model_path', 'readable_model', 'load_tokenizer',
            'contiguous_head_input', 'load_model', 'peft_lora_config', 'attach_lora', 'trainable_parameters',
-           'load_adapted', 'AdapterMismatch', 'load_adapter_weights', 'load_unsloth']
+           'load_adapted', 'run_model_path', 'run_dtype', 'load_run_model', 'prepare_tokenizer', 'AdapterMismatch',
+           'load_adapter_weights', 'load_unsloth']
 
 # %% ../nbs/06_models.ipynb #58aa792f
 EMBEDDED = "embedded"
@@ -218,6 +219,29 @@ def load_adapted(base_path: str, adapter_dir: str | Path, device: str | None = N
     base = load_model(base_path, dtype, device)
     with readable_model(adapter_dir):
         return PeftModel.from_pretrained(base, str(adapter_dir)).eval()
+
+# %% ../nbs/06_models.ipynb #32d8f701
+def run_model_path(spec: Specialist) -> str:
+    "Where this run's base model loads from: a cached conversion of the embedded model or a GGUF, a folder, a hub id."
+    return local_model_path(spec.base_model)
+
+
+def run_dtype(spec: Specialist, device: str | None = None) -> torch.dtype:
+    "The dtype this run trains and evaluates in: `train.precision` on this device."
+    return model_dtype(spec.train.precision, device)
+
+
+def load_run_model(spec: Specialist, adapter: str | Path | None = None, device: str | None = None, dtype=None):
+    "This run's base model in the run's dtype (or `dtype`), with the saved LoRA `adapter` on it when one is given."
+    dtype = dtype or run_dtype(spec, device)
+    if adapter:
+        return load_adapted(run_model_path(spec), adapter, device, dtype)
+    return load_model(run_model_path(spec), dtype, device)
+
+
+def prepare_tokenizer(spec: Specialist):
+    "The tokenizer the prepare stage needs (to drop rows past the length limit, or for a chat template), else None."
+    return load_tokenizer(run_model_path(spec)) if spec.data.drop_too_long or spec.prompt.chat_template else None
 
 # %% ../nbs/06_models.ipynb #0f29daf3
 class AdapterMismatch(UserError):

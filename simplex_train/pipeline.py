@@ -12,7 +12,7 @@ from .core import git_commit, log, package_dir, package_versions, redact_secrets
 from .data import prepare_data, source_files
 from .device import process_rank, set_seed
 from .gate import gate_run
-from .models import load_tokenizer, local_model_path
+from .models import prepare_tokenizer
 from .options import RunOptions, resolve_spec, run_command
 from .recipes import recipe_for
 from .report import write_report
@@ -55,8 +55,7 @@ def open_run(opts: RunOptions, spec: Specialist) -> RunDir:
 # %% ../nbs/11a_pipeline.ipynb #7b9cf0ec
 def stage_prepare(run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
     "Load, clean, format and split the data into `data/`."
-    needs_tokenizer = spec.data.drop_too_long or spec.prompt.chat_template
-    tok = load_tokenizer(local_model_path(spec.base_model)) if needs_tokenizer else None
+    tok = prepare_tokenizer(spec)
     m = prepare_data(spec, run, opts.data, opts.seed, tok, truncates=recipe_for(spec).truncates_input)
     update_manifest(run, data_hashes={n: s["sha256"] for n, s in m["splits"].items()})
     outputs = [run.split(n) for n in ("train", "val", "test")] + [run.data_manifest, run.data_card]

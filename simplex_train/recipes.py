@@ -12,14 +12,14 @@ from typing import Callable
 from .config import RECIPE_NAMES, Specialist
 from .core import UserError, read_json, read_jsonl, write_json
 from .deploy import acceptance_check, deploy_check, promote
-from .device import model_dtype, process_rank, select_backend, set_seed
+from .device import process_rank, select_backend, set_seed
 from .dpo import reward_metrics, train_dpo
 from .evaluate import evaluate_split
 from .export import merge_adapter, verify_exports
 from .gguf import export_gguf
 from .heads import (head_baseline_stage, head_evaluate_stage, head_train_stage, load_merged_head,
                                  load_trained_head, merge_head)  # fmt: skip
-from .models import load_adapted, load_adapter_weights, load_model, load_tokenizer, local_model_path
+from .models import load_adapter_weights, load_run_model, load_tokenizer, run_model_path
 from .rehearsal import rehearsal_counts, rehearsal_for
 from .runs import RunDir, update_manifest
 from .sft import train_sft
@@ -77,9 +77,8 @@ def _model_info(spec: Specialist, path: str, adapter: str | None = None) -> dict
 
 def lm_baseline(run: RunDir, spec: Specialist, opts) -> dict:
     "Evaluate the starting model on the test split: the base model, or base + `init_adapter`."
-    path = local_model_path(spec.base_model)
-    dtype = model_dtype(spec.train.precision)
-    model = load_adapted(path, opts.init_adapter, dtype=dtype) if opts.init_adapter else load_model(path, dtype)
+    path = run_model_path(spec)
+    model = load_run_model(spec, opts.init_adapter)
     rows = read_jsonl(run.split("test"))
     info = _model_info(spec, path, opts.init_adapter)
     rec = evaluate_split(model, load_tokenizer(path), spec, rows, run, "baseline", model_info=info)
@@ -92,7 +91,7 @@ def lm_train(run: RunDir, spec: Specialist, opts, fit=train_sft) -> dict:
     if process_rank() == 0:
         update_manifest(run, backend=backend)
     set_seed(spec.train.seed, spec.train.deterministic)
-    model, tok = load_for_training(local_model_path(spec.base_model), spec, backend)
+    model, tok = load_for_training(run_model_path(spec), spec, backend)
     if opts.init_adapter:
         load_adapter_weights(model, opts.init_adapter)  # a chain: this stage trains on from the previous one
     train_rows = read_jsonl(run.split("train"))
@@ -107,19 +106,18 @@ def lm_train(run: RunDir, spec: Specialist, opts, fit=train_sft) -> dict:
 
 def _with_rewards(run: RunDir, spec: Specialist, opts, model, rec: dict) -> dict:
     "A DPO run's test metrics with the reward accuracy and margin against the model it started from."
-    path = local_model_path(spec.base_model)
-    dtype = model_dtype(spec.train.precision)
-    start = load_adapted(path, opts.init_adapter, dtype=dtype) if opts.init_adapter else load_model(path, dtype)
+    start = load_run_model(spec, opts.init_adapter)
     reference = start if spec.dpo.reference == "start" else model
-    rec["metrics"] |= reward_metrics(model, reference, load_tokenizer(path), spec, read_jsonl(run.split("test")))
+    rows = read_jsonl(run.split("test"))
+    rec["metrics"] |= reward_metrics(model, reference, load_tokenizer(run_model_path(spec)), spec, rows)
     write_json(run.metrics_file("finetuned"), rec)
     return rec
 
 
 def lm_evaluate(run: RunDir, spec: Specialist, opts, rewards: bool = False) -> dict:
     "Evaluate base + the trained adapter on the test split (with the DPO rewards when `rewards`)."
-    path = local_model_path(spec.base_model)
-    model = load_adapted(path, run.adapter, dtype=model_dtype(spec.train.precision))
+    path = run_model_path(spec)
+    model = load_run_model(spec, run.adapter)
     fit_rows = read_jsonl(run.split("val")) if spec.task.stated_confidence else None
     rec = evaluate_split(model, load_tokenizer(str(run.adapter)), spec, read_jsonl(run.split("test")), run, "finetuned",
                          model_info=_model_info(spec, path, str(run.adapter)), fit_rows=fit_rows)  # fmt: skip
@@ -133,7 +131,7 @@ def lm_evaluate(run: RunDir, spec: Specialist, opts, rewards: bool = False) -> d
 
 def lm_export(run: RunDir, spec: Specialist, opts) -> dict:
     "Merge the adapter, re-check the reloaded exports, and write the GGUF files and Modelfile."
-    path = local_model_path(spec.base_model)
+    path = run_model_path(spec)
     merge_adapter(path, run.adapter, run.merged)
     out = {"outputs": [run.merged_config, run.export_check], **verify_exports(run, spec, path)}
     if opts.gguf:
@@ -175,7 +173,7 @@ def head_evaluate(run: RunDir, spec: Specialist, opts) -> dict:
 
 def head_export(run: RunDir, spec: Specialist, opts) -> dict:
     "Merge the LoRA body and save the head beside it."
-    path = local_model_path(spec.base_model)
+    path = run_model_path(spec)
     return {"outputs": [run.merged_config, run.export_check], "merged": merge_head(path, run, spec)}
 
 
@@ -185,7 +183,7 @@ def head_deploy(run: RunDir, spec: Specialist, opts) -> dict:
         model, tok = load_merged_head(run.merged, spec), load_tokenizer(str(run.merged))
     else:
         tok = load_tokenizer(str(run.adapter))
-        model = load_trained_head(local_model_path(spec.base_model), run.adapter, spec, tok)
+        model = load_trained_head(run_model_path(spec), run.adapter, spec, tok)
     check = acceptance_check(run, spec, model, tok, read_json(run.head))
     event = promote(run)
     return {"outputs": [run.deploy_check, run.promotion], "checks": check["checks"], "ok": check["ok"],

@@ -16,12 +16,11 @@ from .config import Specialist
 from .core import UserError, log, read_json, read_jsonl, write_json, write_jsonl
 from .data import mean_tier, prepare_data
 from .deploy import served_predictions
-from .device import model_dtype
 from .evaluate import compare_predictions, evaluate_split
 from .heads import (head_kind, head_outputs, head_predictions, load_merged_head, load_trained_head,
                                  predict_head)
 from .modelfile import served_context
-from .models import load_adapted, load_model, load_tokenizer, local_model_path
+from .models import load_model, load_run_model, load_tokenizer, prepare_tokenizer, run_dtype, run_model_path
 from .predict import predict_rows
 from .preferences import generate_pairs
 from .prompts import prompt_wrapper, render, template_fields
@@ -53,17 +52,11 @@ def _unlimited(spec: Specialist) -> Specialist:
     return Specialist.model_validate(data)
 
 
-def _tokenizer_for_prepare(spec: Specialist):
-    "What the prepare stage needs a tokenizer for: the length limit and the chat template."
-    needed = spec.data.drop_too_long or spec.prompt.chat_template
-    return load_tokenizer(local_model_path(spec.base_model)) if needed else None
-
-
 def evaluation_rows(run: RunDir, data: str, name: str, max_rows: int | None = None, seed: int = 42) -> list[dict]:
     "Prepare `data` with the run's specialist into evaluations/NAME; every split's rows, less those trained on."
     spec, ev = _unlimited(run_spec(run)), run.evaluation(name)
     ev.root.mkdir(parents=True, exist_ok=True)
-    manifest = prepare_data(spec, ev, data, seed, _tokenizer_for_prepare(spec), recipe_for(spec).truncates_input)
+    manifest = prepare_data(spec, ev, data, seed, prepare_tokenizer(spec), recipe_for(spec).truncates_input)
     rows = [r for split in ("train", "val", "test") for r in read_jsonl(ev.split(split))]
     trained = {r["prompt"] for r in read_jsonl(run.split("train"))}
     unseen = [r for r in rows if r["prompt"] not in trained]
@@ -77,9 +70,9 @@ def evaluation_rows(run: RunDir, data: str, name: str, max_rows: int | None = No
 # %% ../nbs/11e_trained.ipynb #771d4e45
 def _evaluate_model(run: RunDir, spec: Specialist, rows: list[dict], ev: RunDir, which: str) -> dict:
     "metrics/`which`.json in the evaluation folder `ev`: the base model ('baseline') or the fine-tuned one."
-    path, dtype = local_model_path(spec.base_model), model_dtype(spec.train.precision)
+    path = run_model_path(spec)
     adapter = str(run.adapter) if which == "finetuned" else _starting_adapter(run)
-    model = load_adapted(path, adapter, dtype=dtype) if adapter else load_model(path, dtype)
+    model = load_run_model(spec, adapter)
     info = {"base_model": spec.base_model, "path": path, "adapter": adapter}
     return evaluate_split(model, load_tokenizer(adapter or path), spec, rows, ev, which, ev.root.name, info)
 
@@ -137,9 +130,8 @@ def _load(run: RunDir, spec: Specialist, via: str):
     if via == "merged":
         if not run.merged_config.exists():
             raise UserError(f"{run.root} has no merged model: run it with --export-merged")
-        return load_model(str(run.merged), model_dtype(spec.train.precision)), load_tokenizer(str(run.merged))
-    path = local_model_path(spec.base_model)
-    return load_adapted(path, run.adapter, dtype=model_dtype(spec.train.precision)), load_tokenizer(str(run.adapter))
+        return load_model(str(run.merged), run_dtype(spec)), load_tokenizer(str(run.merged))
+    return load_run_model(spec, run.adapter), load_tokenizer(str(run.adapter))
 
 
 def _served(run: RunDir, spec: Specialist, rows: list[dict], tok) -> tuple[list, list]:
@@ -213,7 +205,7 @@ def _head_model(run: RunDir, spec: Specialist):
         head = read_json(run.merged / run.head.name)
         return load_merged_head(run.merged, spec), load_tokenizer(str(run.merged)), head
     tok = load_tokenizer(str(run.adapter))
-    return load_trained_head(local_model_path(spec.base_model), run.adapter, spec, tok), tok, read_json(run.head)
+    return load_trained_head(run_model_path(spec), run.adapter, spec, tok), tok, read_json(run.head)
 
 
 def _score_rows(spec: Specialist, model, tok, head: dict, rows: list[dict], texts: list[str]) -> list[dict]:

@@ -18,9 +18,9 @@ from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
 from .attention import PACKED_KEYS, row_boundaries, segment_attention
 from .config import Specialist
-from .device import detect_device, model_dtype
+from .device import detect_device
 from .loss import RESPONSE_KEYS, response_positions
-from .models import attach_lora, load_model, load_tokenizer, load_unsloth, trainable_parameters
+from .models import attach_lora, load_model, load_tokenizer, load_unsloth, run_dtype, trainable_parameters
 from .plots import plot_training
 from .runs import RunDir
 
@@ -223,13 +223,13 @@ def load_for_training(path: str, spec: Specialist, backend: str):
     if backend == "unsloth":
         return load_unsloth(path, spec.lora, spec.train.max_seq_len, spec.train.seed, load_in_4bit=q == "4bit")
     if q == "none":
-        return attach_lora(load_model(path, model_dtype(spec.train.precision, device)), spec.lora), load_tokenizer(path)
+        return attach_lora(load_model(path, run_dtype(spec, device)), spec.lora), load_tokenizer(path)
     bnb = (
         BitsAndBytesConfig(
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=model_dtype(spec.train.precision, device),
+            bnb_4bit_compute_dtype=run_dtype(spec, device),
         )
         if q == "4bit"
         else BitsAndBytesConfig(load_in_8bit=True)
