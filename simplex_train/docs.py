@@ -44,10 +44,22 @@ def _local_links(text: str, doc_host: str) -> str:
     return re.sub(re.escape(doc_host.rstrip("/")) + r"/([\w/.-]+)\.html", r"\1.md", text)
 
 # %% ../nbs/11c_docs.ipynb #acef18e8
+def _merged_streams(outputs: list[dict]) -> list[dict]:
+    "Consecutive writes to one stream as one output: papermill records each log line as its own."
+    merged = []
+    for out in outputs:
+        prev = merged[-1] if merged else {}
+        if out.get("output_type") == prev.get("output_type") == "stream" and out.get("name") == prev.get("name"):
+            merged[-1] = {**prev, "text": "".join(prev["text"]) + "".join(out["text"])}
+        else:
+            merged.append(out)
+    return merged
+
+
 def _outputs(cell: dict, doc_host: str) -> list[str]:
-    "A code cell's outputs as Markdown: rendered Markdown as is, text as a text block."
+    "A code cell's outputs as Markdown: rendered Markdown as is, text as a text block (one per run of a stream)."
     parts = []
-    for out in cell.get("outputs", []):
+    for out in _merged_streams(cell.get("outputs", [])):
         data = out.get("data", {})
         if "text/markdown" in data:
             parts.append(_local_links("".join(data["text/markdown"]), doc_host))

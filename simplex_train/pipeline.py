@@ -5,6 +5,7 @@
 # %% ../nbs/11a_pipeline.ipynb #dd26a3f7
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from .config import Specialist
@@ -20,6 +21,7 @@ from simplex_train.runs import (
     RunDir,
     StaleRun,
     acquire_lock,
+    can_resume,
     digest,
     holds_lock,
     load_manifest,
@@ -184,7 +186,18 @@ def run_one(name: str, run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
     if name not in planned_stages(opts):
         return {"skipped": "not planned with these options (baseline_only)"}
     inputs = stage_inputs(name, run, spec, opts)
+    if name == "train":
+        _fresh_checkpoints(run, inputs, opts.force)
     return run_stage(run, name, lambda: STAGES[name](run, spec, opts), force=opts.force, inputs=inputs)
+
+
+def _fresh_checkpoints(run: RunDir, inputs: dict, force: bool) -> None:
+    """Checkpoints are taken up only by the same training, interrupted: a run trained again (`--force`, new data, an
+    earlier stage re-run) would otherwise resume another training's optimizer state, or stop at once at its last step."""
+    will_train = force or stage_state(run, "train", inputs)[0] == "todo"
+    if will_train and run.checkpoints.exists() and not can_resume(run, "train", inputs):
+        log.info("stage train: the checkpoints there are another training's: starting afresh")
+        shutil.rmtree(run.checkpoints)
 
 
 def run_pipeline(opts: RunOptions, stages: list[str] | None = None) -> RunDir:

@@ -11,7 +11,7 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 
 from .config import Specialist
-from .core import atomic_write_text, read_json, read_jsonl
+from .core import atomic_write_text, figures, read_json, read_jsonl
 from .deploy import serving_recipes
 from .plots import plot_confusions, plot_training
 from .runs import RunDir, load_manifest
@@ -29,7 +29,8 @@ def _metrics_table(base: dict, ft: dict | None) -> list[str]:
     for k, v in base["metrics"].items():
         f = ft["metrics"].get(k) if ft else None
         fmt = (lambda x: f"{x:.4f}") if isinstance(v, float) else str
-        change = f"{f - v:+.4f}" if f is not None else "—"
+        counts = isinstance(v, int) and isinstance(f, int)   # parse failures: a count changes by a count
+        change = "—" if f is None else f"{f - v:+d}" if counts else f"{f - v:+.4f}"
         rows.append(f"| {k} | {fmt(v)} | {fmt(f) if f is not None else '—'} | {change} |")
     return rows
 
@@ -212,7 +213,7 @@ def _comparison_section(run: RunDir) -> list[str]:
 
 
 def _distribution_cell(dist: dict) -> str:
-    return str(dist) if len(dist) <= 8 else f"{len(dist)} classes"
+    return figures(dist) if len(dist) <= 8 else f"{len(dist)} classes"
 
 
 def _data_section(run: RunDir) -> list[str]:
@@ -224,12 +225,13 @@ def _data_section(run: RunDir) -> list[str]:
         f"| {n} | {s['rows']} | `{s['sha256'][:16]}` | {_distribution_cell(s['distribution'])} |"
         for n, s in data["splits"].items()
     ]
-    cleaning = "; ".join(f"{k}: {v['rows_in']} → {v['rows_out']} {v['dropped']}" for k, v in data["cleaning"].items())
+    dropped = lambda v: f" (dropped: {figures(v['dropped'])})" if v["dropped"] else ""
+    cleaning = "; ".join(f"{k}: {v['rows_in']} → {v['rows_out']}{dropped(v)}" for k, v in data["cleaning"].items())
     t = data["template"]
     return L + [
         "",
         f"Cleaning (rows in → out, dropped by reason): {cleaning}",
-        f"Leakage removed: {data['leakage_removed']}. Details: [data card]({run.relative(run.data_card)}). "
+        f"Leakage removed: {figures(data['leakage_removed'])}. Details: [data card]({run.relative(run.data_card)}). "
         f"Prompt template: `{t['prompt']!r}` → `{t['response']!r}`.",
         "",
     ]

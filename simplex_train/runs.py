@@ -17,7 +17,7 @@ from .core import (UserError, duration, log, now, read_json, redact_secrets, sha
 __all__ = ['RUN_ID', 'LOCK_ENV', 'new_run_id', 'NotARun', 'check_run_id', 'SpecialistDir', 'BatchDir', 'CampaignDir', 'FilterDir',
            'RunDir', 'load_manifest', 'update_manifest', 'RunLocked', 'acquire_lock', 'holds_lock', 'lock_token',
            'release_lock', 'StaleRun', 'digest', 'output_hashes', 'changed_inputs', 'stage_state', 'stage_done',
-           'stale_message', 'run_stage']
+           'stale_message', 'can_resume', 'run_stage']
 
 # %% ../nbs/00b_runs.ipynb #0cbeb8a4
 def new_run_id() -> str:
@@ -387,6 +387,13 @@ def _record(name: str, started: str, t0: float, **fields) -> dict:
     return {"started": started, "ended": now(), "seconds": seconds, "pid": os.getpid(), **fields}
 
 
+def can_resume(run: RunDir, name: str, inputs: dict | None) -> bool:
+    """Whether stage `name` may take up what its last try left (a trainer's checkpoints): that try did not finish, and
+    it had these same inputs. A finished stage run again (`--force`, changed data) starts afresh."""
+    st = load_manifest(run)["stages"].get(name) or {}
+    return st.get("status") in ("running", "interrupted", "failed") and st.get("inputs") == inputs
+
+
 def run_stage(run: RunDir, name: str, fn: Callable[[], dict], force: bool = False, inputs: dict | None = None) -> dict:
     """Run `fn` as stage `name` unless it is done and its `inputs` unchanged; a stale stage is refused unless `force`.
     `fn` returns {'outputs': [paths in the run], ...result}. Takes the run folder's lock (kept until `release_lock`)."""
@@ -399,12 +406,13 @@ def run_stage(run: RunDir, name: str, fn: Callable[[], dict], force: bool = Fals
         raise StaleRun(stale_message(run, name, why))
     started, t0 = now(), time.perf_counter()
     log.info("stage %s: started", name)
-    _set_stage(run, name, {"status": "running", "started": started, "pid": os.getpid()})
+    _set_stage(run, name, {"status": "running", "started": started, "pid": os.getpid(), "inputs": inputs})
     try:
         result = fn() or {}
     except BaseException as e:
         status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
-        _set_stage(run, name, _record(name, started, t0, status=status, error=f"{type(e).__name__}: {e}"[:2000]))
+        error = f"{type(e).__name__}: {e}"[:2000]
+        _set_stage(run, name, _record(name, started, t0, status=status, error=error, inputs=inputs))
         raise
     outputs = [run.relative(o) for o in result.pop("outputs", [])]
     record = _record(name, started, t0, status="done", outputs=outputs, output_hashes=output_hashes(run, outputs))
