@@ -14,17 +14,18 @@ from simplex_train.workbook import run_workbook
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "nbs" / "workbooks" / "examples" / "context_protocol_quick.ipynb"
-SIZE = {"max_test": 80, "max_val": 40, "gguf": False}   # the main job with half its test rows and no GGUF
-TITLE = """# Example: a short context-protocol run, executed
+SIZE = {"gguf": False}   # the main job, without the GGUF export and its served check
+TITLE = """# Example: the context-protocol run, executed
 <!-- nbdev reads the next line: this page is a record, not a notebook test
 - skip_exec: true
 -->
 
 The workbook [Run a specialist](../run_specialist.md) as it ran headless on the embedded model (Gemma 3 270M), with
-every output kept: what a person sees after each stage. The specialist's own training (1,296 rows and 130 rehearsal
-rows, 90 steps) evaluated on {max_test} test rows, without the GGUF export: {took} on {cpu}. Smaller runs teach
-less or forget more: 800 rows and 90 steps reached exact match 0.90 but general-text perplexity +33 %, a REVIEW.
-Made by `python bench/executed_example.py`."""
+every output kept: what a person sees after each stage. The specialist's own run (1,296 training rows and 130
+rehearsal rows, 90 steps, 160 test rows) without the GGUF export and its served check: {took} on {cpu}. Smaller runs
+were tried for a quicker page and gated REVIEW: 800 rows forgot more (general-text perplexity +33 %), and 80 test rows
+leave 16 per case type, where one wrong answer moves a stratum by 6 points. Made by
+`python bench/executed_example.py`."""
 
 
 def _cpu() -> str:
@@ -56,7 +57,7 @@ def main() -> Path:
     took = f"{(time.perf_counter() - t0) / 60:.0f} minutes"
     nb = nbformat.read(run.notebook, as_version=4)
     title = next(c for c in nb.cells if c.cell_type == "markdown")
-    title.source = TITLE.format(took=took, cpu=_cpu(), **SIZE)
+    title.source = TITLE.format(took=took, cpu=_cpu())
     tidy(nb)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, OUT)

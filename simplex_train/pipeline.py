@@ -193,7 +193,7 @@ def run_one(name: str, run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
 
 def _fresh_checkpoints(run: RunDir, inputs: dict, force: bool) -> None:
     """Checkpoints are taken up only by the same training, interrupted: a run trained again (`--force`, new data, an
-    earlier stage re-run) would otherwise resume another training's optimizer state, or stop at once at its last step."""
+    earlier stage re-run) would otherwise resume another training's optimizer state, or stop at its last step."""
     will_train = force or stage_state(run, "train", inputs)[0] == "todo"
     if will_train and run.checkpoints.exists() and not can_resume(run, "train", inputs):
         log.info("stage train: the checkpoints there are another training's: starting afresh")
