@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from simplex_train.chain import load_chain, run_chain
-from simplex_train.core import read_json, read_jsonl, write_jsonl
-from simplex_train.options import RunOptions
-from simplex_train.pipeline import run_pipeline
+from simplex_train.core import read_json, read_jsonl, write_json, write_jsonl
+from simplex_train.options import RunOptions, resolve_spec
+from simplex_train.pipeline import run_pipeline, stage_inputs
+from simplex_train.runs import load_manifest
 
 STAGE = """name: {name}
 task: {{type: preference}}
@@ -77,12 +78,18 @@ def test_killed_dpo_run_resumes(chain_run, tiny_model):
     tmp, _ = chain_run
     spec = _write(tmp, tiny_model, "tiny_dpo_alone", "dpo")
     opts = dict(specialist=str(spec), runs_root=str(tmp / "runs"), run_id="k1", gguf=False, export_merged=False)
-    run_pipeline(RunOptions(**opts, max_steps=10), ["prepare", "baseline", "train"])   # "killed" after step 10
+    run = run_pipeline(RunOptions(**opts, max_steps=10), ["prepare", "baseline", "train"])   # stopped after step 10
     reference = (tmp / "runs/tiny_dpo_alone/k1/data/reference_logps.json").stat().st_mtime
-    run = run_pipeline(RunOptions(**opts, force=True), ["train"])
+    full = RunOptions(**opts)
+    manifest = load_manifest(run)   # what a kill after step 10 leaves: the stage interrupted, with the full run's inputs
+    manifest["stages"]["train"] = {"status": "interrupted", "inputs": stage_inputs("train", run, resolve_spec(full), full)}
+    write_json(run.manifest, manifest)
+    run = run_pipeline(full, ["train"])
     meta = read_json(run.training_metadata)
     assert meta["resumed_from"].endswith("checkpoint-10") and meta["steps"] > 10
     assert run.reference_logps.stat().st_mtime == reference   # not computed again
+    again = run_pipeline(RunOptions(**opts, max_steps=12, force=True), ["train"])   # trained again: from step 0
+    assert read_json(again.training_metadata)["resumed_from"] is None
 
 
 def test_trl_pairs_file_is_read(tmp_path, tiny_model):
