@@ -9,7 +9,7 @@ import argparse, shutil, subprocess, sys, tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = {"executed_example": ("workbooks/examples/context_protocol_quick.html", 9000),
+PAGES = {"executed_example": ("workbooks/examples/context_protocol_quick.html", 13000),
          "workbook": ("workbooks/run_specialist.html", 2600),
          "docs_home": ("index.html", 2400),
          "module_page": ("gate.html", 1800)}

@@ -11,7 +11,7 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 
 from .config import Specialist
-from .core import atomic_write_text, figures, read_json, read_jsonl
+from .core import atomic_write_text, figures, number, read_json, read_jsonl
 from .deploy import serving_recipes
 from .plots import plot_confusions, plot_training
 from .runs import RunDir, load_manifest
@@ -285,7 +285,7 @@ def _training_section(run: RunDir) -> list[str]:
             f"{meta['steps']} steps ({meta['epochs']:.2f} epochs) on {meta['train_rows']} rows in "
             f"{meta['seconds']} s ({meta['tokens_per_second']} tokens/s), backend **{meta['backend']}** on "
             f"**{meta['device']}**; {meta['trainable_params']:,} trainable of {meta['total_params']:,} parameters; "
-            f"best validation loss {meta['best_eval_loss']} at `{Path(meta['best_checkpoint'] or '-').name}`.",
+            f"best validation loss {number(meta['best_eval_loss'])} at `{Path(meta['best_checkpoint'] or '-').name}`.",
             "",
         ] + _rehearsal_lines(run) + (_dpo_lines(run, meta, hist) if meta.get("method") == "dpo" else [])
     if hist:

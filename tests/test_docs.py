@@ -113,6 +113,8 @@ def test_executed_example_renders_in_headless_chromium(site, tmp_path):
     html = (site / page).read_text()
     assert "data:image/png;base64," in html and "Predictions beside their references" in html   # outputs kept
     decision = re.search(r'<b style="font-size:1.4em">(DEPLOY|REVIEW|FAIL)</b>', html).group(1)   # the gate banner
+    assert decision == "DEPLOY" and "| asked (end) | answer | expected |" not in html   # a run worth showing; tables
+    assert "Output()" not in html and "0%|" not in html                                  # no widget placeholder
     if not shots.chromium():
         pytest.skip("no headless Chromium (apt-get install chromium-headless-shell)")
     import matplotlib.image

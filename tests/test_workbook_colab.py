@@ -137,7 +137,7 @@ def test_the_workbook_installs_simplex_train_and_runs_in_a_fresh_venv(tmp_path, 
     shown = [o for o in report_cell["outputs"] if "text/markdown" in o.get("data", {})]
     assert len(shown) == 1 and "context_protocol" in "".join(shown[0]["data"]["text/markdown"])
     # then the model is asked (three test rows, each with its answer) and the files to keep are listed
-    asked = next(c for c in nb["cells"] if "show_answers(run)" in "".join(c["source"]))
+    asked = next(c for c in nb["cells"] if "show_answers(run);" in "".join(c["source"]))
     answers = "".join("".join(o.get("data", {}).get("text/markdown", "")) for o in asked["outputs"])
     assert answers.count("\n| ") == 3 and "| asked (end) | answer | expected |" in answers, answers
     saved = "".join("".join(o.get("text", [])) for o in nb["cells"][-1]["outputs"])
