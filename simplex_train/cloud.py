@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from transformers import AutoConfig, AutoModelForCausalLM
 
 from .config import Specialist, load_specialist
-from .core import UserError, atomic_write_text, package_dir, read_json, read_jsonl, write_json
+from .core import UserError, atomic_write_text, first_line, package_dir, read_json, read_jsonl, write_json
 from .data import prepare_data
 from .models import load_tokenizer, run_model_path
 from .prompts import encode_example
@@ -339,7 +339,7 @@ def make_plan(targets: list[str], instances: list[Instance], table: InstanceTabl
         try:
             workloads.append(workload_of(t))
         except (UserError, OSError) as e:
-            skipped[t] = str(e).splitlines()[0]
+            skipped[t] = first_line(e)
     if not workloads:
         raise UserError("nothing could be planned: " + "; ".join(f"{name}: {why}" for name, why in skipped.items()))
     tasks, jobs = _specs(workloads, instances, table, spot, bucket, role, run_id)

@@ -14,10 +14,10 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['HEADLESS_ENV', 'log', 'TRACKED_PACKAGES', 'SECRETS', 'in_notebook', 'live_display', 'ProgressHandler', 'get_logger',
-           'duration', 'number', 'figures', 'with_progress', 'UserError', 'user_error_names', 'current_umask',
-           'atomic_write_bytes', 'atomic_write_text', 'write_json', 'read_json', 'write_jsonl', 'read_jsonl',
-           'read_appended', 'atomic_dir', 'sha256_bytes', 'sha256_file', 'hash_rows', 'package_versions', 'package_dir',
-           'git_commit', 'now', 'redact_secrets']
+           'duration', 'first_line', 'number', 'figures', 'with_progress', 'UserError', 'user_error_names',
+           'current_umask', 'atomic_write_bytes', 'atomic_write_text', 'write_json', 'read_json', 'write_jsonl',
+           'read_jsonl', 'read_appended', 'atomic_dir', 'sha256_bytes', 'sha256_file', 'hash_rows', 'package_versions',
+           'package_dir', 'git_commit', 'now', 'redact_secrets']
 
 # %% ../nbs/00_core.ipynb #e85a608a
 def in_notebook() -> bool:
@@ -66,6 +66,11 @@ def duration(seconds: float) -> str:
     "Seconds as `1h02m`, `4m05s` or `12s`."
     s = int(round(seconds))
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+def first_line(error: Exception) -> str:
+    "An error's first line (its type's name when it says nothing): what a one-line message quotes of a library's error."
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def number(value, digits: int = 4) -> str:

@@ -19,7 +19,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging as transformers_logging
 
 from .config import LoraConfig, Specialist
-from .core import UserError
+from .core import UserError, first_line
 from .device import default_dtype, detect_device, model_dtype
 
 # PEFT reads `model.is_gradient_checkpointing`, which transformers 5.2x deprecated: a warning per LoRA wrap, nothing
@@ -144,10 +144,6 @@ def local_model_path(ref: str | ModelRef) -> str:
     return str(out)
 
 # %% ../nbs/06_models.ipynb #ba4705df
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
-
-
 @contextmanager
 def readable_model(path):
     "Turn a model or adapter that cannot be read (a hub id offline, a damaged or cut file) into one clear error."
@@ -157,7 +153,7 @@ def readable_model(path):
         if isinstance(e, UserError):
             raise
         raise ModelNotFound(
-            f"{path}: cannot be loaded ({_first_line(e)}): without the internet a hub id must already be in the "
+            f"{path}: cannot be loaded ({first_line(e)}): without the internet a hub id must already be in the "
             "local cache; a damaged or cut file must be restored, or the run trained again"
         ) from None
 

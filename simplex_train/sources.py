@@ -9,7 +9,7 @@ import csv, datetime, decimal, functools, gzip, io, json, os, re
 from pathlib import Path
 from typing import Iterable
 
-from .core import UserError
+from .core import UserError, first_line
 
 # %% auto #0
 __all__ = ['FORMATS', 'NO_ENTITIES', 'UNANSWERABLE', 'ASSISTANT', 'ROLES', 'DataError', 'named_errors', 'detect_format',
@@ -495,10 +495,6 @@ def _plain(v):
     return v
 
 
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
-
-
 def read_sql(query: str, dsn: str, dsn_env: str = "the DSN") -> list[dict]:
     "Rows of a read-only SQL query, each with `_source` = 'sql:N'."
     import psycopg  # optional: only PostgreSQL sources need it
@@ -506,14 +502,14 @@ def read_sql(query: str, dsn: str, dsn_env: str = "the DSN") -> list[dict]:
     try:
         conn = psycopg.connect(dsn, connect_timeout=10)
     except psycopg.Error as e:
-        why = f"cannot connect with {dsn_env}: {_first_line(e)}: check the DSN it holds"
+        why = f"cannot connect with {dsn_env}: {first_line(e)}: check the DSN it holds"
         raise DataError("sql", 0, None, why) from None
     with conn, conn.cursor() as cur:
         conn.read_only = True
         try:
             cur.execute(query)
         except psycopg.Error as e:
-            raise DataError("sql", 0, "sql_query", f"the query failed: {_first_line(e)}") from None
+            raise DataError("sql", 0, "sql_query", f"the query failed: {first_line(e)}") from None
         names = [c.name for c in cur.description]
         rows = [
             {**{k: _plain(v) for k, v in zip(names, rec)}, "_source": f"sql:{i}"}
