@@ -6,9 +6,9 @@
 import argparse, json, platform, os, time
 from pathlib import Path
 
-from simplex_train.core import read_json
-from simplex_train.options import RunOptions
-from simplex_train.pipeline import run_pipeline
+from simplex_train.base.core import read_json
+from simplex_train.workflow.options import RunOptions
+from simplex_train.workflow.pipeline import run_pipeline
 
 DEFAULT = ["sentiment", "ag_news", "intent", "ner", "sql", "faq", "summarization", "code_humaneval"]
 CAPS = {"sentiment": None, "intent": 100, "code_humaneval": 40}   # SST-2 dev whole; 77-way scoring and 256-token code generation are costly on 2 cores

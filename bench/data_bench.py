@@ -35,10 +35,10 @@ def generate(path: Path, n: int, seed: int = 0):
 
 
 def run_case(name: str, path: str, text: str) -> dict:
-    from simplex_train.config import parse_specialist
-    from simplex_train.runs import RunDir
-    from simplex_train.data import prepare_data
-    from simplex_train.models import load_tokenizer, local_model_path
+    from simplex_train.base.config import parse_specialist
+    from simplex_train.base.runs import RunDir
+    from simplex_train.inputs.data import prepare_data
+    from simplex_train.modeling.models import load_tokenizer, local_model_path
     tok = load_tokenizer(local_model_path("embedded"))
     spec = parse_specialist(SPEC.format(name=name, path=path, text=text))
     with tempfile.TemporaryDirectory() as d:

@@ -8,12 +8,12 @@ RUN_DIR must hold a finished run with a merged model (e.g. `simplex-train run se
 import argparse, json, os, platform, time
 from pathlib import Path
 
-from simplex_train.config import apply_overrides, load_specialist
-from simplex_train.runs import RunDir
-from simplex_train.core import read_json
-from simplex_train.deploy import deploy_check
-from simplex_train.gguf import export_gguf
-from simplex_train.models import local_model_path
+from simplex_train.base.config import apply_overrides, load_specialist
+from simplex_train.base.runs import RunDir
+from simplex_train.base.core import read_json
+from simplex_train.shipping.deploy import deploy_check
+from simplex_train.shipping.gguf import export_gguf
+from simplex_train.modeling.models import local_model_path
 
 
 def main():

@@ -13,9 +13,9 @@ HERE = Path(__file__).resolve()
 
 def pairs_for_bench(n: int) -> tuple[str, list[dict]]:
     "Prepared preference rows {prompt, response, rejected}: HH-RLHF when present, else context-protocol pairs."
-    from simplex_train.core import read_jsonl
-    from simplex_train.options import RunOptions
-    from simplex_train.pipeline import run_pipeline
+    from simplex_train.base.core import read_jsonl
+    from simplex_train.workflow.options import RunOptions
+    from simplex_train.workflow.pipeline import run_pipeline
     name = "harmless_dpo" if os.environ.get("SIMPLEX_SHARED_DATA") else "context_protocol"
     run = run_pipeline(RunOptions(specialist=name, runs_root="/tmp/dpo_bench", run_id=f"data-{name}", max_train=n,
                                   gguf=False, force=True), ["prepare"])
@@ -28,10 +28,10 @@ def pairs_for_bench(n: int) -> tuple[str, list[dict]]:
 def worker(kind: str, rows_file: str, batch: int) -> dict:
     import torch
     from datasets import Dataset
-    from simplex_train.config import apply_overrides, load_specialist
-    from simplex_train.core import read_jsonl
-    from simplex_train.device import set_seed
-    from simplex_train.models import load_tokenizer, local_model_path, peft_lora_config
+    from simplex_train.base.config import apply_overrides, load_specialist
+    from simplex_train.base.core import read_jsonl
+    from simplex_train.base.device import set_seed
+    from simplex_train.modeling.models import load_tokenizer, local_model_path, peft_lora_config
     torch.set_num_threads(os.cpu_count())
     rows = read_jsonl(rows_file)
     steps = len(rows) // batch
@@ -54,9 +54,9 @@ def worker(kind: str, rows_file: str, batch: int) -> dict:
         t = time.perf_counter()
         trainer.train()
     else:
-        from simplex_train.dpo import dpo_trainer, encode_pair, pair_dataset, reference_logps
-        from simplex_train.attention import segment_attention
-        from simplex_train.training import load_for_training
+        from simplex_train.learning.dpo import dpo_trainer, encode_pair, pair_dataset, reference_logps
+        from simplex_train.modeling.attention import segment_attention
+        from simplex_train.learning.training import load_for_training
         model, _ = load_for_training(path, spec, "peft")     # the pipeline's loader: the run's dtype, LoRA attached
         pairs = [encode_pair(tok, r, spec.train.max_seq_len) for r in rows]
         t = time.perf_counter()
@@ -94,7 +94,7 @@ def main():
     if a.worker:
         print(json.dumps(worker(a.worker, a.rows_file, a.batch)))
         return
-    from simplex_train.core import write_jsonl
+    from simplex_train.base.core import write_jsonl
     name, rows = pairs_for_bench(a.pairs)
     rows_file = "/tmp/dpo_bench/pairs.jsonl"
     write_jsonl(rows_file, rows)

@@ -8,16 +8,16 @@ SFT run's test split with a paired bootstrap. Usage:
 import argparse, json, platform, os, time
 from pathlib import Path
 
-from simplex_train.config import apply_overrides
-from simplex_train.core import read_jsonl, write_json
-from simplex_train.device import model_dtype, set_seed
-from simplex_train.dpo import train_dpo
-from simplex_train.evaluate import evaluate_split
-from simplex_train.metrics import bootstrap_delta
-from simplex_train.models import load_adapted, load_adapter_weights, load_tokenizer, local_model_path
-from simplex_train.runs import RunDir
-from simplex_train.trained import pairs_from_run, run_spec
-from simplex_train.training import load_for_training
+from simplex_train.base.config import apply_overrides
+from simplex_train.base.core import read_jsonl, write_json
+from simplex_train.base.device import model_dtype, set_seed
+from simplex_train.learning.dpo import train_dpo
+from simplex_train.evaluation.evaluate import evaluate_split
+from simplex_train.measures.metrics import bootstrap_delta
+from simplex_train.modeling.models import load_adapted, load_adapter_weights, load_tokenizer, local_model_path
+from simplex_train.base.runs import RunDir
+from simplex_train.workflow.trained import pairs_from_run, run_spec
+from simplex_train.learning.training import load_for_training
 
 HERE = Path(__file__).resolve()
 

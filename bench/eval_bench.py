@@ -10,15 +10,15 @@ from pathlib import Path
 
 import torch
 
-from simplex_train.config import apply_overrides, load_specialist
-from simplex_train.runs import RunDir
-from simplex_train.core import read_jsonl
-from simplex_train.device import set_seed
-from simplex_train.data import prepare_data
-from simplex_train.tasks import compute_metrics
-from simplex_train.predict import predict_rows
-from simplex_train.models import load_model, load_tokenizer, local_model_path
-from simplex_train.device import model_dtype
+from simplex_train.base.config import apply_overrides, load_specialist
+from simplex_train.base.runs import RunDir
+from simplex_train.base.core import read_jsonl
+from simplex_train.base.device import set_seed
+from simplex_train.inputs.data import prepare_data
+from simplex_train.labels.tasks import compute_metrics
+from simplex_train.modeling.predict import predict_rows
+from simplex_train.modeling.models import load_model, load_tokenizer, local_model_path
+from simplex_train.base.device import model_dtype
 
 GENERATE = {"eval.method": "generate", "eval.max_new_tokens": 3, "eval.stop": ["\n"]}
 

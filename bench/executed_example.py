@@ -9,8 +9,8 @@ from pathlib import Path
 
 import nbformat
 
-from simplex_train.options import RunOptions
-from simplex_train.workbook import run_workbook
+from simplex_train.workflow.options import RunOptions
+from simplex_train.workflow.workbook import run_workbook
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "nbs" / "workbooks" / "examples" / "context_protocol_quick.ipynb"

@@ -8,8 +8,8 @@ give the same hash, another seed another one), and the rows per case type. Usage
 import argparse, collections, json, platform, statistics, time
 from pathlib import Path
 
-from simplex_train.core import hash_rows
-from simplex_train.generators import generate
+from simplex_train.base.core import hash_rows
+from simplex_train.inputs.generators import generate
 
 STAGES = ["context_protocol", "confidence_calibration", "belief_revision"]
 

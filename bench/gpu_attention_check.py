@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from simplex_train import attention as A
-from simplex_train.loss import ChunkedLogProbFunction, token_logps
+from simplex_train.modeling import attention as A
+from simplex_train.modeling.loss import ChunkedLogProbFunction, token_logps
 
 
 class Layer(torch.nn.Module):
@@ -136,7 +136,7 @@ def sync_count(device, dtype):
         return "skipped: CUDA only"
     from peft import LoraConfig, get_peft_model
     from transformers import Qwen2Config, Qwen2ForCausalLM
-    from simplex_train.loss import response_positions, sliced_causal_lm_loss
+    from simplex_train.modeling.loss import response_positions, sliced_causal_lm_loss
     cfg = Qwen2Config(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=4,
                       num_attention_heads=14, num_key_value_heads=2, attn_implementation="sdpa")
     model = get_peft_model(Qwen2ForCausalLM(cfg).to(device, dtype), LoraConfig(r=16, target_modules=["q_proj", "v_proj"]))

@@ -5,7 +5,7 @@ LoRA, batch, learning rate and beta; each trainer in its own process, so peak me
 
 It also checks that a padding-free batch (rows packed into one sequence, as our trainer feeds them) gives each row
 the log-probability it gets alone, per backend: the largest difference per answer token, with and without
-our segment attention (`simplex_train.dpo.packing_gap`). A backend that lets packed rows attend to
+our segment attention (`simplex_train.learning.dpo.packing_gap`). A backend that lets packed rows attend to
 each other shows a large difference.
 
     python bench/gpu_dpo_bench.py [--arch qwen2.5-0.5b] [--pairs 256] [--batch 8] [--out FILE]
@@ -29,7 +29,7 @@ def synthetic_pairs(n: int, seed: int = 0) -> list[dict]:
 
 
 def _spec(cfg: dict):
-    from simplex_train.config import apply_overrides, load_specialist
+    from simplex_train.base.config import apply_overrides, load_specialist
     steps = cfg["pairs"] // cfg["batch"]
     return apply_overrides(load_specialist("harmless_dpo"), {
         "train.batch_size": cfg["batch"], "train.grad_accum": 1, "train.max_steps": steps, "train.eval_steps": steps,
@@ -40,8 +40,8 @@ def _spec(cfg: dict):
 def packing_gap(model, pairs: list[dict], segment: bool) -> float:
     "The library's packed-vs-alone check (nats per answer token), with or without our packed-row attention."
     from contextlib import nullcontext
-    from simplex_train.attention import segment_attention
-    from simplex_train.dpo import packing_gap as gap
+    from simplex_train.modeling.attention import segment_attention
+    from simplex_train.learning.dpo import packing_gap as gap
     with segment_attention(model) if segment else nullcontext():
         return round(gap(model, pairs), 4)
 
@@ -53,9 +53,9 @@ def worker(cfg: dict) -> dict:
     if kind == "dpo-unsloth":
         from unsloth import FastLanguageModel, PatchDPOTrainer  # it patches TRL on import, so it goes first
         PatchDPOTrainer()
-    from simplex_train.core import read_jsonl
-    from simplex_train.device import set_seed
-    from simplex_train.models import load_tokenizer, peft_lora_config
+    from simplex_train.base.core import read_jsonl
+    from simplex_train.base.device import set_seed
+    from simplex_train.modeling.models import load_tokenizer, peft_lora_config
     rows, spec = read_jsonl(cfg["rows_file"]), _spec(cfg)
     steps, extra = cfg["pairs"] // cfg["batch"], {}
     set_seed(0)
@@ -82,9 +82,9 @@ def worker(cfg: dict) -> dict:
         reference_s = 0.0
     else:
         from contextlib import nullcontext
-        from simplex_train.dpo import dpo_trainer, encode_pair, pair_dataset, reference_logps
-        from simplex_train.attention import segment_attention
-        from simplex_train.training import load_for_training
+        from simplex_train.learning.dpo import dpo_trainer, encode_pair, pair_dataset, reference_logps
+        from simplex_train.modeling.attention import segment_attention
+        from simplex_train.learning.training import load_for_training
         backend = "unsloth" if kind == "dpo-ours-unsloth" else "peft"
         model, tok = load_for_training(path, spec, backend)
         pairs = [encode_pair(tok, r, spec.train.max_seq_len) for r in rows]
@@ -122,7 +122,7 @@ def main():
     if a.worker:
         print("RESULT " + json.dumps(worker(json.loads(a.worker))), flush=True); return
     import importlib.util
-    from simplex_train.core import write_jsonl
+    from simplex_train.base.core import write_jsonl
     have_unsloth = importlib.util.find_spec("unsloth") is not None and a.device == "cuda"
     trainers = [t for t in a.trainers.split(",") if have_unsloth or "unsloth" not in t]
     model_dir = build_model_dir(a.arch, Path(f"/tmp/gpu_train_bench/model-{a.arch}"))

@@ -36,7 +36,7 @@ def build_model_dir(arch: str, out: Path) -> Path:
     "A random-weight Qwen2 model (bf16) and a small tokenizer saved to `out`."
     import torch
     from transformers import Gemma3ForCausalLM, Gemma3TextConfig, Qwen2Config, Qwen2ForCausalLM
-    from simplex_train.tiny import tiny_tokenizer
+    from simplex_train.base.tiny import tiny_tokenizer
     if (out / "config.json").exists(): return out
     tok = tiny_tokenizer()
     ids = dict(pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
@@ -141,10 +141,10 @@ def worker(cfg: dict) -> dict:
         ctx, attention = None, "transformers' " + str(model.config._attn_implementation)
     else:
         from contextlib import nullcontext
-        from simplex_train.attention import segment_attention
-        from simplex_train.config import apply_overrides, load_specialist
-        from simplex_train.sft import sliced_trainer
-        from simplex_train.training import load_for_training
+        from simplex_train.modeling.attention import segment_attention
+        from simplex_train.base.config import apply_overrides, load_specialist
+        from simplex_train.learning.sft import sliced_trainer
+        from simplex_train.learning.training import load_for_training
         backend = "unsloth" if kind == "ours-unsloth" else "peft"
         spec = apply_overrides(load_specialist("context_protocol"), {
             "train.batch_size": cfg["batch"], "train.grad_accum": 1, "train.max_steps": cfg["steps"], "train.learning_rate": 2e-4,

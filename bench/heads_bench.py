@@ -23,10 +23,10 @@ Results are merged into bench/heads_results.json (one entry per part), with the 
 import argparse, json, sys, time
 from pathlib import Path
 
-from simplex_train.core import read_json, write_json
-from simplex_train.device import describe_machine
-from simplex_train.options import RunOptions
-from simplex_train.pipeline import run_pipeline
+from simplex_train.base.core import read_json, write_json
+from simplex_train.base.device import describe_machine
+from simplex_train.workflow.options import RunOptions
+from simplex_train.workflow.pipeline import run_pipeline
 
 OUT = Path(__file__).with_name("heads_results.json")
 
@@ -98,9 +98,9 @@ def _mean_predictor(train: list[dict], test: list[dict], dims: list[str]) -> dic
 
 def ellipse_json(args) -> dict:
     "The generative JSON scorer and the training mean on the essay_scorer's own split (same rows, same window)."
-    from simplex_train.config import load_specialist
-    from simplex_train.core import read_jsonl, write_jsonl
-    from simplex_train.models import load_tokenizer, local_model_path
+    from simplex_train.base.config import load_specialist
+    from simplex_train.base.core import read_jsonl, write_jsonl
+    from simplex_train.modeling.models import load_tokenizer, local_model_path
 
     head = load_specialist("essay_scorer")
     dims = head.task.dimensions

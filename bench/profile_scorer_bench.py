@@ -16,10 +16,10 @@ Results are merged into bench/profile_scorer_results.json (one entry per `--key`
 import argparse, json, os, random, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
-from simplex_train.core import read_json, write_json, write_jsonl
-from simplex_train.device import describe_machine
-from simplex_train.options import RunOptions
-from simplex_train.pipeline import run_pipeline
+from simplex_train.base.core import read_json, write_json, write_jsonl
+from simplex_train.base.device import describe_machine
+from simplex_train.workflow.options import RunOptions
+from simplex_train.workflow.pipeline import run_pipeline
 
 OUT = Path(__file__).with_name("profile_scorer_results.json")
 ROLES = {"machine-learning engineer": 1.0, "data scientist": 0.9, "data engineer": 0.75, "backend developer": 0.5,

@@ -30,8 +30,8 @@ def screenshot(page: Path, out: Path, height: int, width: int = 1280) -> Path:
 
 def batch_summary(folder: Path) -> Path:
     "A batch of two quick runs on a tiny model, one of them failing: its summary.html, whose report links must work."
-    from simplex_train.batch import run_batch
-    from simplex_train.tiny import tiny_model_dir
+    from simplex_train.workflow.batch import run_batch
+    from simplex_train.base.tiny import tiny_model_dir
 
     quick = {"base_model": tiny_model_dir(folder / "tiny"), "max_train": 8, "max_test": 4, "max_val": 4,
              "max_steps": 1, "gguf": False, "export_merged": False}

@@ -13,9 +13,9 @@ HERE = Path(__file__).resolve()
 
 
 def rows_for_bench(n: int, name: str | None) -> tuple[str, list[dict]]:
-    from simplex_train.core import read_jsonl
-    from simplex_train.options import RunOptions
-    from simplex_train.pipeline import run_pipeline
+    from simplex_train.base.core import read_jsonl
+    from simplex_train.workflow.options import RunOptions
+    from simplex_train.workflow.pipeline import run_pipeline
     name = name or ("sentiment" if os.environ.get("SIMPLEX_SHARED_DATA") else "context_protocol")
     run = run_pipeline(RunOptions(specialist=name, runs_root="/tmp/train_bench", run_id=f"data-{name}", max_train=n, gguf=False, force=True), ["prepare"])
     return name, read_jsonl(run.split("train"))[:n]
@@ -24,11 +24,11 @@ def rows_for_bench(n: int, name: str | None) -> tuple[str, list[dict]]:
 def worker(kind: str, name: str, rows_file: str, batch: int, quantization: str = "none") -> dict:
     import torch
     from datasets import Dataset
-    from simplex_train.config import apply_overrides, load_specialist
-    from simplex_train.core import read_jsonl
-    from simplex_train.device import set_seed
-    from simplex_train.models import load_tokenizer, local_model_path, peft_lora_config
-    from simplex_train.prompts import encode_example
+    from simplex_train.base.config import apply_overrides, load_specialist
+    from simplex_train.base.core import read_jsonl
+    from simplex_train.base.device import set_seed
+    from simplex_train.modeling.models import load_tokenizer, local_model_path, peft_lora_config
+    from simplex_train.inputs.prompts import encode_example
     torch.set_num_threads(os.cpu_count())
     rows = read_jsonl(rows_file)
     steps = len(rows) // batch
@@ -47,14 +47,14 @@ def worker(kind: str, name: str, rows_file: str, batch: int, quantization: str =
         trainer = SFTTrainer(model=path, args=args, train_dataset=ds, processing_class=tok,   # TRL loads it: float32
                              peft_config=peft_lora_config(spec.lora))
     else:
-        from simplex_train.sft import sft_dataset, sliced_trainer
-        from simplex_train.training import load_for_training
+        from simplex_train.learning.sft import sft_dataset, sliced_trainer
+        from simplex_train.learning.training import load_for_training
         model, _ = load_for_training(path, spec, "peft")     # the pipeline's loader: the run's dtype, LoRA attached
         trainer = sliced_trainer(model, tok, spec, Path(out_dir), sft_dataset(tok, rows, spec.train.max_seq_len))   # the pipeline's trainer
         args = trainer.args
     tokens = sum(len(encode_example(tok, r["prompt"], r["response"], spec.train.max_seq_len)["input_ids"]) for r in rows[: steps * batch])
     from contextlib import nullcontext
-    from simplex_train.attention import segment_attention
+    from simplex_train.modeling.attention import segment_attention
     t = time.perf_counter()
     with segment_attention(trainer.model) if kind == "ours" else nullcontext():   # as train_sft does
         trainer.train()
@@ -94,8 +94,8 @@ def unsloth_worker(cfg: dict) -> dict:
 
 
 def run_unsloth(python: str, rows_file: str, name: str, batch: int) -> dict:
-    from simplex_train.config import load_specialist
-    from simplex_train.models import local_model_path
+    from simplex_train.base.config import load_specialist
+    from simplex_train.modeling.models import local_model_path
     spec = load_specialist(name)
     cfg = {"rows_file": rows_file, "batch": batch, "model": local_model_path("embedded"), "max_seq_len": spec.train.max_seq_len,
            "r": spec.lora.r, "alpha": spec.lora.alpha,   # the config sets both from complexity when the YAML omits them
@@ -150,7 +150,7 @@ def main():
         print("RESULT " + json.dumps(unsloth_worker(json.loads(a.unsloth_worker))), flush=True); return
     if a.worker:
         print("RESULT " + json.dumps(worker(a.worker, a.name, a.rows_file, a.batch, a.quantization)), flush=True); return
-    from simplex_train.core import write_jsonl
+    from simplex_train.base.core import write_jsonl
     name, rows = rows_for_bench(a.rows, a.specialist)
     rows_file = "/tmp/train_bench/rows.jsonl"; write_jsonl(rows_file, rows)
     out = {"data": f"{name}: {len(rows)} train rows, one pass", "batch": a.batch, "model": "embedded Gemma 3 270M (CPU)",
@@ -182,7 +182,7 @@ def main():
                       + (f" --quantization {a.quantization}" if a.quantization != "none" else "") + f" --out {a.out}"
                       + (" --unsloth-python UNSLOTH_VENV/bin/python" if a.unsloth_python else "")
                       + (" --baseline-tree BEFORE_CHECKOUT" if a.baseline_tree else ""))
-    bf16 = __import__("simplex_train.device", fromlist=["x"]).cpu_has_native_bf16()
+    bf16 = __import__("simplex_train.base.device", fromlist=["x"]).cpu_has_native_bf16()
     out["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, {'AVX512-BF16/AMX' if bf16 else 'AVX2'}, no GPU; torch {__import__('torch').__version__}, trl {__import__('trl').__version__}"
     Path(a.out).write_text(json.dumps(out, indent=2) + "\n")
     print("speedup", out["speedup_tokens_per_s"], "rss ratio", out["peak_rss_ratio"])

@@ -11,16 +11,16 @@ from typing import Literal, Optional
 
 import typer
 
-from .config import list_specialists, load_specialist
-from .core import UserError, package_versions, read_json, read_jsonl, write_json, write_jsonl
-from .docs import build_docs, write_readme
-from .generators import GENERATORS
-from .options import OptionsError, RunOptions, parse_set
-from .oracle import Oracle, calibrate, label_batch, labelled_dataset, load_filter, read_rows
-from .oracle import stratified_sample, validate
-from .campaigns import load_campaign, run_campaign
-from .clients import LlamaServer, OpenAIClient
-from .runs import CampaignDir, RunDir, acquire_lock
+from .base.config import list_specialists, load_specialist
+from .base.core import UserError, package_versions, read_json, read_jsonl, write_json, write_jsonl
+from .workflow.docs import build_docs, write_readme
+from .inputs.generators import GENERATORS
+from .workflow.options import OptionsError, RunOptions, parse_set
+from .labels.oracle import Oracle, calibrate, label_batch, labelled_dataset, load_filter, read_rows
+from .labels.oracle import stratified_sample, validate
+from .labels.campaigns import load_campaign, run_campaign
+from .inputs.clients import LlamaServer, OpenAIClient
+from .base.runs import CampaignDir, RunDir, acquire_lock
 
 app = typer.Typer(
     add_completion=False,
@@ -111,10 +111,10 @@ def run(
 ):
     """Run a specialist end to end: prepare, baseline, train, evaluate, gate, export, deploy, report. A chain (e.g.
     `simplex`) runs its stages in order on one adapter, then checks every stage again on the final adapter."""
-    from simplex_train.chain import is_chain, load_chain, run_chain  # heavy: the pipeline (chains run stages)
-    from simplex_train.pipeline import run_pipeline  # heavy: torch, transformers, trl; `list` and `show` stay instant
-    from simplex_train.workbook import run_workbook  # heavy: papermill and the pipeline
-    from simplex_train.gate import gate_headline  # heavy: through evaluate, torch
+    from simplex_train.workflow.chain import is_chain, load_chain, run_chain  # heavy: the pipeline (chains run stages)
+    from simplex_train.workflow.pipeline import run_pipeline  # heavy: torch, transformers, trl; `list` stays instant
+    from simplex_train.workflow.workbook import run_workbook  # heavy: papermill and the pipeline
+    from simplex_train.evaluation.gate import gate_headline  # heavy: through evaluate, torch
 
     if all_stages and not is_chain(specialist):
         raise OptionsError(f"--all runs every stage of a chain, and {specialist!r} is a single specialist")
@@ -178,7 +178,7 @@ def prepare(
     overrides: Optional[list[str]] = typer.Option(None, "--set", help="--set train.epochs=2 (=null unsets a key)"),
 ):
     "Run only the data stage; print rows in, rows dropped per reason, leakage and the splits."
-    from simplex_train.pipeline import run_pipeline  # heavy: torch, transformers, trl
+    from simplex_train.workflow.pipeline import run_pipeline  # heavy: torch, transformers, trl
 
     opts = RunOptions(
         specialist=specialist,
@@ -228,7 +228,7 @@ def train(
         cmd = launch_command(launcher, run_dir, processes, config)
         typer.echo(f"launching: {shlex.join(cmd)}", err=True)
         raise typer.Exit(subprocess.call(cmd))
-    from simplex_train.pipeline import train_run_folder  # heavy: torch, transformers, trl
+    from simplex_train.workflow.pipeline import train_run_folder  # heavy: torch, transformers, trl
 
     typer.echo(json.dumps(train_run_folder(run_dir), default=str))
 
@@ -242,7 +242,7 @@ def evaluate(
     seed: int = typer.Option(42),
 ):
     "Evaluate a trained run and its base model on another dataset; the run's report gains a section for it."
-    from simplex_train.trained import evaluate_on  # heavy: torch, transformers
+    from simplex_train.workflow.trained import evaluate_on  # heavy: torch, transformers
     out = evaluate_on(run_dir, data, name, max_rows, seed)
     for w in out["warnings"]:
         typer.secho(f"WARNING {w}", fg="yellow", err=True)
@@ -269,7 +269,7 @@ def predict(
     via: str = typer.Option("adapter", help="adapter (base + LoRA), merged, or gguf (served by llama.cpp)"),
 ):
     "Answer inputs with a trained run; one JSON line each, with the (calibrated) confidence where the task has one."
-    from simplex_train.trained import predict_run  # heavy: torch, transformers
+    from simplex_train.workflow.trained import predict_run  # heavy: torch, transformers
     questions = _inputs(texts or [], input_file)
     if not questions:
         raise UserError("nothing to answer: give a text argument or --input FILE.jsonl")
@@ -284,7 +284,7 @@ def chat(
 ):
     """Ask a trained run one input at a time, its model loaded once; an empty line or Ctrl-D ends.
     Example: simplex-train chat runs/sentiment/20261207-101500"""
-    from simplex_train.trained import answerer  # heavy: torch, transformers
+    from simplex_train.workflow.trained import answerer  # heavy: torch, transformers
     if via == "gguf":
         raise UserError("chat asks the model in this process: --via adapter or merged (predict --via gguf serves it)")
     ask = answerer(run_dir, via)
@@ -321,7 +321,7 @@ def score(
     output: Optional[str] = typer.Option(None, help="where the JSON lines go (default: INPUT.scores.jsonl)"),
 ):
     "Score every row of a file with a trained head (a regression scorer or a head classifier), and say how fast."
-    from simplex_train.trained import score_file  # heavy: torch, transformers
+    from simplex_train.workflow.trained import score_file  # heavy: torch, transformers
     done = score_file(run_dir, input_file, output)
     speed = f"{done['seconds']} s ({done['rows_per_second']} rows/s)"
     typer.echo(f"scored {done['rows']} rows in {speed}: {done['output']}", err=True)
@@ -341,7 +341,7 @@ def pairs(
     judge_chat: bool = typer.Option(False, help="ask the judge through /chat/completions"),
 ):
     "Preference pairs from a run's own answers: k samples per prompt, best vs worst by the task metric or a judge."
-    from simplex_train.trained import pairs_from_run  # heavy: torch, transformers
+    from simplex_train.workflow.trained import pairs_from_run  # heavy: torch, transformers
     judge = OpenAIClient(judge_url, judge_model) if judge_url else None
     made = pairs_from_run(run_dir, split, k, temperature, max_rows, output, seed, judge, judge_chat)
     typer.echo(json.dumps(made), err=True)
@@ -356,7 +356,7 @@ def compare(
 ):
     """Runs side by side on the same test rows (training seeds, recipes): each one's mean score, its change against
     the first with a paired-bootstrap 95 % CI, rows won and lost; with three or more, the spread of the changes."""
-    from simplex_train.evaluate import compare_runs, comparison_table  # heavy: torch, transformers
+    from simplex_train.evaluation.evaluate import compare_runs, comparison_table  # heavy: torch, transformers
     out = compare_runs(sides, seed)
     typer.echo("\n".join(comparison_table(out)))
     if json_out:
@@ -387,7 +387,7 @@ def batch(
     overrides: Optional[list[str]] = typer.Option(None, "--set", help="a config key for every run"),
 ):
     "Run many specialists, each in its own process; failures are reported, finished runs skipped on a re-run."
-    from simplex_train.batch import load_batch, run_batch  # heavy: the workbook and papermill
+    from simplex_train.workflow.batch import load_batch, run_batch  # heavy: the workbook and papermill
 
     shared = {k: v for k, v in {"max_steps": max_steps, "gguf": gguf}.items() if v is not None}
     shared |= {"local_test": True} if local_test else {}
@@ -417,7 +417,7 @@ def cloud_plan(
     check: bool = typer.Option(False, help="validate the specs with SkyPilot and botocore (installed separately)"),
 ):
     "Write job specs for existing launchers and print the cost estimate."
-    from simplex_train import cloud  # heavy: torch and transformers (parameter count, tokenizer)
+    from simplex_train.workflow import cloud  # heavy: torch and transformers (parameter count, tokenizer)
 
     table = cloud.load_instances(instances)
     names = list_specialists() if all_specialists else targets or []
@@ -533,7 +533,7 @@ def serve(
     chat_template: Optional[str] = typer.Option(None, help="a llama.cpp template name for a GGUF without one"),
 ):
     "Serve a GGUF with llama.cpp's OpenAI-compatible API on 127.0.0.1 (for generate, label and judges) until Ctrl-C."
-    from simplex_train.models import embedded_gguf  # heavy: torch and transformers, for the embedded model's path
+    from simplex_train.modeling.models import embedded_gguf  # heavy: torch and transformers (the embedded model)
 
     path = gguf or embedded_gguf()[0]
     with LlamaServer(path, n_ctx, chat_template=chat_template, port=port) as server:
@@ -547,7 +547,7 @@ def serve(
 @command("install-llama-cpp")
 def install_llama_cpp_cmd(quantizer: bool = typer.Option(False, help="also compile llama-quantize (for K-quants)")):
     "Fetch llama.cpp's GGUF converter (llama-cpp-python's sdist on PyPI) into the cache; optionally its quantizer."
-    from simplex_train.gguf import ExportToolMissing, install_llama_cpp  # heavy: loads transformers via models
+    from simplex_train.shipping.gguf import ExportToolMissing, install_llama_cpp  # heavy: loads transformers via models
 
     try:
         typer.echo(json.dumps(install_llama_cpp(quantizer), indent=1))
@@ -558,7 +558,7 @@ def install_llama_cpp_cmd(quantizer: bool = typer.Option(False, help="also compi
 @command()
 def promote(run_dir: str = typer.Argument(..., help="a run folder (runs/NAME/RUN_ID)")):
     "Make a run its specialist's current model if its gate is DEPLOY and its served check passed."
-    from simplex_train.deploy import promote as promote_run  # heavy: torch, transformers
+    from simplex_train.shipping.deploy import promote as promote_run  # heavy: torch, transformers
 
     run = RunDir.existing(run_dir)
     acquire_lock(run)
@@ -571,7 +571,7 @@ def promote(run_dir: str = typer.Argument(..., help="a run folder (runs/NAME/RUN
 @command(expected=(ValueError,))
 def rollback(specialist: str, runs_root: str = typer.Option("runs")):
     "Point a specialist's current model back at the previously promoted run."
-    from simplex_train.deploy import rollback as rollback_to  # heavy: torch, transformers
+    from simplex_train.shipping.deploy import rollback as rollback_to  # heavy: torch, transformers
 
     typer.echo(f"current: {rollback_to(Path(runs_root) / specialist)['run_id']}")
 
@@ -581,7 +581,7 @@ def hub_upload_cmd(
     run_dir: str, repo_id: str, dry_run: bool = typer.Option(False, help="list only (the default without HF_TOKEN)")
 ):
     "Upload a run's adapter, merged model and GGUF files to a Hugging Face repo (HF_TOKEN); a dry run lists them."
-    from simplex_train.deploy import hub_upload  # heavy: torch, transformers
+    from simplex_train.shipping.deploy import hub_upload  # heavy: torch, transformers
 
     out = hub_upload(RunDir.existing(run_dir), repo_id, dry_run=True if dry_run else None)
     verb = "would upload" if out["dry_run"] else "uploaded"

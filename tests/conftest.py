@@ -27,7 +27,7 @@ def shared_data() -> Path:
 def real_data() -> Path:
     """The full shared folder when present, else the small samples a checkout ships in `data/samples` (same layout,
     permissively licensed families only): tests using it run on a fresh clone too."""
-    from simplex_train.config import samples_dir
+    from simplex_train.base.config import samples_dir
     p = _shared_path()
     if p.is_dir():
         return p
@@ -39,7 +39,7 @@ def real_data() -> Path:
 @pytest.fixture(scope="session")
 def full_data(real_data) -> bool:
     "Whether `real_data` is the full shared folder (full-dataset facts hold) rather than the shipped samples."
-    from simplex_train.config import samples_dir
+    from simplex_train.base.config import samples_dir
     return real_data.resolve() != samples_dir().resolve()
 
 
@@ -58,5 +58,5 @@ def real_family(real_data):
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> str:
-    from simplex_train.tiny import tiny_model_dir
+    from simplex_train.base.tiny import tiny_model_dir
     return tiny_model_dir(tmp_path_factory.mktemp("tiny"))

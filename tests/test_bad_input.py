@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from simplex_train.core import hash_rows, read_jsonl, sha256_file
-from simplex_train.runs import RunDir, load_manifest, stage_state
-from simplex_train.sources import DataError, read_rows
+from simplex_train.base.core import hash_rows, read_jsonl, sha256_file
+from simplex_train.base.runs import RunDir, load_manifest, stage_state
+from simplex_train.inputs.sources import DataError, read_rows
 
 CLI = str(Path(sys.executable).parent / "simplex-train")
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
@@ -84,7 +84,7 @@ def test_a_lock_left_by_a_killed_process_is_taken_over(tmp_path):
     _csv(tmp_path / "reviews.csv", 80)
     spec, root = _spec(tmp_path), tmp_path / "runs"
     run = RunDir.create("probe", root, "r")
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from simplex_train.runs import RunDir, acquire_lock;"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from simplex_train.base.runs import RunDir, acquire_lock;"
                                f" acquire_lock(RunDir({str(run.root)!r}), 'holder'); print('held', flush=True); time.sleep(600)"],
                               stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
@@ -253,7 +253,7 @@ def test_config_mistakes_are_caught_by_show(tmp_path):
 def test_the_scheduler_and_optimizer_names_are_transformers_own():
     from transformers.trainer_utils import SchedulerType
     from transformers.training_args import OptimizerNames
-    from simplex_train.config import OPTIMIZERS, SCHEDULERS
+    from simplex_train.base.config import OPTIMIZERS, SCHEDULERS
     assert set(SCHEDULERS) == {s.value for s in SchedulerType}
     assert set(OPTIMIZERS) == {o.value for o in OptimizerNames}
 

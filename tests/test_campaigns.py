@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from scripted_server import ScriptedServer
-from simplex_train.clients import LlamaServer
-from simplex_train.core import read_json, read_jsonl
-from simplex_train.models import embedded_gguf
+from simplex_train.inputs.clients import LlamaServer
+from simplex_train.base.core import read_json, read_jsonl
+from simplex_train.modeling.models import embedded_gguf
 
 pytestmark = pytest.mark.e2e
 CLI = str(Path(sys.executable).parent / "simplex-train")
@@ -93,7 +93,7 @@ def test_two_model_campaign_killed_and_resumed(tmp_path):
 def test_malformed_replies_are_retried_counted_and_named(tmp_path):
     """An endpoint that answers with an HTML page, truncated JSON, no `choices`, or hangs up: each retried, then
     recorded as a failure naming the URL; the ledger counts every request the server received; rows still come."""
-    from simplex_train.campaigns import load_campaign, run_campaign
+    from simplex_train.labels.campaigns import load_campaign, run_campaign
     bad = {"html": b"<html><body>502 Bad Gateway</body></html>", "cut": b'{"choices": [{"message": {"cont',
            "none": b'{"error": {"message": "overloaded"}}', "drop": b""}
 

@@ -5,10 +5,10 @@ gate. The PostgreSQL-backed profile scorer's smoke run is in test_postgres.py.""
 import pytest
 import yaml
 
-from simplex_train.config import LOWER_IS_BETTER, apply_overrides, list_specialists, load_specialist
-from simplex_train.core import read_json
-from simplex_train.options import RunOptions
-from simplex_train.pipeline import run_pipeline
+from simplex_train.base.config import LOWER_IS_BETTER, apply_overrides, list_specialists, load_specialist
+from simplex_train.base.core import read_json
+from simplex_train.workflow.options import RunOptions
+from simplex_train.workflow.pipeline import run_pipeline
 
 SMOKE = {"train.max_train_rows": 16, "train.max_steps": 2, "train.eval_steps": 1, "train.save_steps": 2,
          "eval.max_test_rows": 8, "eval.max_val_rows": 8, "eval.max_new_tokens": 12, "eval.timeout_s": 5,

@@ -8,8 +8,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from simplex_train.core import read_json
-from simplex_train.runs import RunDir, load_manifest
+from simplex_train.base.core import read_json
+from simplex_train.base.runs import RunDir, load_manifest
 
 pytestmark = pytest.mark.e2e
 STAGES = ["context_protocol", "confidence_calibration", "belief_revision"]
@@ -61,10 +61,10 @@ def test_only_the_final_stage_exports(chain_run):
 def test_the_served_check_answers_every_stage_from_the_final_gguf(chain_run):
     """The exported model itself: the final stage's q8_0 GGUF (made here, as `run --all` makes it without
     --local-test) served by llama.cpp answers every stage's test split; chain.json and chain.md gain the figures."""
-    from simplex_train.chain import served_check
-    from simplex_train.config import Specialist
-    from simplex_train.gguf import export_gguf
-    from simplex_train.models import local_model_path
+    from simplex_train.workflow.chain import served_check
+    from simplex_train.base.config import Specialist
+    from simplex_train.shipping.gguf import export_gguf
+    from simplex_train.modeling.models import local_model_path
     root, _ = chain_run
     final = RunDir(root / "belief_revision" / "c1")
     spec = Specialist.model_validate(load_manifest(final)["config"])

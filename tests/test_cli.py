@@ -39,7 +39,7 @@ def test_readme_is_rendered_from_the_index_notebook():
 
 def test_a_misspelt_papermill_parameter_stops_the_workbook(tmp_path):
     "papermill injects any -p name; the workbook refuses one that is not a run option, before any stage runs."
-    from simplex_train.workbook import workbook_path
+    from simplex_train.workflow.workbook import workbook_path
     out = tmp_path / "out.ipynb"
     r = subprocess.run([sys.executable, "-m", "papermill", str(workbook_path()), str(out), "-p", "max_trian", "5",
                         "-p", "runs_root", str(tmp_path / "runs"), "-k", "python3"], capture_output=True, text=True,
@@ -57,7 +57,7 @@ def test_all_on_a_single_specialist_is_one_line_and_writes_nothing(tmp_path):
 
 
 def test_chat_answers_line_by_line_with_the_model_loaded_once_and_rows_feed_evaluate(tmp_path):
-    from simplex_train.tiny import tiny_model_dir
+    from simplex_train.base.tiny import tiny_model_dir
     tiny = tiny_model_dir(tmp_path / "tiny")
     r = cli("run", "context_protocol", "--base-model", str(tiny), "--max-train", "8", "--max-test", "4", "--max-val", "4",
             "--max-steps", "1", "--no-gguf", "--no-notebook", "--runs-root", str(tmp_path / "runs"), "--run-id", "r")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from simplex_train.config import apply_overrides, load_specialist
+from simplex_train.base.config import apply_overrides, load_specialist
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +50,12 @@ def test_a_broken_spec_is_caught(tmp_path, cloud_python):
            "AlgorithmSpecification": {"TrainingInputMode": "File"}, "OutputDataConfig": {"S3OutputPath": "s3://b/o"},
            "ResourceConfig": {"InstanceType": "ml.g5.xlarge", "InstanceCount": "one", "VolumeSizeInGB": 100},
            "StoppingCondition": {"MaxRuntimeInSeconds": 600}}
-    code = f"from simplex_train.cloud import check_sagemaker; check_sagemaker({job!r})"
+    code = f"from simplex_train.workflow.cloud import check_sagemaker; check_sagemaker({job!r})"
     r = subprocess.run([cloud_python, "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode != 0 and "InstanceCount" in r.stderr, r.stderr[-2000:]
     task = tmp_path / "bad.yaml"
     task.write_text("name: x\nresources: {accelerators: 'T4:one'}\nrun: echo hi\n")
-    code = f"from simplex_train.cloud import check_skypilot; check_skypilot({str(task)!r})"
+    code = f"from simplex_train.workflow.cloud import check_skypilot; check_skypilot({str(task)!r})"
     r = subprocess.run([cloud_python, "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode != 0, r.stdout
 
@@ -65,7 +65,7 @@ def test_specs_with_a_data_channel_validate(tmp_path, cloud_python):
     task_file = tmp_path / "sentiment.yaml"
     code = f"""
 import yaml
-from simplex_train.cloud import check_sagemaker, check_skypilot, load_instances, sagemaker_job, skypilot_task
+from simplex_train.workflow.cloud import check_sagemaker, check_skypilot, load_instances, sagemaker_job, skypilot_task
 g5 = load_instances().get("g5.xlarge")
 check_sagemaker(sagemaker_job("sentiment", g5, "b", "r1", "arn:aws:iam::123456789012:role/R", 20, reads_files=True))
 open({str(task_file)!r}, "w").write(yaml.safe_dump(skypilot_task("sentiment", g5, "b", "r1", reads_files=True)))

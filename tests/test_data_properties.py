@@ -5,8 +5,8 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from simplex_train.data import clean_rows, group_split, near_key, normalize_text, repair_text, stratified_split, subsample
-from simplex_train.sources import DataError, read_rows
+from simplex_train.inputs.data import clean_rows, group_split, near_key, normalize_text, repair_text, stratified_split, subsample
+from simplex_train.inputs.sources import DataError, read_rows
 
 texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
 readable = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")) | st.sampled_from("\t\n\r"), max_size=40)
@@ -73,8 +73,8 @@ def test_splits_partition_their_input(items, seed):
 
 
 # every reader of the catalog, fed bytes: it returns rows or says what is wrong in one UserError, never a traceback
-from simplex_train.core import UserError
-from simplex_train.sources import (read_conll, read_hh, read_humaneval, read_input_rows, read_mbpp,
+from simplex_train.base.core import UserError
+from simplex_train.inputs.sources import (read_conll, read_hh, read_humaneval, read_input_rows, read_mbpp,
                                    read_preference_messages, read_spider, read_squad)
 
 READERS = {

@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from simplex_train.config import load_specialist
-from simplex_train.clients import LlamaServer, OpenAIClient
-from simplex_train.judge import judge_scores
-from simplex_train.deploy import served_predictions
-from simplex_train.models import embedded_gguf, load_model, load_tokenizer, local_model_path
-from simplex_train.predict import score_labels
+from simplex_train.base.config import load_specialist
+from simplex_train.inputs.clients import LlamaServer, OpenAIClient
+from simplex_train.labels.judge import judge_scores
+from simplex_train.shipping.deploy import served_predictions
+from simplex_train.modeling.models import embedded_gguf, load_model, load_tokenizer, local_model_path
+from simplex_train.modeling.predict import score_labels
 
 pytestmark = pytest.mark.e2e
 
@@ -59,13 +59,13 @@ def test_served_label_scoring_matches_pytorch(server):
 
 
 def test_evaluation_records_llm_judge(server, tiny_model, tmp_path):
-    from simplex_train.config import apply_overrides
-    from simplex_train.runs import RunDir
-    from simplex_train.evaluate import evaluate_split
+    from simplex_train.base.config import apply_overrides
+    from simplex_train.base.runs import RunDir
+    from simplex_train.evaluation.evaluate import evaluate_split
     spec = apply_overrides(load_specialist("summarization"), {"eval.judge_url": server.url, "eval.max_new_tokens": 4})
     rows = [{"prompt": f"Article: the cat sat on mat number {i}.\nSummary:", "response": " a cat sat",
              "metadata": {"label": "a cat sat", "source": f"x:{i}"}} for i in range(3)]
-    from simplex_train.evaluate import compare_run
+    from simplex_train.evaluation.evaluate import compare_run
     run = RunDir.create("j", tmp_path, "r")
     model, tok = load_model(tiny_model), load_tokenizer(tiny_model)
     rec = evaluate_split(model, tok, spec, rows, run, "baseline", progress=False)
@@ -84,9 +84,9 @@ def test_served_acceptance_of_a_generative_scorer(server, tmp_path):
     """Seed 002's four criteria through a real llama.cpp server for the JSON-writing `profile_scorer`: the profiles
     are rendered like training rows and asked one at a time, and every answer is accounted for. The base model writes
     no JSON score, so it must fail, with the criteria it failed as the reasons."""
-    from simplex_train.config import AcceptanceConfig
-    from simplex_train.deploy import predicted_scores, served_acceptance
-    from simplex_train.tasks import parse_output
+    from simplex_train.base.config import AcceptanceConfig
+    from simplex_train.shipping.deploy import predicted_scores, served_acceptance
+    from simplex_train.labels.tasks import parse_output
     profiles = tmp_path / "seed_profiles.jsonl"
     rows = [{"handle": f"dev{i}", "bio": f"Senior data engineer, {i + 3} years of Python and SQL", "score": 0.8 + i / 50}
             for i in range(6)]

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from simplex_train.config import apply_overrides, load_specialist
-from simplex_train.core import read_json
+from simplex_train.base.config import apply_overrides, load_specialist
+from simplex_train.base.core import read_json
 
 CLI = str(Path(sys.executable).parent / "simplex-train")
 RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "accelerate" / "cpu"

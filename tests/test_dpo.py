@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from simplex_train.chain import load_chain, run_chain
-from simplex_train.core import read_json, read_jsonl, write_json, write_jsonl
-from simplex_train.options import RunOptions, resolve_spec
-from simplex_train.pipeline import run_pipeline, stage_inputs
-from simplex_train.runs import load_manifest
+from simplex_train.workflow.chain import load_chain, run_chain
+from simplex_train.base.core import read_json, read_jsonl, write_json, write_jsonl
+from simplex_train.workflow.options import RunOptions, resolve_spec
+from simplex_train.workflow.pipeline import run_pipeline, stage_inputs
+from simplex_train.base.runs import load_manifest
 
 STAGE = """name: {name}
 task: {{type: preference}}
@@ -117,8 +117,8 @@ def test_pairs_scored_by_a_judge_on_llamacpp(chain_run):
     """`simplex-train pairs RUN --judge-url`: the SFT run's sampled answers graded 1-5 by llama.cpp serving the
     embedded model (a real OpenAI-compatible judge); every prompt and every candidate is accounted for."""
     import subprocess, sys
-    from simplex_train.clients import LlamaServer
-    from simplex_train.models import embedded_gguf
+    from simplex_train.inputs.clients import LlamaServer
+    from simplex_train.modeling.models import embedded_gguf
     tmp, _ = chain_run
     out = tmp / "judged_pairs.jsonl"
     cli = str(Path(sys.executable).parent / "simplex-train")

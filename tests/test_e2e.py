@@ -13,16 +13,16 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from simplex_train.config import load_specialist
-from simplex_train.runs import load_manifest, RunDir
-from simplex_train.core import read_json, read_jsonl
-from simplex_train.tasks import compute_metrics
-from simplex_train.gate import decide_gate
-from simplex_train.predict import predict_rows
-from simplex_train.models import load_adapted
-from simplex_train.models import load_model, load_tokenizer, local_model_path
-from simplex_train.device import model_dtype
-from simplex_train.export import check_rows
+from simplex_train.base.config import load_specialist
+from simplex_train.base.runs import load_manifest, RunDir
+from simplex_train.base.core import read_json, read_jsonl
+from simplex_train.labels.tasks import compute_metrics
+from simplex_train.evaluation.gate import decide_gate
+from simplex_train.modeling.predict import predict_rows
+from simplex_train.modeling.models import load_adapted
+from simplex_train.modeling.models import load_model, load_tokenizer, local_model_path
+from simplex_train.base.device import model_dtype
+from simplex_train.shipping.export import check_rows
 
 pytestmark = pytest.mark.e2e
 
@@ -111,10 +111,10 @@ def test_exports_reload_and_reproduce(e2e_run):
 
 
 def test_gguf_files_load_and_serve(e2e_run):
-    from simplex_train.clients import LlamaServer, OpenAIClient
-    from simplex_train.modelfile import parse_modelfile
-    from simplex_train.gguf import quantizer_path
-    from simplex_train.prompts import render_go_template
+    from simplex_train.inputs.clients import LlamaServer, OpenAIClient
+    from simplex_train.shipping.modelfile import parse_modelfile
+    from simplex_train.shipping.gguf import quantizer_path
+    from simplex_train.inputs.prompts import render_go_template
     run, spec = e2e_run
     info = read_json(run.root / "gguf" / "gguf.json")
     made = {"f16", "q8_0"} | ({"q4_k_m"} if quantizer_path() else set())   # compiled by the run unless cmake is missing
@@ -130,7 +130,7 @@ def test_gguf_files_load_and_serve(e2e_run):
     with LlamaServer(run.root / "gguf" / info["files"]["f16"]["file"], 512) as server:   # the f16 file serves too
         assert isinstance(OpenAIClient(server.url).complete(row["prompt"], 4, ["\n"])["text"], str)
     # the GGUF LoRA adapter loads on the base model's own GGUF (the embedded Gemma 3 270M file)
-    from simplex_train.models import embedded_gguf
+    from simplex_train.modeling.models import embedded_gguf
     with LlamaServer(embedded_gguf()[0], 512, lora=run.root / "gguf" / info["adapter"]["file"]) as server:
         out = OpenAIClient(server.url).complete(row["prompt"], 4, ["\n"])
         assert isinstance(out["text"], str) and out["seconds"] > 0
@@ -139,7 +139,7 @@ def test_gguf_files_load_and_serve(e2e_run):
 
 def test_served_check_and_promotion(e2e_run):
     run, spec = e2e_run
-    from simplex_train.deploy import deploy_check
+    from simplex_train.shipping.deploy import deploy_check
     check = read_json(run.root / "deploy_check.json")       # the default file, q8_0
     assert check["n"] == 48 and check["engine"].startswith("llama.cpp") and check["reference"] == "evaluation"
     assert check["pytorch_dtype"] == str(model_dtype(spec.train.precision)).removeprefix("torch.")   # as evaluated

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from simplex_train.core import read_json, read_jsonl, write_jsonl
-from simplex_train.options import RunOptions
-from simplex_train.pipeline import run_pipeline
+from simplex_train.base.core import read_json, read_jsonl, write_jsonl
+from simplex_train.workflow.options import RunOptions
+from simplex_train.workflow.pipeline import run_pipeline
 
 CLI = str(Path(sys.executable).parent / "simplex-train")
 LEVELS = {"dull": ([1.5, 2.0], "beginning"), "fine": ([3.0, 3.5], "developing"), "film": ([4.5, 4.0], "proficient")}
@@ -163,7 +163,7 @@ def test_token_head_pipeline(tmp_path, tiny_model):
     print("entity F1: no entities", base["metrics"]["entity_f1"], "-> token head", tuned["metrics"]["entity_f1"])
     assert base["metrics"]["entity_f1"] == 0 and tuned["metrics"]["entity_f1"] >= 0.7
     assert read_json(run / "export.json")["merged"]["ok"] and read_json(run / "gate.json")["decision"] != "FAIL"
-    from simplex_train.trained import score_file
+    from simplex_train.workflow.trained import score_file
     write_jsonl(tmp_path / "sentences.jsonl", [{"id": "s1", "text": "a fine film met Oslo"}])
     got = read_jsonl(score_file(run, tmp_path / "sentences.jsonl")["output"])
     print("tagged:", got)

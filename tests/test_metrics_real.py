@@ -5,8 +5,8 @@ import gzip, json
 
 import pytest
 
-from simplex_train.metrics import entity_f1, execution_match, pass_at_1, rouge_l, sql_valid, squad_scores, tags_from_output
-from simplex_train.sources import bio_to_spans, read_conll, read_spider, read_squad, spans_to_text
+from simplex_train.measures.metrics import entity_f1, execution_match, pass_at_1, rouge_l, sql_valid, squad_scores, tags_from_output
+from simplex_train.inputs.sources import bio_to_spans, read_conll, read_spider, read_squad, spans_to_text
 
 
 def test_entity_f1_gold_round_trip(shared_data):
@@ -54,7 +54,7 @@ def test_rouge_l_lead_baseline_on_xsum(shared_data):
 
 
 def test_pass_at_1_reference_solutions(real_family):
-    from simplex_train.sandbox import sandbox_problem
+    from simplex_train.measures.sandbox import sandbox_problem
     if sandbox_problem():   # pass@1 is refused without one (the sandbox notebook checks that refusal)
         pytest.skip(f"no sandbox on this machine: {sandbox_problem()}")
     he = [json.loads(l) for l in gzip.open(real_family("code_eval/humaneval") / "HumanEval.jsonl.gz", "rt")]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from simplex_train.clients import LlamaServer
-from simplex_train.core import read_json, read_jsonl
-from simplex_train.models import embedded_gguf
+from simplex_train.inputs.clients import LlamaServer
+from simplex_train.base.core import read_json, read_jsonl
+from simplex_train.modeling.models import embedded_gguf
 
 pytestmark = pytest.mark.e2e
 CLI = str(Path(sys.executable).parent / "simplex-train")

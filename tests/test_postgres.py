@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from simplex_train.config import load_specialist, apply_overrides
-from simplex_train.runs import RunDir
-from simplex_train.core import read_jsonl
-from simplex_train.data import prepare_data
-from simplex_train.sources import DataError
+from simplex_train.base.config import load_specialist, apply_overrides
+from simplex_train.base.runs import RunDir
+from simplex_train.base.core import read_jsonl
+from simplex_train.inputs.data import prepare_data
+from simplex_train.inputs.sources import DataError
 
 
 def _pg_bin():

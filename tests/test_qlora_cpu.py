@@ -7,13 +7,13 @@ import torch
 
 pytest.importorskip("bitsandbytes")
 
-from simplex_train.config import parse_specialist
-from simplex_train.runs import RunDir
-from simplex_train.export import merge_adapter
-from simplex_train.models import load_model
-from simplex_train.tiny import tiny_model_dir
-from simplex_train.training import load_for_training
-from simplex_train.sft import train_sft
+from simplex_train.base.config import parse_specialist
+from simplex_train.base.runs import RunDir
+from simplex_train.shipping.export import merge_adapter
+from simplex_train.modeling.models import load_model
+from simplex_train.base.tiny import tiny_model_dir
+from simplex_train.learning.training import load_for_training
+from simplex_train.learning.sft import train_sft
 
 SPEC = """
 name: q

@@ -5,17 +5,17 @@ import collections, csv, gzip, json
 
 import pytest
 
-from simplex_train.config import load_specialist
-from simplex_train.runs import RunDir
-from simplex_train.core import read_jsonl
-from simplex_train.data import prepare_data
-from simplex_train.sources import bio_to_spans, read_conll, spans_to_text, text_to_spans
+from simplex_train.base.config import load_specialist
+from simplex_train.base.runs import RunDir
+from simplex_train.base.core import read_jsonl
+from simplex_train.inputs.data import prepare_data
+from simplex_train.inputs.sources import bio_to_spans, read_conll, spans_to_text, text_to_spans
 
 
 def _prepare(name, root, tmp_path, sub, tokenizer=None, **over):
     spec = load_specialist(name)
     if over:
-        from simplex_train.config import apply_overrides
+        from simplex_train.base.config import apply_overrides
         spec = apply_overrides(spec, over)
     run = RunDir.create(name, tmp_path, "r")
     m = prepare_data(spec, run, root / sub, tokenizer=tokenizer)
@@ -145,7 +145,7 @@ def test_hh_rlhf_pairs(real_data, real_family, full_data, tmp_path):
 
 
 def test_token_length_filter_with_real_tokenizer(shared_data, tmp_path):
-    from simplex_train.models import load_tokenizer, local_model_path
+    from simplex_train.modeling.models import load_tokenizer, local_model_path
     tok = load_tokenizer(local_model_path("embedded"))
     m, sp = _prepare("summarization", shared_data, tmp_path, "summarization/xsum", tokenizer=tok, **{"train.max_seq_len": 512})
     c = m["cleaning"]["all"]

@@ -1,8 +1,8 @@
 "Two runs with the same seed give identical split hashes and identical metrics (tiny model, CPU)."
-from simplex_train.runs import load_manifest
-from simplex_train.core import read_json
-from simplex_train.options import RunOptions
-from simplex_train.pipeline import run_pipeline
+from simplex_train.base.runs import load_manifest
+from simplex_train.base.core import read_json
+from simplex_train.workflow.options import RunOptions
+from simplex_train.workflow.pipeline import run_pipeline
 
 
 def _run(tmp_path, tiny_model, run_id, seed=42):

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from scripted_server import ScriptedServer
-from simplex_train.core import read_json, read_jsonl
-from simplex_train.options import RunOptions
-from simplex_train.pipeline import run_pipeline
+from simplex_train.base.core import read_json, read_jsonl
+from simplex_train.workflow.options import RunOptions
+from simplex_train.workflow.pipeline import run_pipeline
 
 CLI = str(Path(sys.executable).parent / "simplex-train")
 VERDICT = {"weak": 3, "solid": 4, "strong": 5}  # the article's last word sets its depth, its topic moves it

@@ -8,10 +8,10 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from simplex_train.config import apply_overrides, load_specialist
-from simplex_train.runs import RunDir, load_manifest
-from simplex_train.core import read_json
-from simplex_train.clients import free_port
+from simplex_train.base.config import apply_overrides, load_specialist
+from simplex_train.base.runs import RunDir, load_manifest
+from simplex_train.base.core import read_json
+from simplex_train.inputs.clients import free_port
 
 CLI = str(Path(sys.executable).parent / "simplex-train")
 

@@ -67,7 +67,7 @@ def _outputs(nb: dict, kind: str) -> list[str]:
 
 
 def test_the_workbook_installs_simplex_train_and_runs_in_a_fresh_venv(tmp_path, monkeypatch):
-    from simplex_train.tiny import tiny_model_dir
+    from simplex_train.base.tiny import tiny_model_dir
 
     site = Path(sysconfig.get_path("purelib"))
     site_before = sorted(os.listdir(site))
@@ -108,7 +108,7 @@ def test_the_workbook_installs_simplex_train_and_runs_in_a_fresh_venv(tmp_path, 
         monkeypatch.delenv(var, raising=False)  # no local wheels to fall back on, no checkout on the kernel's path
     monkeypatch.chdir(tmp_path)  # the kernel's IPC sockets are relative to the working directory (both sides)
 
-    from simplex_train.workbook import LocalKernelManager
+    from simplex_train.workflow.workbook import LocalKernelManager
     out = tmp_path / "executed.ipynb"
     pm.execute_notebook(str(WORKBOOK), str(out), kernel_name=KERNEL, cwd=str(tmp_path), progress_bar=False,
                         parameters=dict(base_model=str(tiny), runs_root=str(tmp_path / "runs"), run_id="colab"),
@@ -144,7 +144,7 @@ def test_the_workbook_installs_simplex_train_and_runs_in_a_fresh_venv(tmp_path, 
     assert "to keep:" in saved and f"{run}/adapter" in saved and "simplex-train hub-upload" in saved, saved
 
     # the fresh venv now has simplex_train, its own copy with the package data, and nothing else was installed
-    r = _probe(py, "import simplex_train, simplex_train.workbook as w, simplex_train.core as c\n"
+    r = _probe(py, "import simplex_train, simplex_train.workflow.workbook as w, simplex_train.base.core as c\n"
                    "print(simplex_train.__file__); print(w.workbook_path())\n"
                    "print(len(list((c.package_dir() / 'specialists').glob('*.yaml'))))")
     assert r.returncode == 0, r.stderr
