@@ -5,7 +5,7 @@
 # %% ../nbs/12_cli.ipynb #6c64dfd7
 from __future__ import annotations
 
-import functools, json, shlex, shutil, subprocess, sys
+import functools, inspect, json, shlex, shutil, subprocess, sys, typing
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -30,10 +30,11 @@ app = typer.Typer(
 )
 
 # %% auto #0
-__all__ = ['app', 'cloud_app', 'label_app', 'command', 'list_cmd', 'show', 'run', 'prepare', 'launch_command', 'train',
-           'evaluate', 'predict', 'chat', 'rows', 'score', 'pairs', 'compare', 'batch', 'cloud_plan', 'label_sample',
-           'label_calibrate', 'label_validate', 'label_batch_cmd', 'label_dataset', 'generate', 'serve',
-           'install_llama_cpp_cmd', 'promote', 'rollback', 'hub_upload_cmd', 'docs', 'readme', 'main']
+__all__ = ['app', 'SET_HELP', 'cloud_app', 'label_app', 'command', 'run_option_flags', 'takes_run_options', 'list_cmd', 'show',
+           'run', 'prepare', 'launch_command', 'train', 'evaluate', 'predict', 'chat', 'rows', 'score', 'pairs',
+           'compare', 'batch', 'cloud_plan', 'label_sample', 'label_calibrate', 'label_validate', 'label_batch_cmd',
+           'label_dataset', 'generate', 'serve', 'install_llama_cpp_cmd', 'promote', 'rollback', 'hub_upload_cmd',
+           'docs', 'readme', 'main']
 
 # %% ../nbs/12_cli.ipynb #4fb3f86f
 def _fail(e: Exception, code: int = 2):
@@ -42,10 +43,12 @@ def _fail(e: Exception, code: int = 2):
     raise typer.Exit(code)
 
 
-def command(name: str | None = None, expected: tuple = (), on: typer.Typer | None = None):
+def command(name: str | None = None, expected: tuple = (), on: typer.Typer | None = None, example: str = ""):
     """Register a command (on `app`, or the sub-command group `on`) whose expected errors (`UserError`, and the
     command's own `expected`) end the same way: one line on stderr, exit code 2. The one error handler of the CLI;
-    anything else is a bug and keeps its traceback."""
+    anything else is a bug and keeps its traceback. Every command shows an `example` at the end of its help."""
+    if not example.startswith("simplex-train "):
+        raise ValueError(f"command {name!r}: give an example, a whole `simplex-train ...` line")
 
     def register(fn):
         @functools.wraps(fn)
@@ -55,9 +58,39 @@ def command(name: str | None = None, expected: tuple = (), on: typer.Typer | Non
             except (UserError, *expected) as e:
                 _fail(e)
 
-        return (on or app).command(name)(handled)
+        return (on or app).command(name, epilog=f"Example: {example}")(handled)
 
     return register
+
+
+def _optional(annotation):
+    "`int | None` as `Optional[int]`, the spelling every typer version reads."
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return Optional[args[0]] if len(args) == 1 and type(None) in typing.get_args(annotation) else annotation
+
+
+def run_option_flags(names: list[str]) -> list[inspect.Parameter]:
+    "The named `RunOptions` fields as typer options: default, type and help come from the field, declared once."
+    def flag(name):
+        field = RunOptions.model_fields[name]
+        option = typer.Option(field.default, help=field.description)
+        kind = inspect.Parameter.KEYWORD_ONLY
+        return inspect.Parameter(name, kind, default=option, annotation=_optional(field.annotation))
+    return [flag(n) for n in names]
+
+
+def takes_run_options(*names: str):
+    "Give a command the named `RunOptions` fields as flags; the function receives their values in `**options`."
+    def decorate(fn):
+        own = [p for p in inspect.signature(fn).parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
+        params = own + run_option_flags(list(names))
+        fn.__signature__ = inspect.signature(fn).replace(parameters=params)
+        fn.__annotations__ = {p.name: p.annotation for p in params}
+        return fn
+    return decorate
+
+
+SET_HELP = "a config key, --set train.epochs=2 (=null unsets it); repeat it for several"
 
 
 def _version(value: bool):
@@ -71,7 +104,7 @@ def _options(version: bool = typer.Option(False, "--version", callback=_version,
     "Fine-tune specialist LLMs from real data, reproducibly."
 
 
-@command("list")
+@command("list", example="simplex-train list")
 def list_cmd():
     "List the shipped specialists."
     for name in list_specialists():
@@ -79,35 +112,21 @@ def list_cmd():
         typer.echo(f"{name:20} {s.task.type:15} {s.task.metric:12} {s.description}")
 
 
-@command()
+@command(example="simplex-train show sentiment")
 def show(name: str):
     "Print a specialist's resolved config as JSON."
     typer.echo(json.dumps(load_specialist(name).model_dump(mode="json"), indent=2))
 
 # %% ../nbs/12_cli.ipynb #cb6d8f23
-@command()
+@command(example="simplex-train run sentiment --data ../shared/data/sst2 --max-train 2000")
+@takes_run_options(*[n for n in RunOptions.model_fields if n not in ("specialist", "overrides")])
 def run(
-    specialist: str = typer.Argument(..., help="a shipped specialist name or a YAML path"),
-    data: Optional[str] = typer.Option(None, help="data file or folder replacing the specialist's source"),
-    base_model: Optional[str] = typer.Option(None, help="'embedded', a hub id, a model folder or a .gguf file"),
-    max_train: Optional[int] = typer.Option(None, help="train on at most N rows (stratified)"),
-    max_test: Optional[int] = typer.Option(None, help="evaluate on at most N test rows"),
-    max_val: Optional[int] = typer.Option(None, help="validate (and fit calibration) on at most N rows"),
-    max_steps: Optional[int] = typer.Option(None, help="stop training after N optimizer steps"),
-    epochs: Optional[float] = typer.Option(None),
-    seed: int = typer.Option(42),
-    runs_root: str = typer.Option("runs", help="where run folders are created"),
-    run_id: Optional[str] = typer.Option(None, help="reuse a run folder: finished stages are skipped"),
+    specialist: str = typer.Argument(..., help=RunOptions.model_fields["specialist"].description),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
     resume: bool = typer.Option(False, help="continue the latest run of this specialist"),
     notebook: bool = typer.Option(True, help="execute the workbook with papermill (--no-notebook: in-process)"),
-    export_merged: bool = typer.Option(True, help="merge the adapter into the base weights and check it"),
-    gguf: bool = typer.Option(True, help="export GGUF + Modelfile, serve it with llama.cpp, check and promote"),
-    force: bool = typer.Option(False, help="re-run stages that already finished"),
-    init_adapter: Optional[str] = typer.Option(None, help="train on from this LoRA adapter (default: a new one)"),
     all_stages: bool = typer.Option(False, "--all", help="a chain (e.g. simplex): run every stage (the default)"),
-    local_test: bool = typer.Option(False, help="a quick small run (rows, steps, no GGUF): checks the plumbing"),
-    overrides: Optional[list[str]] = typer.Option(None, "--set", help="--set train.epochs=2 (=null unsets a key)"),
-    baseline_only: bool = typer.Option(False, help="prepare, baseline and report only: measure the base model"),
+    **options,
 ):
     """Run a specialist end to end: prepare, baseline, train, evaluate, gate, export, deploy, report. A chain (e.g.
     `simplex`) runs its stages in order on one adapter, then checks every stage again on the final adapter."""
@@ -118,25 +137,9 @@ def run(
 
     if all_stages and not is_chain(specialist):
         raise OptionsError(f"--all runs every stage of a chain, and {specialist!r} is a single specialist")
-    if resume and run_id is None and not is_chain(specialist):
-        run_id = _latest_run(runs_root, load_specialist(specialist).name)
-    given = dict(max_train=max_train, max_test=max_test, max_val=max_val, max_steps=max_steps, gguf=gguf)
-    opts = RunOptions(
-        **given,
-        specialist=specialist,
-        runs_root=runs_root,
-        run_id=run_id,
-        data=data,
-        base_model=base_model,
-        epochs=epochs,
-        seed=seed,
-        export_merged=export_merged,
-        force=force,
-        init_adapter=init_adapter,
-        overrides=parse_set(overrides or []),
-        baseline_only=baseline_only,
-        local_test=local_test,
-    )
+    if resume and options["run_id"] is None and not is_chain(specialist):
+        options["run_id"] = _latest_run(options["runs_root"], load_specialist(specialist).name)
+    opts = RunOptions(specialist=specialist, overrides=parse_set(overrides or []), **options)
     runner = run_workbook if notebook else run_pipeline
     if is_chain(specialist):
         out = run_chain(load_chain(specialist), opts, runner)
@@ -165,32 +168,17 @@ def _print_prepared(out: RunDir) -> None:
         typer.secho(f"WARNING {w}", fg="yellow", err=True)
 
 
-@command()
+@command(example="simplex-train prepare sentiment --data reviews.csv --max-train 2000")
+@takes_run_options("data", "max_train", "max_test", "max_val", "seed", "runs_root", "run_id", "force", "local_test")
 def prepare(
-    specialist: str = typer.Argument(..., help="a shipped specialist name or a YAML path"),
-    data: Optional[str] = typer.Option(None, help="data file or folder replacing the specialist's source"),
-    max_train: Optional[int] = typer.Option(None),
-    max_test: Optional[int] = typer.Option(None),
-    seed: int = typer.Option(42),
-    runs_root: str = typer.Option("runs"),
-    run_id: Optional[str] = typer.Option(None),
-    force: bool = typer.Option(False),
-    overrides: Optional[list[str]] = typer.Option(None, "--set", help="--set train.epochs=2 (=null unsets a key)"),
+    specialist: str = typer.Argument(..., help=RunOptions.model_fields["specialist"].description),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
+    **options,
 ):
     "Run only the data stage; print rows in, rows dropped per reason, leakage and the splits."
     from simplex_train.workflow.pipeline import run_pipeline  # heavy: torch, transformers, trl
 
-    opts = RunOptions(
-        specialist=specialist,
-        runs_root=runs_root,
-        run_id=run_id,
-        data=data,
-        max_train=max_train,
-        max_test=max_test,
-        seed=seed,
-        force=force,
-        overrides=parse_set(overrides or []),
-    )
+    opts = RunOptions(specialist=specialist, overrides=parse_set(overrides or []), **options)
     out = run_pipeline(opts, ["prepare"])
     _print_prepared(out)
 
@@ -214,7 +202,7 @@ def launch_command(launcher: str, run_dir: str, processes: int | None = None, co
     return [sys.executable, "-m", "accelerate.commands.launch", *cfg, *count, *script]
 
 
-@command()
+@command(example="simplex-train train runs/sentiment/RUN_ID --launcher torchrun --processes 2")
 def train(
     run_dir: str = typer.Argument(..., help="a prepared run folder (runs/NAME/RUN_ID)"),
     launcher: Optional[str] = typer.Option(None, help="torchrun or accelerate: train in several processes"),
@@ -233,7 +221,7 @@ def train(
     typer.echo(json.dumps(train_run_folder(run_dir), default=str))
 
 # %% ../nbs/12_cli.ipynb #6f1aea71
-@command()
+@command(example="simplex-train evaluate runs/sentiment/RUN_ID --data imdb_test.csv --name imdb")
 def evaluate(
     run_dir: str = typer.Argument(..., help="a trained run folder (runs/NAME/RUN_ID)"),
     data: str = typer.Option(..., help="a data file or folder in the specialist's format"),
@@ -261,7 +249,7 @@ def _inputs(texts: list[str], input_file: Optional[str]) -> list:
     return list(texts) + rows
 
 
-@command()
+@command(example="simplex-train predict runs/sentiment/RUN_ID 'a gripping, funny film' --via gguf")
 def predict(
     run_dir: str = typer.Argument(..., help="a trained run folder (runs/NAME/RUN_ID)"),
     texts: Optional[list[str]] = typer.Argument(None, help="inputs for a prompt with one field"),
@@ -277,7 +265,7 @@ def predict(
         typer.echo(json.dumps(answer, ensure_ascii=False, default=str))
 
 
-@command()
+@command(example="simplex-train chat runs/context_protocol/RUN_ID")
 def chat(
     run_dir: str = typer.Argument(..., help="a trained run folder (runs/NAME/RUN_ID)"),
     via: str = typer.Option("adapter", help="adapter (base + LoRA) or merged"),
@@ -297,7 +285,7 @@ def chat(
         typer.echo(f"{answer['prediction']}{extra}")
 
 
-@command()
+@command(example="simplex-train rows belief_revision --out rows.jsonl --n 3")
 def rows(
     specialist: str = typer.Argument(..., help="a shipped specialist (or YAML) whose data comes from a generator"),
     out: str = typer.Option(..., help="the JSON-lines file to write"),
@@ -314,7 +302,7 @@ def rows(
     typer.echo(f"{len(made)} rows of {spec.data.generator} (seed {seed}) -> {out}")
 
 # %% ../nbs/12_cli.ipynb #35594fe4
-@command()
+@command(example="simplex-train score runs/essay_scoring/RUN_ID --input essays.jsonl --output scores.jsonl")
 def score(
     run_dir: str = typer.Argument(..., help="a run folder that trained a head (runs/NAME/RUN_ID)"),
     input_file: str = typer.Option(..., "--input", help="a JSONL or CSV file of rows (the prompt's text field)"),
@@ -327,7 +315,7 @@ def score(
     typer.echo(f"scored {done['rows']} rows in {speed}: {done['output']}", err=True)
 
 # %% ../nbs/12_cli.ipynb #4eb2f7c7
-@command()
+@command(example="simplex-train pairs runs/sql/RUN_ID --k 4 --output pairs.jsonl")
 def pairs(
     run_dir: str = typer.Argument(..., help="a trained run (runs/NAME/RUN_ID) whose task metric can score answers"),
     split: str = typer.Option("train", help="whose prompts: train, val or test"),
@@ -347,7 +335,7 @@ def pairs(
     typer.echo(json.dumps(made), err=True)
 
 # %% ../nbs/12_cli.ipynb #2fc00cba
-@command()
+@command(example="simplex-train compare runs/sentiment/RUN_A runs/sentiment/RUN_B")
 def compare(
     sides: list[str] = typer.Argument(..., help="run folders (their fine-tuned predictions) or RUN:baseline; "
                                        "the first is what the others are compared with"),
@@ -373,7 +361,7 @@ def _planned(specialists: list[str], all_specialists: bool, from_file: Optional[
     return [(n, dict(shared)) for n in names]
 
 
-@command()
+@command(example="simplex-train batch sentiment intent --local-test --batch-id nightly")
 def batch(
     specialists: Optional[list[str]] = typer.Argument(None, help="specialist names (or --all, or --file)"),
     all_specialists: bool = typer.Option(False, "--all", help="every shipped specialist"),
@@ -403,7 +391,7 @@ cloud_app = typer.Typer(no_args_is_help=True, help="Cloud job specs (SkyPilot, S
 app.add_typer(cloud_app, name="cloud")
 
 
-@command("plan", on=cloud_app)
+@command("plan", on=cloud_app, example="simplex-train cloud plan sentiment --instance g5.xlarge --spot")
 def cloud_plan(
     targets: Optional[list[str]] = typer.Argument(None, help="trained run folders (measured) or specialist names"),
     all_specialists: bool = typer.Option(False, "--all", help="every shipped specialist"),
@@ -450,7 +438,7 @@ def _oracle(folder: str, url: str | None, model: str | None) -> Oracle:
     return Oracle(cfg.model_copy(update={"oracle": cfg.oracle.model_copy(update=update)}), fd)
 
 
-@command("sample", on=label_app)
+@command("sample", on=label_app, example="simplex-train label sample filters/essay --input essays.jsonl")
 def label_sample(folder: str = _FILTER, input: str = _INPUT, random_seed: int = typer.Option(42)):
     "Draw the stratified sample a calibration labels (n per prefilter group or per stratify_field value)."
     o = _oracle(folder, None, None)
@@ -466,7 +454,7 @@ def _report(rep: dict, path: Path) -> None:
     typer.echo(f"spent so far: ${rep['spent_usd']:.4f}")
 
 
-@command("calibrate", on=label_app)
+@command("calibrate", on=label_app, example="simplex-train label calibrate filters/essay --input essays.jsonl")
 def label_calibrate(folder: str = _FILTER, input: str = _INPUT, random_seed: int = typer.Option(42),
                     url: Optional[str] = None, model: Optional[str] = None):  # fmt: skip
     "Label the stratified sample and write calibration_report.md/.json: PASS, REVIEW or FAIL."
@@ -474,7 +462,7 @@ def label_calibrate(folder: str = _FILTER, input: str = _INPUT, random_seed: int
     _report(calibrate(o, read_rows(input, o.cfg), random_seed), o.fd.calibration_md)
 
 
-@command("validate", on=label_app)
+@command("validate", on=label_app, example="simplex-train label validate filters/essay --input essays.jsonl")
 def label_validate(folder: str = _FILTER, input: str = _INPUT, random_seed: int = typer.Option(7),
                    url: Optional[str] = None, model: Optional[str] = None):  # fmt: skip
     "The same on a fresh sample (another seed), compared with the calibration: overfitting is flagged."
@@ -482,7 +470,7 @@ def label_validate(folder: str = _FILTER, input: str = _INPUT, random_seed: int 
     _report(validate(o, read_rows(input, o.cfg), random_seed), o.fd.validation_md)
 
 
-@command("batch", on=label_app)
+@command("batch", on=label_app, example="simplex-train label batch filters/essay --input essays.jsonl")
 def label_batch_cmd(folder: str = _FILTER, input: str = _INPUT, url: Optional[str] = None,
                     model: Optional[str] = None, override: Optional[str] = typer.Option(None, help="why to label "
                     "without passing calibration and validation (recorded in the ledger)")):  # fmt: skip
@@ -491,7 +479,7 @@ def label_batch_cmd(folder: str = _FILTER, input: str = _INPUT, url: Optional[st
     typer.echo(json.dumps(label_batch(o, read_rows(input, o.cfg), override)))
 
 
-@command("dataset", on=label_app)
+@command("dataset", on=label_app, example="simplex-train label dataset filters/essay --input essays.jsonl")
 def label_dataset(folder: str = _FILTER, input: str = _INPUT, seed: int = typer.Option(42)):
     "Split the labelled rows 80/10/10 by tier into the filter's dataset/ (labels[] and dimension_names[] per row)."
     o = _oracle(folder, None, None)
@@ -508,7 +496,7 @@ def _with_urls(campaign, urls: list[str]):
     return campaign.model_copy(update={"models": models})
 
 
-@command()
+@command(example="simplex-train generate campaign.yaml --out campaign_rows --url http://127.0.0.1:8080/v1")
 def generate(
     campaign_file: str = typer.Argument(..., help="a campaign YAML: models, templates, domains, topics, filters"),
     out: Optional[str] = typer.Option(None, help="output folder (default: data/campaigns/NAME)"),
@@ -525,7 +513,7 @@ def generate(
         typer.secho(f"stopped early: {rep['stopped']}", fg="yellow", err=True)
 
 # %% ../nbs/12_cli.ipynb #076ca17a
-@command(expected=(FileNotFoundError,))  # a GGUF that is not there
+@command(expected=(FileNotFoundError,), example="simplex-train serve runs/NAME/RUN_ID/gguf/model-q8_0.gguf")
 def serve(
     gguf: Optional[str] = typer.Argument(None, help="a .gguf file (default: the embedded Gemma 3 270M)"),
     port: int = typer.Option(8080),
@@ -544,7 +532,7 @@ def serve(
             typer.echo("stopped")
 
 # %% ../nbs/12_cli.ipynb #f70ad8eb
-@command("install-llama-cpp")
+@command("install-llama-cpp", example="simplex-train install-llama-cpp --quantizer")
 def install_llama_cpp_cmd(quantizer: bool = typer.Option(False, help="also compile llama-quantize (for K-quants)")):
     "Fetch llama.cpp's GGUF converter (llama-cpp-python's sdist on PyPI) into the cache; optionally its quantizer."
     from simplex_train.shipping.gguf import ExportToolMissing, install_llama_cpp  # heavy: loads transformers via models
@@ -555,7 +543,7 @@ def install_llama_cpp_cmd(quantizer: bool = typer.Option(False, help="also compi
         _fail(e)
 
 
-@command()
+@command(example="simplex-train promote runs/sentiment/RUN_ID")
 def promote(run_dir: str = typer.Argument(..., help="a run folder (runs/NAME/RUN_ID)")):
     "Make a run its specialist's current model if its gate is DEPLOY and its served check passed."
     from simplex_train.shipping.deploy import promote as promote_run  # heavy: torch, transformers
@@ -568,7 +556,7 @@ def promote(run_dir: str = typer.Argument(..., help="a run folder (runs/NAME/RUN
         raise typer.Exit(1)
 
 
-@command(expected=(ValueError,))
+@command(expected=(ValueError,), example="simplex-train rollback sentiment")
 def rollback(specialist: str, runs_root: str = typer.Option("runs")):
     "Point a specialist's current model back at the previously promoted run."
     from simplex_train.shipping.deploy import rollback as rollback_to  # heavy: torch, transformers
@@ -576,7 +564,7 @@ def rollback(specialist: str, runs_root: str = typer.Option("runs")):
     typer.echo(f"current: {rollback_to(Path(runs_root) / specialist)['run_id']}")
 
 
-@command("hub-upload")
+@command("hub-upload", example="simplex-train hub-upload runs/sentiment/RUN_ID you/sentiment-gemma --dry-run")
 def hub_upload_cmd(
     run_dir: str, repo_id: str, dry_run: bool = typer.Option(False, help="list only (the default without HF_TOKEN)")
 ):
@@ -589,7 +577,7 @@ def hub_upload_cmd(
         typer.echo(f"{verb} {f['path']} ({f['bytes']:,} bytes)")
 
 
-@command(expected=(FileNotFoundError, RuntimeError))
+@command(expected=(FileNotFoundError, RuntimeError), example="simplex-train docs --out _docs")
 def docs(
     out: str = typer.Option(None, help="output folder (default: doc_path in settings.ini, `_docs`)"),
     strict: bool = typer.Option(True, help="fail on a broken link or anchor between pages"),
@@ -599,7 +587,7 @@ def docs(
     typer.echo(f"{len(built['pages'])} pages in {built['out']}")
 
 
-@command(expected=(FileNotFoundError,))
+@command(expected=(FileNotFoundError,), example="simplex-train readme --check")
 def readme(check: bool = typer.Option(False, help="only check that README.md is up to date (exit 1 if not)")):
     "Write README.md from nbs/index.ipynb, its source (in a source checkout)."
     same = write_readme(check)

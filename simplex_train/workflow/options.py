@@ -26,24 +26,25 @@ class RunOptions(BaseModel):
     "One run's options, as the CLI, the workbook's parameters and a batch give them; an unknown one is an error."
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
-    specialist: str = "context_protocol"  # a shipped specialist name or a YAML path
-    runs_root: str = "runs"  # where run folders are created
-    run_id: str | None = None  # reuse a run folder: finished stages are skipped, training resumes
-    data: str | None = None  # file or folder replacing the specialist's data source
-    base_model: str | None = None  # 'embedded', a hub id, a model folder or a .gguf file
-    max_train: int | None = Field(None, ge=1)  # train rows (stratified subsample)
-    max_test: int | None = Field(None, ge=1)  # test rows
-    max_val: int | None = Field(None, ge=1)  # validation rows (what a stated-confidence task fits its calibration on)
-    max_steps: int | None = Field(None, ge=1)  # optimizer steps (overrides epochs)
-    epochs: float | None = Field(None, gt=0)
-    seed: int = 42
-    export_merged: bool = True  # merge the adapter into the base weights (and check the merge)
-    gguf: bool = True  # GGUF files + Modelfile, then the served check and promotion
-    force: bool = False  # re-run stages that are already done
-    init_adapter: str | None = None  # train on from this LoRA adapter (a chain's previous stage), not a fresh one
-    overrides: dict[str, Any] = {}  # dotted config keys, {"train.max_seq_len": 512}; the CLI's --set key=value
-    baseline_only: bool = False  # prepare, baseline and report: the base model measured, nothing trained
-    local_test: bool = False  # a quick small run (LOCAL_TEST's rows and steps, no GGUF): minutes on a CPU
+    # each description is also the CLI flag's help (`simplex-train run --help`): the options are declared here once
+    specialist: str = Field("context_protocol", description="a shipped specialist name or a YAML path")
+    runs_root: str = Field("runs", description="where run folders are created")
+    run_id: str | None = Field(None, description="reuse a run folder: finished stages are skipped, training resumes")
+    data: str | None = Field(None, description="data file or folder replacing the specialist's data source")
+    base_model: str | None = Field(None, description="'embedded', a hub id, a model folder or a .gguf file")
+    max_train: int | None = Field(None, ge=1, description="train on at most N rows (a stratified subsample)")
+    max_test: int | None = Field(None, ge=1, description="evaluate on at most N test rows")
+    max_val: int | None = Field(None, ge=1, description="validate (and fit calibration) on at most N rows")
+    max_steps: int | None = Field(None, ge=1, description="stop training after N optimizer steps (overrides epochs)")
+    epochs: float | None = Field(None, gt=0, description="passes over the training rows (the YAML's by default)")
+    seed: int = Field(42, description="the seed of sampling, splits, initialisation and training")
+    export_merged: bool = Field(True, description="merge the adapter into the base weights and check the merge")
+    gguf: bool = Field(True, description="GGUF files + Modelfile, then the served check and promotion")
+    force: bool = Field(False, description="re-run stages that already finished (training starts afresh)")
+    init_adapter: str | None = Field(None, description="train on from this LoRA adapter, not a fresh one")
+    overrides: dict[str, Any] = Field({}, description="dotted config keys, {'train.max_seq_len': 512}: the CLI's --set")
+    baseline_only: bool = Field(False, description="prepare, baseline and report only: measure the base model")
+    local_test: bool = Field(False, description="a quick small run (LOCAL_TEST's rows and steps, no GGUF)")
 
     def __init__(self, **values):
         try:
