@@ -12,8 +12,9 @@ import jinja2, jinja2.meta, jinja2.sandbox
 from ..base.config import SAFE_JINJA, Specialist, SpecialistError
 
 # %% auto #0
-__all__ = ['render', 'chat_wrapper', 'prompt_wrapper', 'format_row', 'label_response', 'answer_prefix', 'reasoning_prefix',
-           'template_fields', 'go_template', 'render_go_template', 'encode_example']
+__all__ = ['render', 'chat_wrapper', 'prompt_wrapper', 'input_fields', 'input_prompt', 'format_row', 'label_response',
+           'answer_prefix', 'reasoning_prefix', 'template_fields', 'go_template', 'render_go_template',
+           'encode_example']
 
 # %% ../../nbs/01a_prompts.ipynb #73845c6a
 def render(template: str, fields: dict, engine: str = "format") -> str:
@@ -50,10 +51,22 @@ def prompt_wrapper(spec: Specialist, tokenizer):
     return chat_wrapper(tokenizer, spec.prompt.system) if spec.prompt.chat_template else None
 
 # %% ../../nbs/01a_prompts.ipynb #52cdea25
+def input_fields(spec: Specialist, given: dict) -> dict:
+    """An input's fields as the template sees them: every field given, and `text` the specialist's text field. The one
+    place raw input becomes template fields, for training rows, questions asked of a run and acceptance profiles."""
+    fields = {k: v for k, v in given.items() if not k.startswith("_")}
+    return {**fields, "text": given.get(spec.data.text_field, given.get("text"))}
+
+
+def input_prompt(spec: Specialist, given: dict, wrap=None) -> str:
+    "The prompt for one input, without its answer: the template on its fields, then the chat wrapper when given one."
+    prompt = render(spec.prompt.template, input_fields(spec, given), spec.prompt.engine)
+    return wrap(prompt) if wrap else prompt
+
+
 def _row_fields(row: dict, spec: Specialist) -> dict:
     d = spec.data
-    fields = {k: v for k, v in row.items() if not k.startswith("_")}
-    fields.update(text=row[d.text_field], label=row[d.label_field])
+    fields = {**input_fields(spec, row), "label": row[d.label_field]}
     if d.json_fields:
         fields["label"] = json.dumps({f: row[f] for f in d.json_fields}, ensure_ascii=False)
     return fields
@@ -71,8 +84,7 @@ def format_row(row: dict, spec: Specialist, wrap=None) -> dict:
     "An instruction example: {'prompt', 'response', 'metadata': {label, source, ...}} (+ 'rejected')."
     d, p = spec.data, spec.prompt
     fields = _row_fields(row, spec)
-    prompt = render(p.template, fields, p.engine)
-    ex = {"prompt": wrap(prompt) if wrap else prompt, "response": render(p.response, fields, p.engine)}
+    ex = {"prompt": input_prompt(spec, fields, wrap), "response": render(p.response, fields, p.engine)}
     if d.rejected_field:
         ex["rejected"] = render(p.response, {**fields, "label": row[d.rejected_field]}, p.engine)
     meta = {"label": fields["label"], "source": row.get("_source"), **{f: row[f] for f in d.metadata_fields}}

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os, statistics, time
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -15,20 +16,19 @@ from ..inputs.clients import LlamaServer, OpenAIClient
 from ..base.config import Specialist, expand_path
 from ..learning.heads import predict_head
 from ..measures.metrics import pearson
-from ..inputs.prompts import prompt_wrapper, render
+from ..inputs.prompts import input_prompt, label_response, prompt_wrapper
 from ..base.core import UserError, now, read_json, read_jsonl, with_progress, write_json, write_jsonl
 from .modelfile import served_context
 from ..modeling.models import load_model, load_tokenizer, run_dtype
 from ..modeling.predict import predict_rows
-from ..inputs.prompts import label_response
 from ..base.runs import RunDir, SpecialistDir
 from ..inputs.sources import read_input_rows
 from ..labels.tasks import compute_metrics, json_reference, parse_output, prediction_method
 
 # %% auto #0
-__all__ = ['HUB_FOLDERS', 'served_predictions', 'p95', 'score_correlation', 'reference_predictions', 'reference_dtype',
-           'deploy_check', 'current_model', 'promote', 'rollback', 'predicted_scores', 'profile_prompts',
-           'acceptance_check', 'served_acceptance', 'serving_recipes', 'hub_upload']
+__all__ = ['HUB_FOLDERS', 'served_gguf', 'serving', 'served_predictions', 'p95', 'score_correlation', 'reference_predictions',
+           'reference_dtype', 'deploy_check', 'current_model', 'promote', 'rollback', 'predicted_scores',
+           'profile_prompts', 'acceptance_check', 'served_acceptance', 'serving_recipes', 'hub_upload']
 
 # %% ../../nbs/10_deploy.ipynb #88904752
 def _label_bias(spec: Specialist, tok) -> dict[int, float] | None:
@@ -37,6 +37,22 @@ def _label_bias(spec: Specialist, tok) -> dict[int, float] | None:
     ids = [tok(label_response(spec, label), add_special_tokens=False)["input_ids"] for label in spec.task.labels]
     single = all(len(i) == 1 for i in ids) and len({i[0] for i in ids}) == len(ids)
     return {i[0]: 100.0 for i in ids} if single else None
+
+
+def served_gguf(run: RunDir, gguf_type: str | None = None) -> Path:
+    "The run's GGUF file that is served: the Modelfile's, or the one of `gguf_type` (`q4_k_m`...)."
+    if not run.gguf_info.exists():
+        raise UserError(f"{run.root} has no GGUF export: run it with --gguf (and `simplex-train install-llama-cpp`)")
+    info = read_json(run.gguf_info)
+    return run.gguf / (info["files"][gguf_type]["file"] if gguf_type else info["modelfile_from"])
+
+
+@contextmanager
+def serving(gguf: Path, n_ctx: int):
+    "(an OpenAI-compatible client, seconds the server took to start) for a llama.cpp server on `gguf`, on loopback."
+    t0 = time.perf_counter()
+    with LlamaServer(gguf, n_ctx) as server:
+        yield OpenAIClient(server.url), time.perf_counter() - t0
 
 
 def served_predictions(client: OpenAIClient, spec: Specialist, rows: list[dict], tok, progress: bool = True) -> dict:
@@ -127,10 +143,8 @@ def _served_calibration(run: RunDir, spec: Specialist, rows: list[dict], preds: 
 
 def _serve(run: RunDir, spec: Specialist, gguf: Path, rows: list[dict], progress: bool) -> tuple[dict, dict, float]:
     "The test rows through a server on `gguf`, then (for a scorer with an acceptance section) the profiles."
-    t0 = time.perf_counter()
-    with LlamaServer(gguf, served_context(spec)) as server:
-        start_s = time.perf_counter() - t0
-        client, tok = OpenAIClient(server.url), load_tokenizer(str(run.merged))
+    with serving(gguf, served_context(spec)) as (client, start_s):
+        tok = load_tokenizer(str(run.merged))
         served = served_predictions(client, spec, rows, tok, progress)
         accepted = served_acceptance(client, spec, tok, progress) if spec.deploy.acceptance else None
     return served, accepted, start_s
@@ -170,10 +184,10 @@ def deploy_check(
 ) -> dict:
     """Serve the run's GGUF (the Modelfile's, or `gguf_type`), predict the test rows over HTTP, compare with PyTorch
     (`reference`, default `deploy.reference`)."""
-    info, reference = read_json(run.gguf_info), reference or spec.deploy.reference
+    reference = reference or spec.deploy.reference
     rows = read_jsonl(run.split("test"))[: spec.deploy.max_rows]
     torch_preds = reference_predictions(run, spec, rows, reference)
-    gguf = run.gguf / (info["files"][gguf_type]["file"] if gguf_type else info["modelfile_from"])
+    gguf = served_gguf(run, gguf_type)
     served, accepted, start_s = _serve(run, spec, gguf, rows, progress)
     out = _check_record(gguf, spec, rows, torch_preds, served, start_s)
     out.update(reference=reference, pytorch_dtype=reference_dtype(spec, reference))
@@ -307,10 +321,8 @@ def _oracle_scores(spec: Specialist, rows: list[dict]) -> list[float] | None:
 
 def profile_prompts(spec: Specialist, rows: list[dict], tok=None) -> list[dict]:
     "Acceptance profiles as prompts, rendered like the training rows (the template; the chat wrapper with `tok`)."
-    field, wrap = spec.data.text_field, prompt_wrapper(spec, tok) if tok is not None else None
-    prompts = [render(spec.prompt.template, {**r, "text": r.get(field, r.get("text"))}, spec.prompt.engine)
-               for r in rows]  # fmt: skip
-    return [{"prompt": wrap(p) if wrap else p} for p in prompts]
+    wrap = prompt_wrapper(spec, tok) if tok is not None else None
+    return [{"prompt": input_prompt(spec, r, wrap)} for r in rows]
 
 
 def _timed_head(model, tok, spec: Specialist, rows: list[dict], head: dict) -> tuple[list, list[float]]:

@@ -12,10 +12,9 @@ from typing import Callable
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..inputs.clients import LlamaServer, OpenAIClient
 from ..base.config import Specialist, load_specialist
 from ..base.core import UserError, atomic_write_text, log, package_dir, read_json, read_jsonl, write_json
-from ..shipping.deploy import served_predictions
+from ..shipping.deploy import served_gguf, served_predictions, serving
 from ..evaluation.evaluate import evaluate_split
 from ..shipping.modelfile import served_context
 from ..modeling.models import load_run_model, load_tokenizer
@@ -139,10 +138,8 @@ def chain_verdict(rows: list[dict], max_drop: float, tolerance: float | None = N
 def served_rows(runs: list[RunDir], rows: list[dict], progress: bool = True) -> list[dict]:
     "`rows` with `served_at_end`: each stage's test split through llama.cpp serving the final run's GGUF."
     final, specs = runs[-1], [_stage_spec(r) for r in runs]
-    gguf = final.gguf / read_json(final.gguf_info)["modelfile_from"]
     tok = load_tokenizer(str(final.adapter))
-    with LlamaServer(gguf, max(served_context(s) for s in specs)) as server:
-        client = OpenAIClient(server.url)
+    with serving(served_gguf(final), max(served_context(s) for s in specs)) as (client, _):
         for row, spec, run in zip(rows, specs, runs):
             if prediction_method(spec) == "prefer":
                 continue  # a preference stage compares likelihoods, which a text server does not answer
@@ -162,7 +159,7 @@ def served_check(out: RunDir, progress: bool = True) -> dict:
     t0 = time.perf_counter()
     s["stages"] = served_rows(runs, s["stages"], progress)
     s["seconds"]["served_check"] = round(time.perf_counter() - t0, 1)
-    s["served"] = {"gguf": read_json(runs[-1].gguf_info)["modelfile_from"], "engine": "llama.cpp server (xllamacpp)",
+    s["served"] = {"gguf": served_gguf(runs[-1]).name, "engine": "llama.cpp server (xllamacpp)",
                    "tolerance": _stage_spec(runs[-1]).deploy.tolerance}  # fmt: skip
     s["decision"] = chain_verdict(s["stages"], chain.max_drop, s["served"]["tolerance"])
     _write_summary(out, chain, s)

@@ -11,11 +11,11 @@ from pathlib import Path
 import torch
 
 from ..measures.calibration import apply_platt
-from ..inputs.clients import LlamaServer, OpenAIClient
+from ..inputs.clients import OpenAIClient
 from ..base.config import Specialist
 from ..base.core import UserError, log, read_json, read_jsonl, write_json, write_jsonl
 from ..inputs.data import mean_tier, prepare_data
-from ..shipping.deploy import served_predictions
+from ..shipping.deploy import served_gguf, served_predictions, serving
 from ..evaluation.evaluate import compare_predictions, evaluate_split
 from ..learning.heads import (head_kind, head_outputs, head_predictions, load_merged_head, load_trained_head,
                                  predict_head)
@@ -23,7 +23,7 @@ from ..shipping.modelfile import served_context
 from ..modeling.models import load_model, load_run_model, load_tokenizer, prepare_tokenizer, run_dtype, run_model_path
 from ..modeling.predict import predict_rows
 from ..learning.preferences import generate_pairs
-from ..inputs.prompts import prompt_wrapper, render, template_fields
+from ..inputs.prompts import input_prompt, prompt_wrapper, template_fields
 from ..learning.recipes import recipe_for
 from ..evaluation.report import write_report
 from ..base.runs import RunDir, acquire_lock, load_manifest, release_lock
@@ -120,9 +120,7 @@ def query_prompt(spec: Specialist, given: str | dict, wrap=None) -> str:
     if isinstance(fields, str) or set(needed) - set(fields):
         example = {f: "..." for f in needed}
         raise UserError(f"the prompt needs the field(s) {needed}: give JSON lines (--input) like {example}")
-    text = fields.get("text", fields.get(needed[0]))
-    prompt = render(spec.prompt.template, {**fields, "text": text}, spec.prompt.engine)
-    return wrap(prompt) if wrap else prompt
+    return input_prompt(spec, fields, wrap)
 
 
 def _load(run: RunDir, spec: Specialist, via: str):
@@ -136,10 +134,8 @@ def _load(run: RunDir, spec: Specialist, via: str):
 
 def _served(run: RunDir, spec: Specialist, rows: list[dict], tok) -> tuple[list, list]:
     "Predictions from the GGUF file the run's Modelfile points at, served by llama.cpp."
-    if not run.gguf_info.exists():
-        raise UserError(f"{run.root} has no GGUF export: run it with --gguf (and `simplex-train install-llama-cpp`)")
-    with LlamaServer(run.gguf / read_json(run.gguf_info)["modelfile_from"], served_context(spec)) as server:
-        out = served_predictions(OpenAIClient(server.url), spec, rows, tok, progress=False)
+    with serving(served_gguf(run), served_context(spec)) as (client, _):
+        out = served_predictions(client, spec, rows, tok, progress=False)
     return out["preds"], out["raw"]
 
 # %% ../../nbs/11e_trained.ipynb #b62e8836
