@@ -42,7 +42,7 @@ def _fail(e: Exception, code: int = 2):
     typer.echo(str(e), err=True)
     raise typer.Exit(code)
 
-
+# %% ../nbs/12_cli.ipynb #7a1c7d60
 def command(name: str | None = None, expected: tuple = (), on: typer.Typer | None = None, example: str = ""):
     """Register a command (on `app`, or the sub-command group `on`) whose expected errors (`UserError`, and the
     command's own `expected`) end the same way: one line on stderr, exit code 2. The one error handler of the CLI;
@@ -62,13 +62,13 @@ def command(name: str | None = None, expected: tuple = (), on: typer.Typer | Non
 
     return register
 
-
+# %% ../nbs/12_cli.ipynb #02083f74
 def _optional(annotation):
     "`int | None` as `Optional[int]`, the spelling every typer version reads."
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     return Optional[args[0]] if len(args) == 1 and type(None) in typing.get_args(annotation) else annotation
 
-
+# %% ../nbs/12_cli.ipynb #97f5ced1
 def run_option_flags(names: list[str]) -> list[inspect.Parameter]:
     "The named `RunOptions` fields as typer options: default, type and help come from the field, declared once."
     def flag(name):
@@ -78,7 +78,7 @@ def run_option_flags(names: list[str]) -> list[inspect.Parameter]:
         return inspect.Parameter(name, kind, default=option, annotation=_optional(field.annotation))
     return [flag(n) for n in names]
 
-
+# %% ../nbs/12_cli.ipynb #048f04b1
 def takes_run_options(*names: str):
     "Give a command the named `RunOptions` fields as flags; the function receives their values in `**options`."
     def decorate(fn):
@@ -89,7 +89,7 @@ def takes_run_options(*names: str):
         return fn
     return decorate
 
-
+# %% ../nbs/12_cli.ipynb #887eefc1
 SET_HELP = "a config key, --set train.epochs=2 (=null unsets it); repeat it for several"
 
 
@@ -98,12 +98,12 @@ def _version(value: bool):
         typer.echo(f"simplex-train {package_versions(['simplex_train'])['simplex_train']}")
         raise typer.Exit()
 
-
+# %% ../nbs/12_cli.ipynb #785e03f8
 @app.callback()
 def _options(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="the version")):
     "Fine-tune specialist LLMs from real data, reproducibly."
 
-
+# %% ../nbs/12_cli.ipynb #1b7638fa
 @command("list", example="simplex-train list")
 def list_cmd():
     "List the shipped specialists."
@@ -111,7 +111,7 @@ def list_cmd():
         s = load_specialist(name)
         typer.echo(f"{name:20} {s.task.type:15} {s.task.metric:12} {s.description}")
 
-
+# %% ../nbs/12_cli.ipynb #46c243bc
 @command(example="simplex-train show sentiment")
 def show(name: str):
     "Print a specialist's resolved config as JSON."
@@ -150,7 +150,7 @@ def run(
     headline = gate_headline(gate) if "metric" in gate else gate["decision"]
     typer.echo(f"run folder: {out.root}\nreport: {out.report}\ngate: {headline}")
 
-
+# %% ../nbs/12_cli.ipynb #91b9ae6f
 def _print_prepared(out: RunDir) -> None:
     m = read_json(out.data_manifest)
     for k, c in m["cleaning"].items():
@@ -167,7 +167,7 @@ def _print_prepared(out: RunDir) -> None:
     for w in m.get("warnings", []):
         typer.secho(f"WARNING {w}", fg="yellow", err=True)
 
-
+# %% ../nbs/12_cli.ipynb #413ed1ef
 @command(example="simplex-train prepare sentiment --data reviews.csv --max-train 2000")
 @takes_run_options("data", "max_train", "max_test", "max_val", "seed", "runs_root", "run_id", "force", "local_test")
 def prepare(
@@ -182,11 +182,11 @@ def prepare(
     out = run_pipeline(opts, ["prepare"])
     _print_prepared(out)
 
-
+# %% ../nbs/12_cli.ipynb #e3d7fb9f
 def _cli_script() -> str:
     return shutil.which("simplex-train") or str(Path(sys.executable).with_name("simplex-train"))
 
-
+# %% ../nbs/12_cli.ipynb #aeabcc08
 def launch_command(launcher: str, run_dir: str, processes: int | None = None, config: str | None = None) -> list[str]:
     "The command that runs `simplex-train train RUN_DIR` in several processes through an existing launcher."
     script = [_cli_script(), "train", run_dir]
@@ -201,7 +201,7 @@ def launch_command(launcher: str, run_dir: str, processes: int | None = None, co
     count = ["--num_processes", str(n)] if n else []
     return [sys.executable, "-m", "accelerate.commands.launch", *cfg, *count, *script]
 
-
+# %% ../nbs/12_cli.ipynb #2855f7f8
 @command(example="simplex-train train runs/sentiment/RUN_ID --launcher torchrun --processes 2")
 def train(
     run_dir: str = typer.Argument(..., help="a prepared run folder (runs/NAME/RUN_ID)"),
@@ -237,7 +237,7 @@ def evaluate(
     m = out["metric"]
     typer.echo(f"{name}: {out['rows']} rows, {m} {out['baseline'][m]:.4f} -> {out['finetuned'][m]:.4f}")
 
-
+# %% ../nbs/12_cli.ipynb #af38537c
 def _inputs(texts: list[str], input_file: Optional[str]) -> list:
     "The questions: the arguments, then each JSON line of `input_file` (an object of the prompt's fields)."
     if not input_file:
@@ -248,7 +248,7 @@ def _inputs(texts: list[str], input_file: Optional[str]) -> list:
         raise UserError(f"{input_file}:{bad[0]}: each line must be a JSON object of the prompt's fields")
     return list(texts) + rows
 
-
+# %% ../nbs/12_cli.ipynb #a936355b
 @command(example="simplex-train predict runs/sentiment/RUN_ID 'a gripping, funny film' --via gguf")
 def predict(
     run_dir: str = typer.Argument(..., help="a trained run folder (runs/NAME/RUN_ID)"),
@@ -264,7 +264,7 @@ def predict(
     for answer in predict_run(run_dir, questions, via):
         typer.echo(json.dumps(answer, ensure_ascii=False, default=str))
 
-
+# %% ../nbs/12_cli.ipynb #d0562fc3
 @command(example="simplex-train chat runs/context_protocol/RUN_ID")
 def chat(
     run_dir: str = typer.Argument(..., help="a trained run folder (runs/NAME/RUN_ID)"),
@@ -284,7 +284,7 @@ def chat(
         extra = f"  (confidence {answer['confidence']:.2f})" if "confidence" in answer else ""
         typer.echo(f"{answer['prediction']}{extra}")
 
-
+# %% ../nbs/12_cli.ipynb #2a971bfb
 @command(example="simplex-train rows belief_revision --out rows.jsonl --n 3")
 def rows(
     specialist: str = typer.Argument(..., help="a shipped specialist (or YAML) whose data comes from a generator"),
@@ -542,7 +542,7 @@ def install_llama_cpp_cmd(quantizer: bool = typer.Option(False, help="also compi
     except ExportToolMissing as e:
         _fail(e)
 
-
+# %% ../nbs/12_cli.ipynb #d4e938a3
 @command(example="simplex-train promote runs/sentiment/RUN_ID")
 def promote(run_dir: str = typer.Argument(..., help="a run folder (runs/NAME/RUN_ID)")):
     "Make a run its specialist's current model if its gate is DEPLOY and its served check passed."
@@ -555,7 +555,7 @@ def promote(run_dir: str = typer.Argument(..., help="a run folder (runs/NAME/RUN
     if e["action"] != "promoted":
         raise typer.Exit(1)
 
-
+# %% ../nbs/12_cli.ipynb #514ab06a
 @command(expected=(ValueError,), example="simplex-train rollback sentiment")
 def rollback(specialist: str, runs_root: str = typer.Option("runs")):
     "Point a specialist's current model back at the previously promoted run."
@@ -563,7 +563,7 @@ def rollback(specialist: str, runs_root: str = typer.Option("runs")):
 
     typer.echo(f"current: {rollback_to(Path(runs_root) / specialist)['run_id']}")
 
-
+# %% ../nbs/12_cli.ipynb #7a88a308
 @command("hub-upload", example="simplex-train hub-upload runs/sentiment/RUN_ID you/sentiment-gemma --dry-run")
 def hub_upload_cmd(
     run_dir: str, repo_id: str, dry_run: bool = typer.Option(False, help="list only (the default without HF_TOKEN)")
@@ -576,7 +576,7 @@ def hub_upload_cmd(
     for f in out["files"]:
         typer.echo(f"{verb} {f['path']} ({f['bytes']:,} bytes)")
 
-
+# %% ../nbs/12_cli.ipynb #8101b937
 @command(expected=(FileNotFoundError, RuntimeError), example="simplex-train docs --out _docs")
 def docs(
     out: str = typer.Option(None, help="output folder (default: doc_path in settings.ini, `_docs`)"),
@@ -586,7 +586,7 @@ def docs(
     built = build_docs(out, strict=strict)
     typer.echo(f"{len(built['pages'])} pages in {built['out']}")
 
-
+# %% ../nbs/12_cli.ipynb #162635ca
 @command(expected=(FileNotFoundError,), example="simplex-train readme --check")
 def readme(check: bool = typer.Option(False, help="only check that README.md is up to date (exit 1 if not)")):
     "Write README.md from nbs/index.ipynb, its source (in a source checkout)."
@@ -595,14 +595,14 @@ def readme(check: bool = typer.Option(False, help="only check that README.md is 
         _fail(RuntimeError("README.md is out of date with nbs/index.ipynb: run `simplex-train readme`"), 1)
     typer.echo("README.md is up to date" if same else "README.md written from nbs/index.ipynb")
 
-
+# %% ../nbs/12_cli.ipynb #47595e0e
 def _latest_run(runs_root: str, name: str) -> str | None:
     "The run of `name` whose manifest was written last: run ids are names anyone may choose, not times."
     runs = [RunDir(p) for p in (Path(runs_root) / name).glob("*")]
     runs = [r for r in runs if r.manifest.is_file()]
     return max(runs, key=lambda r: r.manifest.stat().st_mtime).root.name if runs else None
 
-
+# %% ../nbs/12_cli.ipynb #2768642e
 def main():
     "Entry point of the `simplex-train` command."
     app()

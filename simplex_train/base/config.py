@@ -25,7 +25,7 @@ __all__ = ['Reader', 'SPLIT_ALIASES', 'SAFE_JINJA', 'Metric', 'LOWER_IS_BETTER',
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-
+# %% ../../nbs/01_config.ipynb #c6706d46
 class SplitFile(_Strict):
     "One split's file, when it needs its own reading options (e.g. a header-less CSV next to a TSV)."
 
@@ -34,7 +34,7 @@ class SplitFile(_Strict):
     has_header: bool | None = None  # None: as data.has_header
     column_names: list[str] | None = None
 
-
+# %% ../../nbs/01_config.ipynb #a88640d0
 Reader = Literal["table", "conll", "squad", "spider", "humaneval", "mbpp", "hh_rlhf", "preference_messages", "sql"]
 
 
@@ -89,7 +89,7 @@ class DataConfig(_Strict):
                 self.__dict__[field] = {split_name(k, field): v for k, v in given.items()}
         return self
 
-
+# %% ../../nbs/01_config.ipynb #113a725b
 SPLIT_ALIASES = {"validation": "val", "valid": "val", "dev": "val", "eval": "val"}
 
 
@@ -100,7 +100,7 @@ def split_name(name: str, field: str = "splits") -> str:
         raise ValueError(f"{field}: unknown split {name!r}; use train, val (or validation, dev) and test")
     return ours
 
-
+# %% ../../nbs/01_config.ipynb #9a135b71
 class PromptConfig(_Strict):
     "Format strings: the prompt shows the input, the response is what the model learns to write."
 
@@ -121,7 +121,7 @@ class PromptConfig(_Strict):
                              f"write {{{{ {format_style.group(0)[1:-1]} }}}}, or leave engine at format")  # fmt: skip
         return self
 
-
+# %% ../../nbs/01_config.ipynb #66b838b3
 SAFE_JINJA = jinja2.sandbox.ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
@@ -140,7 +140,7 @@ def _reaches_past_fields(template: str, engine: str) -> str | None:
         return None
     return None
 
-
+# %% ../../nbs/01_config.ipynb #fef4ba6d
 def template_syntax_error(template: str, engine: str, name: str = "template") -> None:
     """Raise ValueError naming `name` when `template` does not parse (an unmatched brace, a broken Jinja tag) or reaches
     past the row's fields: a shared specialist YAML is data, and its templates must not run code."""
@@ -153,7 +153,7 @@ def template_syntax_error(template: str, engine: str, name: str = "template") ->
     if unsafe:
         raise ValueError(f"{name}: {unsafe} reaches past the row's fields; a template may only use the fields")
 
-
+# %% ../../nbs/01_config.ipynb #dabf98c0
 # the primary metric: "higher is better" except the errors in LOWER_IS_BETTER (a scorer's `score_agreement` is 1 - MAE)
 Metric = Literal[
     "accuracy",
@@ -202,7 +202,7 @@ class TaskConfig(_Strict):
             self.__dict__["metric"] = "preference_accuracy"  # what a preference task is scored by
         return self
 
-
+# %% ../../nbs/01_config.ipynb #47cebf85
 RANK_BY_COMPLEXITY = {"simple": 8, "moderate": 16, "complex": 32}
 # the names transformers accepts (its SchedulerType and OptimizerNames; tests/test_bad_input.py checks they match)
 SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
@@ -226,7 +226,7 @@ class LoraConfig(_Strict):
     dropout: float = Field(0.0, ge=0, lt=1)  # 0: Unsloth's fast path, and dropout's masks cost ~20% of a CPU step
     target_modules: list[str] | Literal["all-linear"] = "all-linear"
 
-
+# %% ../../nbs/01_config.ipynb #f3fa820f
 RECIPE_NAMES = {"sft", "head", "dpo"}  # the training methods; `recipes.register_recipe` adds to it
 
 
@@ -283,7 +283,7 @@ class TrainConfig(_Strict):
             raise ValueError(f"save_steps ({self.save_steps}) must be a multiple of eval_steps ({self.eval_steps})")
         return self
 
-
+# %% ../../nbs/01_config.ipynb #63be8888
 class EvalConfig(_Strict):
     "How the test split is evaluated: label scoring or generation, and their limits."
 
@@ -299,7 +299,7 @@ class EvalConfig(_Strict):
     judge_model: str = "default"
     judge_chat: bool = False  # /v1/chat/completions instead of /v1/completions; key from OPENAI_API_KEY
 
-
+# %% ../../nbs/01_config.ipynb #75608705
 GGUF_TYPES = ("f32", "f16", "bf16", "q8_0", "q4_k_m", "q5_k_m", "q6_k", "q4_0", "q3_k_m", "q2_k")
 
 
@@ -314,7 +314,7 @@ class AcceptanceConfig(_Strict):
     min_correlation: float = Field(0.85, ge=-1, le=1)  # with the oracle's scores, where the profiles carry them
     max_latency_s: float = Field(5.0, gt=0)  # p95 seconds to score one profile
 
-
+# %% ../../nbs/01_config.ipynb #1bb013a9
 class DeployConfig(_Strict):
     "Export formats and the served check a model must pass before it is promoted."
 
@@ -334,7 +334,7 @@ class DeployConfig(_Strict):
     temperature: float = Field(0.0, ge=0)  # 0: greedy, as evaluated
     acceptance: AcceptanceConfig | None = None  # a scorer: a head in its deploy stage, a generative one when served
 
-
+# %% ../../nbs/01_config.ipynb #8f7afbf9
 class RehearsalConfig(_Strict):
     """Rows mixed into training so that a model keeps what it could already do; each share is of the task's training
     rows. Without it a small model trained hard on one format forgets ordinary text (the general-capability check)
@@ -344,7 +344,7 @@ class RehearsalConfig(_Strict):
     earlier: float = Field(0.0, ge=0, le=1)  # training rows of the runs whose adapter this run starts from
     general_tokens: int = Field(64, ge=8)  # length of each general text, in tokens
 
-
+# %% ../../nbs/01_config.ipynb #96766af9
 class DpoConfig(_Strict):
     """Direct preference optimisation (`train.method: dpo`): the policy is the LoRA adapter, trained from where the run
     starts (an SFT adapter given by `--init-adapter` or a chain's earlier stage, else the base model). The reference
@@ -356,7 +356,7 @@ class DpoConfig(_Strict):
     reference: Literal["start", "base"] = "start"  # start: the model DPO starts from (SFT adapter); base: no adapter
     max_drop: float = Field(0.02, ge=0, le=1)  # the gate: the task metric may fall this much below the starting model
 
-
+# %% ../../nbs/01_config.ipynb #8adea433
 class Thresholds(_Strict):
     "Gate thresholds on the task metric, as fractions."
 
@@ -368,7 +368,7 @@ class Thresholds(_Strict):
     min_metrics: dict[str, float] = {}  # ... or fall below one; a missing metric fails too
     max_general_ppl_increase: float | None = Field(0.25, ge=0)  # REVIEW when general-text perplexity rises more
 
-
+# %% ../../nbs/01_config.ipynb #a6ecc6b5
 class Specialist(_Strict):
     "A whole specialist as its YAML file states it: task, data, prompt, base model, LoRA, training, evaluation, gates."
 

@@ -127,7 +127,7 @@ def current_umask() -> int:
     os.umask(mask)
     return mask
 
-
+# %% ../../nbs/00_core.ipynb #b7c9cc27
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     "Write `data` to `path` atomically (temp file + fsync + rename)."
     path = Path(path)
@@ -146,17 +146,17 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
         raise
     return path
 
-
+# %% ../../nbs/00_core.ipynb #c6cac2de
 def atomic_write_text(path: str | Path, text: str) -> Path:
     "Write UTF-8 `text` to `path` atomically."
     return atomic_write_bytes(path, text.encode("utf-8"))
 
-
+# %% ../../nbs/00_core.ipynb #fef477b7
 def write_json(path: str | Path, obj: Any) -> Path:
     "Write `obj` as indented, key-sorted JSON, atomically."
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
-
+# %% ../../nbs/00_core.ipynb #3d7abbb2
 def read_json(path: str | Path) -> Any:
     "Read a JSON file; a damaged one (cut short, edited by hand) is one UserError naming it and the line."
     try:
@@ -164,12 +164,12 @@ def read_json(path: str | Path) -> Any:
     except json.JSONDecodeError as e:
         raise UserError(f"{path}:{e.lineno}: not valid JSON ({e.msg}): was it cut short or edited?") from None
 
-
+# %% ../../nbs/00_core.ipynb #72cb30f8
 def write_jsonl(path: str | Path, rows: Iterable[dict]) -> Path:
     "Write rows as JSON lines (keys sorted, so equal rows give equal bytes), atomically."
     return atomic_write_text(path, "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows))
 
-
+# %% ../../nbs/00_core.ipynb #98c051f1
 def read_jsonl(path: str | Path) -> list[dict]:
     "Read a JSON-lines file into a list of dicts; a damaged line is one UserError naming the file and the line."
     rows = []
@@ -183,7 +183,7 @@ def read_jsonl(path: str | Path) -> list[dict]:
                 raise UserError(f"{path}:{i}: not valid JSON ({e.msg}): was it cut short or edited?") from None
     return rows
 
-
+# %% ../../nbs/00_core.ipynb #c6839e31
 def read_appended(path: str | Path) -> list[dict]:
     """The records of an append-only JSON-lines file (a resumable job's log); a last line cut short by a kill is
     removed from the file, so the job redoes that record and the next append starts on a fresh line."""
@@ -273,16 +273,16 @@ def package_versions(names: Iterable[str] = TRACKED_PACKAGES) -> dict[str, str |
             out[n] = None
     return out
 
-
+# %% ../../nbs/00_core.ipynb #0f88e4f9
 def package_dir() -> Path:
     "Folder of the installed simplex_train package."
     return Path(importlib.util.find_spec("simplex_train").origin).resolve().parent
 
-
+# %% ../../nbs/00_core.ipynb #1dcdb109
 def _git(path, *args) -> str:
     return subprocess.run(["git", *args], cwd=path, capture_output=True, text=True, check=True).stdout.strip()
 
-
+# %% ../../nbs/00_core.ipynb #6651478b
 def git_commit(path: str | Path = ".") -> str | None:
     "The git commit of the working tree at `path` (with '+dirty' if modified), or None outside git."
     try:
@@ -291,12 +291,12 @@ def git_commit(path: str | Path = ".") -> str | None:
     except (OSError, subprocess.CalledProcessError):
         return None
 
-
+# %% ../../nbs/00_core.ipynb #1ce0b9be
 def now() -> str:
     "The current UTC time, ISO 8601 to the second."
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
-
+# %% ../../nbs/00_core.ipynb #b75a38b4
 SECRETS = (
     (re.compile(r"([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@", re.I), r"\1***@"),  # user:password@ in a URL
     (re.compile(r"\b(api[_-]?key|token|password|secret)=([^&\s]+)", re.I), r"\1=***"),  # ...?token=... in a query

@@ -24,11 +24,11 @@ def new_run_id() -> str:
     "A sortable run id: UTC time to the second."
     return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
 
-
+# %% ../../nbs/00b_runs.ipynb #02c701b9
 class NotARun(UserError):
     "A folder given as a run folder that is not one."
 
-
+# %% ../../nbs/00b_runs.ipynb #cde5f0e6
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
@@ -38,12 +38,12 @@ def check_run_id(run_id: str) -> str:
         raise UserError(f"run id {run_id!r}: use letters, digits, '.', '_' and '-' only (it names one folder)")
     return run_id
 
-
+# %% ../../nbs/00b_runs.ipynb #26a91272
 def _at(*parts: str):
     "A read-only property: the path `parts` under the run folder."
     return property(lambda self: self.root.joinpath(*parts))
 
-
+# %% ../../nbs/00b_runs.ipynb #6be585be
 @dataclass(frozen=True)
 class SpecialistDir:
     "The folder of one specialist's runs: which one is current, and the history of promotions."
@@ -56,7 +56,7 @@ class SpecialistDir:
     current = _at("current.json")
     history = _at("history.jsonl")
 
-
+# %% ../../nbs/00b_runs.ipynb #d4f46528
 @dataclass(frozen=True)
 class BatchDir:
     "The folder of one batch over many specialists: its summary and each run's log (the runs are in their own folders)."
@@ -72,7 +72,7 @@ class BatchDir:
     def log(self, specialist: str) -> Path:
         return self.logs / f"{specialist}.log"
 
-
+# %% ../../nbs/00b_runs.ipynb #075dc2f9
 @dataclass(frozen=True)
 class CampaignDir:
     "The output folder of one generation campaign: raw replies (append-only), kept and dropped rows, ledger, report."
@@ -86,7 +86,7 @@ class CampaignDir:
     rows, dropped = _at("rows.jsonl"), _at("dropped.jsonl")
     ledger, report, report_md = _at("ledger.json"), _at("campaign_report.json"), _at("campaign_report.md")
 
-
+# %% ../../nbs/00b_runs.ipynb #cb174567
 @dataclass(frozen=True)
 class FilterDir:
     "A labelling filter's version folder (`filters/NAME/v1/`): its config and what the oracle wrote for it."
@@ -111,7 +111,7 @@ class FilterDir:
         "A split of the labelled dataset (train, val, test), the regression recipe's input."
         return self.root / "dataset" / f"{name}.jsonl"
 
-
+# %% ../../nbs/00b_runs.ipynb #1e0bf5af
 @dataclass(frozen=True)
 class RunDir:
     "The folder of one run and the names of everything in it."
@@ -237,7 +237,7 @@ _HELD: dict[Path, tuple] = {}  # run folder -> (open lock file, token): the lock
 class RunLocked(UserError):
     "The run folder is being written by another live process."
 
-
+# %% ../../nbs/00b_runs.ipynb #f9b33b30
 def _holder(run: RunDir) -> dict:
     "Who holds (or last held) the run's lock, as its lock file says."
     try:
@@ -245,12 +245,12 @@ def _holder(run: RunDir) -> dict:
     except (OSError, ValueError):
         return {}
 
-
+# %% ../../nbs/00b_runs.ipynb #7e65241a
 def _locked_message(run: RunDir, h: dict) -> str:
     who = f"pid {h.get('pid', '?')} on {h.get('host', '?')}, since {h.get('started', '?')}: {h.get('command') or '?'}"
     return f"{run.root} is in use by another run ({who}); wait for it to finish, or use another --run-id"
 
-
+# %% ../../nbs/00b_runs.ipynb #5c181f1d
 def _take(run: RunDir, f, command: str | None) -> str:
     "Record this process as the holder; stages the previous holder left running are marked interrupted."
     previous = _holder(run)
@@ -265,13 +265,13 @@ def _take(run: RunDir, f, command: str | None) -> str:
     _remove_leftovers(run)
     return token
 
-
+# %% ../../nbs/00b_runs.ipynb #b0a60e99
 def _remove_leftovers(run: RunDir) -> None:
     "Temporary files and folders a killed process left (`.name.*.tmp`): never read, removed by the next holder."
     for p in sorted(run.root.glob("**/.*.tmp*"), reverse=True):
         shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
 
-
+# %% ../../nbs/00b_runs.ipynb #cfb496f0
 def acquire_lock(run: RunDir, command: str | None = None) -> bool:
     """Take the run folder's lock. True if this call took it; False if this process (or its parent) already holds it.
     The lock file records `command` (default: this process's command line) for whoever is refused."""
@@ -291,18 +291,18 @@ def acquire_lock(run: RunDir, command: str | None = None) -> bool:
     _HELD[root] = (f, _take(run, f, command))
     return True
 
-
+# %% ../../nbs/00b_runs.ipynb #6e45e82a
 def holds_lock(run: RunDir) -> bool:
     "Whether this process holds the run folder's lock."
     return run.root.resolve() in _HELD
 
-
+# %% ../../nbs/00b_runs.ipynb #5556e20f
 def lock_token(run: RunDir) -> str:
     "The token of the lock this process holds on `run`, or the one it was lent (for a child process's environment)."
     held = _HELD.get(run.root.resolve())
     return held[1] if held else os.environ.get(LOCK_ENV, "")
 
-
+# %% ../../nbs/00b_runs.ipynb #8f3ee058
 def release_lock(run: RunDir) -> None:
     "Give the run folder's lock back (the lock file stays: it tells who held it last)."
     f, _ = _HELD.pop(run.root.resolve(), (None, None))

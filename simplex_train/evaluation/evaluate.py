@@ -77,7 +77,7 @@ def _judge(spec: Specialist, rows: list[dict], preds: list) -> dict:
         "per_example": j["per_example"],
     }
 
-
+# %% ../../nbs/07_evaluate.ipynb #d0bc16ce
 def _calibration(run: RunDir, name: str, raw: list, per: list) -> dict:
     "Expected calibration error of the label distribution (label scoring), with its reliability diagram."
     cal = expected_calibration_error([max(d.values()) for d in raw], [bool(x) for x in per])
@@ -85,14 +85,14 @@ def _calibration(run: RunDir, name: str, raw: list, per: list) -> dict:
     reliability_diagram(cal, run.reliability_plot(name), name)
     return cal
 
-
+# %% ../../nbs/07_evaluate.ipynb #55ac50bd
 IDENTITY = {"fitted_on": None, "n": 0, "temperature": 1.0, "stated_map": {"a": 1.0, "b": 0.0}}
 
 
 def _truth_index(rows: list[dict]) -> list[int]:
     return [r["metadata"]["options"].index(r["metadata"]["truth"]) for r in rows]
 
-
+# %% ../../nbs/07_evaluate.ipynb #5e8dbb04
 def fit_confidence(model, tok, spec: Specialist, rows: list[dict], progress: bool = True) -> dict:
     "The temperature of the option probabilities and the map of stated confidences, fitted on `rows` (validation)."
     preds, raw = predict_rows(model, tok, spec, rows, progress)
@@ -105,7 +105,7 @@ def fit_confidence(model, tok, spec: Specialist, rows: list[dict], progress: boo
         "stated_map": fit_stated_temperature(stated["confidence"], stated["right"]),
     }
 
-
+# %% ../../nbs/07_evaluate.ipynb #614cf230
 def _confidence_calibration(model, tok, spec, rows, raw, record, run, name, fit_rows, progress) -> None:
     """Fit the maps on `fit_rows` (none: the identity), then record ECE before and after them, for the stated
     confidence and the option probability, with four reliability diagrams."""
@@ -127,7 +127,7 @@ def _confidence_calibration(model, tok, spec, rows, raw, record, run, name, fit_
     }
     record["confidence_calibration"] = {"fit": fit, "stated": stated, "probability": scaled}
 
-
+# %% ../../nbs/07_evaluate.ipynb #b076ac60
 def _record(spec: Specialist, n: int, split: str, scored: dict, model_info: dict | None, seconds: float) -> dict:
     "The metrics record's header and scores (the stable contract)."
     return {
@@ -142,7 +142,7 @@ def _record(spec: Specialist, n: int, split: str, scored: dict, model_info: dict
         "examples_per_second": round(n / max(seconds, 1e-9), 2),
     }
 
-
+# %% ../../nbs/07_evaluate.ipynb #b9eeefcb
 def _prediction_rows(rows, preds, raw, per) -> list[dict]:
     return [
         {
@@ -156,18 +156,18 @@ def _prediction_rows(rows, preds, raw, per) -> list[dict]:
         for r, p, o, s in zip(rows, preds, raw, per)
     ]
 
-
+# %% ../../nbs/07_evaluate.ipynb #eeee05c7
 def general_texts() -> list[str]:
     "The fixed general-English held-out paragraphs shipped with the package (`general_text.txt`)."
     text = (package_dir() / "general_text.txt").read_text(encoding="utf-8")
     return [p.strip() for p in text.split("\n\n") if p.strip()]
 
-
+# %% ../../nbs/07_evaluate.ipynb #a8cc11d4
 def general_perplexity(model, tok, batch_size: int = 8) -> float:
     "Perplexity on the general paragraphs: what fine-tuning must not ruin (the gate compares base and fine-tuned)."
     return response_perplexity(model, tok, [{"prompt": "", "response": t} for t in general_texts()], None, batch_size)
 
-
+# %% ../../nbs/07_evaluate.ipynb #47de52c2
 def evaluate_split(
     model,
     tok,
@@ -209,7 +209,7 @@ def _confidence(pred: dict) -> float:
         return 0.0
     return float(raw.get(pred["prediction"], 0.0))
 
-
+# %% ../../nbs/07_evaluate.ipynb #d20d33dc
 def _per_class_deltas(base_rec: dict, ft_rec: dict) -> dict:
     before = base_rec.get("per_class") or {}  # a regression has none
     return {
@@ -218,7 +218,7 @@ def _per_class_deltas(base_rec: dict, ft_rec: dict) -> dict:
         if k in before
     }
 
-
+# %% ../../nbs/07_evaluate.ipynb #da9d97e1
 def _worst_errors(base: list[dict], ft: list[dict], n_worst: int) -> list[dict]:
     "Regressions first, then the lowest scores, and among equal scores the most confident wrong answers."
     a = [p["score"] for p in base]
@@ -238,7 +238,7 @@ def _worst_errors(base: list[dict], ft: list[dict], n_worst: int) -> list[dict]:
         if ft[i]["score"] < 1
     ]
 
-
+# %% ../../nbs/07_evaluate.ipynb #907c33e1
 def compare_predictions(
     base: list[dict], ft: list[dict], base_rec: dict, ft_rec: dict, n_worst: int = 10, seed: int = 0
 ) -> dict:
@@ -257,7 +257,7 @@ def compare_predictions(
         "worst_errors": _worst_errors(base, ft, n_worst),
     }
 
-
+# %% ../../nbs/07_evaluate.ipynb #6b16c59b
 def _judge_win_rate(spec: Specialist, base: list[dict], ft: list[dict]) -> dict:
     "The fine-tuned model's win rate over the starting model by the specialist's LLM judge (both orders asked)."
     client = OpenAIClient(spec.eval.judge_url, spec.eval.judge_model)
@@ -267,7 +267,7 @@ def _judge_win_rate(spec: Specialist, base: list[dict], ft: list[dict]) -> dict:
     w = judge_pairwise(client, task, inputs, refs, texts(base), texts(ft), spec.eval.judge_chat)
     return {"url": spec.eval.judge_url, "model": spec.eval.judge_model, **w}
 
-
+# %% ../../nbs/07_evaluate.ipynb #72580c73
 def compare_run(run: RunDir, spec: Specialist | None = None) -> dict:
     """Write metrics/comparison.json from the baseline and fine-tuned metrics and predictions; with a `spec` whose
     eval names a judge (generation tasks), also the judge's win rate of the fine-tuned answers."""

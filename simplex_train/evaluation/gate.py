@@ -25,7 +25,7 @@ def _error_decision(b: float, f: float, thresholds: Thresholds, metric: str) -> 
         return "REVIEW", f"fine-tuned {metric} {f:.4f} is within {band:.4f} above target {t:.4f}"
     return "FAIL", f"fine-tuned {metric} {f:.4f} > target {t:.4f} + review band {band:.4f}"
 
-
+# %% ../../nbs/07a_gate.ipynb #ff902ab2
 def _decision(b: float, f: float, thresholds: Thresholds, metric: str, allowed_drop: float = 0.0) -> tuple[str, str]:
     if metric in LOWER_IS_BETTER:
         return _error_decision(b, f, thresholds, metric)
@@ -40,7 +40,7 @@ def _decision(b: float, f: float, thresholds: Thresholds, metric: str, allowed_d
         return "REVIEW", f"fine-tuned {metric} {f:.4f} is within {band:.4f} below target {t:.4f}"
     return "FAIL", f"fine-tuned {metric} {f:.4f} < target {t:.4f} - review band {band:.4f}"
 
-
+# %% ../../nbs/07a_gate.ipynb #7d065ce2
 _RANK = {"FAIL": 0, "REVIEW": 1, "DEPLOY": 2}
 
 
@@ -57,7 +57,7 @@ def _worst_stratum(finetuned: dict, thresholds: Thresholds, metric: str) -> tupl
         return "REVIEW", f"{said} is within {band:.4f} below the floor {floor:.4f}"
     return "FAIL", f"{said} < floor {floor:.4f} - review band {band:.4f}"
 
-
+# %% ../../nbs/07a_gate.ipynb #a6be6183
 def _bounds(finetuned: dict, thresholds: Thresholds) -> list[str]:
     "A reason for each other metric outside its bound (`max_metrics`, `min_metrics`); a missing metric is outside."
     got, out = finetuned["metrics"], []
@@ -69,7 +69,7 @@ def _bounds(finetuned: dict, thresholds: Thresholds) -> list[str]:
             out.append(f"{name} {got.get(name)} < bound {bound}")
     return out
 
-
+# %% ../../nbs/07a_gate.ipynb #25ac26b0
 def _general_capability(baseline: dict, finetuned: dict, thresholds: Thresholds) -> tuple[str, str] | None:
     "(DEPLOY or REVIEW, reason) from the general-text perplexity before and after; None when it was not measured."
     before, after = baseline.get("general_perplexity"), finetuned.get("general_perplexity")
@@ -80,7 +80,7 @@ def _general_capability(baseline: dict, finetuned: dict, thresholds: Thresholds)
     why = f"general-text perplexity {before:.2f} -> {after:.2f} ({rise:+.1%}; REVIEW above {band:+.0%})"
     return ("REVIEW" if rise > band else "DEPLOY"), why
 
-
+# %% ../../nbs/07a_gate.ipynb #e36d19d9
 def decide_gate(
     baseline: dict, finetuned: dict, thresholds: Thresholds, metric: str, allowed_drop: float = 0.0
 ) -> dict:
@@ -113,7 +113,7 @@ def decide_gate(
         "finetuned": f,
     }
 
-
+# %% ../../nbs/07a_gate.ipynb #a2ab05f3
 def gate_run(run: RunDir, spec: Specialist, allowed_drop: float = 0.0) -> dict:
     """Read metrics/baseline.json and metrics/finetuned.json, write gate.json (and metrics/comparison.json);
     `allowed_drop`: how far the task metric may fall (the recipe's: DPO's `dpo.max_drop`)."""
@@ -126,7 +126,7 @@ def gate_run(run: RunDir, spec: Specialist, allowed_drop: float = 0.0) -> dict:
     log.info("gate: %s (the reasons: %s)", gate_headline(g), run.gate)
     return g
 
-
+# %% ../../nbs/07a_gate.ipynb #1d4b0c15
 def gate_headline(g: dict) -> str:
     "One short line: the decision and the task metric before and after, e.g. `DEPLOY: exact_match 0.0000 → 0.9125`."
     return f"{g['decision']}: {g['metric']} {g['baseline']:.4f} → {g['finetuned']:.4f}"

@@ -23,7 +23,7 @@ __all__ = ['SECTIONS', 'sections', 'write_report', 'inline_images', 'report_html
 def _read(path: Path):
     return read_json(path) if path.exists() else None
 
-
+# %% ../../nbs/10a_report.ipynb #35a051c6
 def _metrics_table(base: dict, ft: dict | None) -> list[str]:
     rows = ["| metric | baseline | fine-tuned | change |", "|---|---|---|---|"]
     for k, v in base["metrics"].items():
@@ -34,19 +34,19 @@ def _metrics_table(base: dict, ft: dict | None) -> list[str]:
         rows.append(f"| {k} | {fmt(v)} | {fmt(f) if f is not None else '—'} | {change} |")
     return rows
 
-
+# %% ../../nbs/10a_report.ipynb #55e5ce51
 def _table_cell(value, width: int = 80) -> str:
     "A value as one Markdown table cell: newlines flattened, cut to `width` with an ellipsis, `|` escaped."
     text = str(value).replace("\n", " ").strip()
     return (text if len(text) <= width else text[: width - 1] + "…").replace("|", "\\|")
 
-
+# %% ../../nbs/10a_report.ipynb #d269a805
 def _warnings_section(run: RunDir) -> list[str]:
     "What a reader must see first: splits that cleaning cut hard, with the fix (from data_manifest.json)."
     warnings = (_read(run.data_manifest) or {}).get("warnings") or []
     return ["## Warnings", ""] + [f"- **{w}**" for w in warnings] + [""] if warnings else []
 
-
+# %% ../../nbs/10a_report.ipynb #2a6970e7
 def _evaluation_row(run: RunDir, name: str) -> str | None:
     ev = run.evaluation(name)
     base, tuned = _read(ev.metrics_file("baseline")), _read(ev.metrics_file("finetuned"))
@@ -56,7 +56,7 @@ def _evaluation_row(run: RunDir, name: str) -> str | None:
     before, after = base["metrics"][m], tuned["metrics"][m]
     return f"| {name} | `{info.get('data', '?')}` | {tuned['n']} | {before:.4f} | {after:.4f} | {after - before:+.4f} |"
 
-
+# %% ../../nbs/10a_report.ipynb #40a4391c
 def _evaluations_section(run: RunDir) -> list[str]:
     "Other datasets the trained run was evaluated on (`simplex-train evaluate`): the primary metric, before -> after."
     names = sorted(p.name for p in run.evaluations.iterdir() if p.is_dir()) if run.evaluations.is_dir() else []
@@ -68,18 +68,18 @@ def _evaluations_section(run: RunDir) -> list[str]:
     notes = [f"- **{n}: {w}**" for n, ws in warned.items() for w in ws]
     return head + rows + [""] + notes + ([""] if notes else [])
 
-
+# %% ../../nbs/10a_report.ipynb #77927871
 def _gate_section(run: RunDir) -> list[str]:
     gate = _read(run.gate)
     if not gate:
         return []
     return [f"## Gate: **{gate['decision']}**", ""] + [f"- {r}" for r in gate["reasons"]] + [""]
 
-
+# %% ../../nbs/10a_report.ipynb #e17f96c3
 def _by_model(base: dict, ft: dict | None, key: str) -> dict:
     return {k: r[key] for k, r in (("baseline", base), ("fine-tuned", ft)) if r and r.get(key)}
 
-
+# %% ../../nbs/10a_report.ipynb #24f37d10
 def _strata_table(base: dict, ft: dict | None) -> list[str]:
     "The primary metric per stratum (case type, class), baseline next to fine-tuned."
     strata = (ft or {}).get("by_stratum") or base.get("by_stratum") or {}
@@ -97,7 +97,7 @@ def _strata_table(base: dict, ft: dict | None) -> list[str]:
         "",
     ]
 
-
+# %% ../../nbs/10a_report.ipynb #4c6c2bc1
 def _dimensions_table(base: dict, ft: dict | None) -> list[str]:
     "A regression head: each dimension's error before and after, the tiers, and the overfitting check."
     if not ft or "per_dimension" not in ft:
@@ -116,7 +116,7 @@ def _dimensions_table(base: dict, ft: dict | None) -> list[str]:
               f"validation {fit['validation']:.4f}: {said} ({fit['rule']})."]  # fmt: skip
     return L + [""]
 
-
+# %% ../../nbs/10a_report.ipynb #1f8e59ad
 def _metrics_section(run: RunDir) -> list[str]:
     base, ft = _read(run.metrics_file("baseline")), _read(run.metrics_file("finetuned"))
     if not base:
@@ -143,12 +143,12 @@ def _metrics_section(run: RunDir) -> list[str]:
         L += [f"![reliability {k}]({run.relative(run.reliability_plot(k.replace('-', '')))})" for k in cal] + [""]
     return L + _confidence_section(run, base, ft)
 
-
+# %% ../../nbs/10a_report.ipynb #9e5a9540
 def _stated_map(m: dict) -> str:
     "The stated-confidence map in words: a temperature when it has no offset, else Platt's two numbers."
     return f"temperature T={1 / m['a']:.3f}" if m["b"] == 0 else f"Platt a={m['a']:.3f}, b={m['b']:.3f}"
 
-
+# %% ../../nbs/10a_report.ipynb #3221a854
 def _confidence_section(run: RunDir, base: dict, ft: dict | None) -> list[str]:
     "Stated confidence and option probability: ECE before and after the maps fitted on validation, per case."
     if not ft or "confidence_calibration" not in ft:
@@ -171,14 +171,14 @@ def _confidence_section(run: RunDir, base: dict, ft: dict | None) -> list[str]:
     plots = [run.reliability_plot(f"finetuned_{k}_{w}") for k, w in kinds]
     return L + [""] + [f"![{p.stem}]({run.relative(p)})" for p in plots if p.exists()] + [""]
 
-
+# %% ../../nbs/10a_report.ipynb #ffe24672
 def _win_line(by: str, w: dict) -> str:
     "One line: the fine-tuned model's win rate over the starting model, and its wins, ties and losses."
     undecided = f", {w['undecided']} undecided" if w.get("undecided") else ""
     return (f"Win rate of the fine-tuned model over the starting one by the {by}: **{w['win_rate']:.3f}** "
             f"({w['wins']} wins, {w['ties']} ties, {w['losses']} losses{undecided}).\n")
 
-
+# %% ../../nbs/10a_report.ipynb #3ffe7557
 def _comparison_section(run: RunDir) -> list[str]:
     cmp = _read(run.comparison)
     if not cmp:
@@ -211,11 +211,11 @@ def _comparison_section(run: RunDir) -> list[str]:
         L.append(f"| {e['source']} | " + " | ".join(cells) + " |")
     return L + [""]
 
-
+# %% ../../nbs/10a_report.ipynb #862fdf07
 def _distribution_cell(dist: dict) -> str:
     return figures(dist) if len(dist) <= 8 else f"{len(dist)} classes"
 
-
+# %% ../../nbs/10a_report.ipynb #35be7942
 def _data_section(run: RunDir) -> list[str]:
     data = _read(run.data_manifest)
     if not data:
@@ -236,7 +236,7 @@ def _data_section(run: RunDir) -> list[str]:
         "",
     ]
 
-
+# %% ../../nbs/10a_report.ipynb #7996fe4f
 def _rehearsal_lines(run: RunDir) -> list[str]:
     "How many rehearsal rows were mixed into the training rows, by source."
     if not run.rehearsal.is_file():
@@ -248,7 +248,7 @@ def _rehearsal_lines(run: RunDir) -> list[str]:
                      for k, n in counts.items())  # fmt: skip
     return [f"Of those rows, {sum(counts.values())} were rehearsal: {said} (`{run.relative(run.rehearsal)}`).", ""]
 
-
+# %% ../../nbs/10a_report.ipynb #d7ad5899
 def _head_training_section(run: RunDir, meta: dict) -> list[str]:
     "A head's training: its size and speed, the best validation figure, and the scorer's three plots."
     L = ["## Training", "",
@@ -261,7 +261,7 @@ def _head_training_section(run: RunDir, meta: dict) -> list[str]:
     plots = (run.overall_plot, run.dimension_plot, run.loss_plot)
     return L + [f"![{p.stem}]({run.relative(p)})" for p in plots if p.exists()] + [""]
 
-
+# %% ../../nbs/10a_report.ipynb #5fdfff4a
 def _dpo_lines(run: RunDir, meta: dict, hist: list) -> list[str]:
     "A DPO run's settings, its reward accuracy on the test pairs, and on validation at each evaluation."
     d, ft = meta["dpo"], (_read(run.metrics_file("finetuned")) or {}).get("metrics", {})
@@ -272,7 +272,7 @@ def _dpo_lines(run: RunDir, meta: dict, hist: list) -> list[str]:
     return [f"DPO: beta {d['beta']}, loss `{d['loss_type']}`{gamma}, reference `{d['reference']}`; {test}"
             f"validation reward accuracy by evaluation: {val or '—'}.", ""]
 
-
+# %% ../../nbs/10a_report.ipynb #38fa401b
 def _training_section(run: RunDir) -> list[str]:
     meta, hist = _read(run.training_metadata), _read(run.training_history)
     if meta and meta.get("method") == "head":
@@ -303,7 +303,7 @@ def _reference(check: dict) -> str:
         return f"the evaluation, {check['pytorch_dtype']}"
     return "the float32 merge"
 
-
+# %% ../../nbs/10a_report.ipynb #bb75bc24
 def _served_lines(check: dict) -> list[str]:
     lat, th = check["latency_s"], check["thresholds"]
     corr = f"; score correlation {check['correlation']}" if "correlation" in check else ""
@@ -318,13 +318,13 @@ def _served_lines(check: dict) -> list[str]:
         "",
     ]
 
-
+# %% ../../nbs/10a_report.ipynb #fe11626d
 def _promotion_line(promo: dict) -> str:
     why = f" — {'; '.join(promo['reasons'])}" if promo["reasons"] else ""
     before = f" (previous: `{promo['previous']}`)" if promo.get("previous") else ""
     return f"Promotion: **{promo['action']}**{why}{before}"
 
-
+# %% ../../nbs/10a_report.ipynb #5e3562ad
 def _gguf_section(run: RunDir) -> list[str]:
     "GGUF files, the served check and promotion, and serving recipes."
     info, check, promo = _read(run.gguf_info), _read(run.deploy_check), _read(run.promotion)
@@ -351,7 +351,7 @@ def _gguf_section(run: RunDir) -> list[str]:
         L += [serving_recipes(run, spec, base_path)]
     return L
 
-
+# %% ../../nbs/10a_report.ipynb #8d298801
 def _acceptance_lines(check: dict) -> list[str]:
     "A scorer's acceptance (a head's deploy check, a generative scorer's served one): figures against their bounds."
     failed = [k for k, ok in check["checks"].items() if not ok]
@@ -368,7 +368,7 @@ def _acceptance_lines(check: dict) -> list[str]:
         L.append(f"{check['unreadable']} answers had no readable score (counted as 0).")
     return L + [""]
 
-
+# %% ../../nbs/10a_report.ipynb #3145dfbf
 def _head_export_lines(run: RunDir, exp: dict) -> list[str]:
     "A head's exports: merged weights checked against base + adapter, no GGUF, the acceptance and promotion."
     m, check, promo = exp["merged"], _read(run.deploy_check), _read(run.promotion)
@@ -379,7 +379,7 @@ def _head_export_lines(run: RunDir, exp: dict) -> list[str]:
     L += _acceptance_lines(check) if check else []
     return L + ([_promotion_line(promo), ""] if promo else [])
 
-
+# %% ../../nbs/10a_report.ipynb #4447ecc1
 def _exports_section(run: RunDir) -> list[str]:
     if not run.adapter.exists():
         return []
@@ -402,7 +402,7 @@ def _exports_section(run: RunDir) -> list[str]:
         ]
     return L + [""] + _gguf_section(run)
 
-
+# %% ../../nbs/10a_report.ipynb #5f3c1f75
 def _reproduce_section(run: RunDir, man: dict) -> list[str]:
     cfg = man.get("config", {})
     versions = ", ".join(f"{k} {v}" for k, v in (man.get("versions") or {}).items() if v)
@@ -420,7 +420,7 @@ def _reproduce_section(run: RunDir, man: dict) -> list[str]:
         + [f"| {k} | {v.get('seconds', '—')} |" for k, v in stages]
     )
 
-
+# %% ../../nbs/10a_report.ipynb #1120968f
 SECTIONS = {
     "warnings": _warnings_section,
     "gate": _gate_section,
@@ -437,7 +437,7 @@ def sections(run: RunDir, *names: str) -> str:
     "Some of the report's sections, as Markdown: what the workbook shows after each stage."
     return "\n".join(line for name in names for line in SECTIONS[name](run))
 
-
+# %% ../../nbs/10a_report.ipynb #dfb2894e
 def write_report(run: RunDir) -> Path:
     "Write plots/, report.md and report.html from what the run folder holds; missing stages are left out."
     man = load_manifest(run)

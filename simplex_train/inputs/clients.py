@@ -22,7 +22,7 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
-
+# %% ../../nbs/04b_clients.ipynb #5334f272
 _SERVE = """
 import sys, threading, xllamacpp as xl
 model, port, n_ctx, lora, chat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]

@@ -64,7 +64,7 @@ def _where(row, field, file=""):
     fname, _, line = row.get("_source", f"{file}:?").rpartition(":")
     return fname or file, line, field
 
-
+# %% ../../nbs/03_data.ipynb #9444894b
 @dataclass(frozen=True)
 class _Rules:
     "What cleaning checks a row against."
@@ -77,7 +77,7 @@ class _Rules:
     unknown: str
     file: str
 
-
+# %% ../../nbs/03_data.ipynb #962894fe
 _UNKNOWN = object()
 
 
@@ -94,7 +94,7 @@ def _checked_label(r: dict, rules: _Rules):
         return _UNKNOWN
     raise DataError(*_where(r, rules.label_field, rules.file), f"label {label!r} is not one of {rules.labels}")
 
-
+# %% ../../nbs/03_data.ipynb #cd315612
 def _repaired_row(r: dict, verbatim: tuple) -> tuple[dict, bool]:
     "The row with its text fields repaired (not `verbatim` ones), and whether anything beyond spacing changed."
     row, repaired = dict(r), False
@@ -104,7 +104,7 @@ def _repaired_row(r: dict, verbatim: tuple) -> tuple[dict, bool]:
             repaired |= fixed
     return row, repaired
 
-
+# %% ../../nbs/03_data.ipynb #deb3eb90
 def _screened(r: dict, rules: _Rules, modified: collections.Counter) -> tuple[str | None, dict]:
     "(why the row is dropped, or None; the repaired row)."
     if r.get("_drop"):
@@ -123,7 +123,7 @@ def _screened(r: dict, rules: _Rules, modified: collections.Counter) -> tuple[st
         return "empty_output", row
     return None, row
 
-
+# %% ../../nbs/03_data.ipynb #269126b2
 def _duplicate(row: dict, rules: _Rules, keys: list[str], near: bool, seen: set) -> tuple[str | None, tuple]:
     "(whether the row repeats an earlier one, exactly or after `near_key`; its near key). Records a new row."
     key, ans = tuple(str(row[f]) for f in keys), str(row[rules.label_field])
@@ -135,7 +135,7 @@ def _duplicate(row: dict, rules: _Rules, keys: list[str], near: bool, seen: set)
     seen.update({(key, ans), ("near", nk, ans)})
     return None, nk
 
-
+# %% ../../nbs/03_data.ipynb #b165db76
 def _without_conflicts(kept: list[tuple], labels_of: dict, dropped: collections.Counter) -> list[dict]:
     "Rows whose input does not also appear with another label (all such rows are dropped, and counted)."
     conflicted = {k for k, ls in labels_of.items() if len(ls) > 1}
@@ -143,7 +143,7 @@ def _without_conflicts(kept: list[tuple], labels_of: dict, dropped: collections.
         dropped["conflicting_labels"] = sum(nk in conflicted for nk, _ in kept)
     return [row for nk, row in kept if nk not in conflicted]
 
-
+# %% ../../nbs/03_data.ipynb #07234bdd
 def clean_rows(
     rows: list[dict],
     text_field: str = "text",
@@ -185,7 +185,7 @@ def score_tier(score: float) -> str:
     "A 0-1 score as a tier: low (< 0.4), medium (< 0.7) or high."
     return "low" if score < 0.4 else "medium" if score < 0.7 else "high"
 
-
+# %% ../../nbs/03_data.ipynb #0ec847a7
 def _scores_of(r: dict, dims: list[str]) -> list:
     "The row's raw score per dimension: its own fields, or an oracle dataset's `labels` with `dimension_names`."
     named = dict(zip(r["dimension_names"], r["labels"])) if "labels" in r and "dimension_names" in r else r
@@ -195,7 +195,7 @@ def _scores_of(r: dict, dims: list[str]) -> list:
         raise DataError(*_where(r, missing[0]), why)
     return [named[k] for k in dims]
 
-
+# %% ../../nbs/03_data.ipynb #038b414d
 def _checked_score(r: dict, dim: str, raw, lo: float, hi: float) -> float:
     try:
         s = float(raw)
@@ -205,7 +205,7 @@ def _checked_score(r: dict, dim: str, raw, lo: float, hi: float) -> float:
         raise DataError(*_where(r, dim), f"score {s} is outside the scale {lo}-{hi} (task.scale)")
     return s
 
-
+# %% ../../nbs/03_data.ipynb #e69dbe98
 def mean_tier(scores: list[float], scale: tuple[float, float], tiers: dict[str, float] | None) -> str:
     "The highest tier whose lowest mean score the mean reaches (`tiers`), else low/medium/high by `score_tier`."
     mean = sum(scores) / len(scores)
@@ -213,7 +213,7 @@ def mean_tier(scores: list[float], scale: tuple[float, float], tiers: dict[str, 
         return score_tier((mean - scale[0]) / (scale[1] - scale[0]))
     return next((t for t, lo in sorted(tiers.items(), key=lambda x: -x[1]) if mean >= lo), min(tiers, key=tiers.get))
 
-
+# %% ../../nbs/03_data.ipynb #507c6c8d
 def derive_scores(rows: list[dict], spec: Specialist) -> list[dict]:
     """A regression's rows: `scores` (one checked number per dimension), the label field as their JSON object (what
     a generative scorer writes) and `tier` (the row's own, e.g. an oracle dataset's, or `mean_tier`)."""
@@ -227,7 +227,7 @@ def derive_scores(rows: list[dict], spec: Specialist) -> list[dict]:
         out.append({**r, "scores": scores, spec.data.label_field: label, "tier": str(tier)})
     return out
 
-
+# %% ../../nbs/03_data.ipynb #31a396b5
 def derive_fields(rows: list[dict], d: DataConfig) -> list[dict]:
     "Check and round `score_field`, adding `tier`."
     if not d.score_field:
@@ -297,13 +297,13 @@ def drop_warnings(cleaning: dict, share: float = LOUD_DROP) -> list[str]:
 def _stratum(ex: dict) -> str:
     return ex["metadata"].get("stratum", ex["metadata"]["label"])  # label: classification
 
-
+# %% ../../nbs/03_data.ipynb #04fbfa1a
 def _seeded_order(rows: list[dict], seed: int) -> list[dict]:
     rows = sorted(rows, key=lambda r: hash_rows([r]))
     random.Random(seed).shuffle(rows)
     return rows
 
-
+# %% ../../nbs/03_data.ipynb #a0da32c7
 def stratified_split(rows: list[dict], fractions: dict[str, float], seed: int) -> dict[str, list[dict]]:
     "Split rows into named parts by fraction within each stratum; the first name takes the remainder."
     names = list(fractions)
@@ -321,7 +321,7 @@ def stratified_split(rows: list[dict], fractions: dict[str, float], seed: int) -
         parts[names[0]] += g[start:]
     return {n: _seeded_order(p, seed) for n, p in parts.items()}
 
-
+# %% ../../nbs/03_data.ipynb #a3370297
 def group_split(rows: list[dict], fractions: dict[str, float], seed: int) -> dict[str, list[dict]]:
     "Whole groups (metadata 'group') per part, up to each fraction in seeded group order; the first takes the rest."
     groups = collections.defaultdict(list)
@@ -343,7 +343,7 @@ def group_split(rows: list[dict], fractions: dict[str, float], seed: int) -> dic
         parts[names[0]] += groups[g]
     return {n: _seeded_order(p, seed) for n, p in parts.items()}
 
-
+# %% ../../nbs/03_data.ipynb #4392b6d9
 def subsample(rows: list[dict], n: int | None, seed: int) -> list[dict]:
     "Exactly `n` rows, stratified (largest-remainder quotas) and deterministic; all rows when n is None or larger."
     if n is None or n >= len(rows):
@@ -476,15 +476,15 @@ def _distribution(rows, classification):
     c = collections.Counter(r["metadata"]["label"] if classification else _stratum(r) for r in rows)
     return dict(sorted(c.items())) if (classification or len(c) <= 50) else {"distinct": len(c)}
 
-
+# %% ../../nbs/03_data.ipynb #1a91ef4f
 def _subsample_counts(cut: dict) -> str:
     return ", ".join(f"{k} -{c['removed']} (limit {c['limit']})" for k, c in cut.items()) or "none"
 
-
+# %% ../../nbs/03_data.ipynb #b1f16616
 def _counts(counts: dict) -> str:
     return ", ".join(f"{r}: {n}" for r, n in counts.items()) or "-"
 
-
+# %% ../../nbs/03_data.ipynb #a5ec873c
 def _cleaning_table(m: dict) -> list[str]:
     rows = [
         f"| {k} | {c['rows_in']} | {c['rows_out']} | {_counts(c['dropped'])} | {_counts(c.get('modified', {}))} |"
@@ -492,12 +492,12 @@ def _cleaning_table(m: dict) -> list[str]:
     ]
     return ["| split | rows in | rows out | dropped by reason | repaired |", "|---|---|---|---|---|", *rows]
 
-
+# %% ../../nbs/03_data.ipynb #084720c8
 def _splits_table(m: dict) -> list[str]:
     rows = [f"| {k} | {s['rows']} | {s['distribution']} | `{s['sha256'][:16]}` |" for k, s in m["splits"].items()]
     return ["| split | rows | distribution | sha256 |", "|---|---|---|---|", *rows]
 
-
+# %% ../../nbs/03_data.ipynb #e9c9235e
 def _examples(splits: dict[str, list[dict]], n: int) -> list[str]:
     out = []
     for k, rows in splits.items():
@@ -512,7 +512,7 @@ def _examples(splits: dict[str, list[dict]], n: int) -> list[str]:
             ]
     return out
 
-
+# %% ../../nbs/03_data.ipynb #9831b11f
 def data_card(m: dict, splits: dict[str, list[dict]], n_examples: int = 2) -> str:
     "Markdown summary of a data manifest with example rows."
     sources = "; ".join(f"{k}: {', '.join(v)}" for k, v in m["sources"].items())
@@ -556,7 +556,7 @@ def _split_summary(rows: list[dict], spec: Specialist) -> dict:
         out["groups"] = len({x["metadata"]["group"] for x in rows})
     return out
 
-
+# %% ../../nbs/03_data.ipynb #f31aaa12
 def _data_manifest(
     spec: Specialist, seed: int, raw: dict, splits: dict, cleaning: dict, leaks: dict, n_train: int, tokenizer
 ) -> dict:
@@ -581,7 +581,7 @@ def _data_manifest(
         "splits": {n: _split_summary(r, spec) for n, r in splits.items()},
     }
 
-
+# %% ../../nbs/03_data.ipynb #eebd86a2
 def _subsampled(splits: dict, spec: Specialist, seed: int) -> dict[str, dict]:
     "Subsample each split to its limit, in place; returns {split: {'limit', 'removed'}} for the splits it cut."
     limits = {"train": spec.train.max_train_rows, "val": spec.eval.max_val_rows, "test": spec.eval.max_test_rows}
@@ -593,7 +593,7 @@ def _subsampled(splits: dict, spec: Specialist, seed: int) -> dict[str, dict]:
             cut[name] = {"limit": limit, "removed": before - len(splits[name])}
     return cut
 
-
+# %% ../../nbs/03_data.ipynb #4653ac51
 def _check_usable(splits: dict, spec: Specialist) -> None:
     "Every split has rows, and a classifier's train split has at least two classes."
     for name, rows in splits.items():
@@ -605,7 +605,7 @@ def _check_usable(splits: dict, spec: Specialist) -> None:
             "train", 0, "label", f"every train row has the label {classes.pop()!r}: a classifier needs two or more"
         )
 
-
+# %% ../../nbs/03_data.ipynb #7216f10e
 def _write_data(run: RunDir, splits: dict, manifest: dict) -> None:
     "The splits, the data manifest and the card, written to a new folder that replaces `data/` in one rename."
     with atomic_dir(run.data, overwrite=True) as tmp:
@@ -614,7 +614,7 @@ def _write_data(run: RunDir, splits: dict, manifest: dict) -> None:
         write_json(tmp / run.data_manifest.name, manifest)
         atomic_write_text(tmp / run.data_card.name, data_card(manifest, splits))
 
-
+# %% ../../nbs/03_data.ipynb #41ceab5e
 def prepare_data(spec: Specialist, run: RunDir, data_path=None, seed: int = 42, tokenizer=None,
                  truncates: bool = False) -> dict:  # fmt: skip
     """The prepare stage: writes the splits, data_manifest.json and data_card.md; returns the manifest (`truncates`:

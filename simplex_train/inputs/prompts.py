@@ -57,13 +57,13 @@ def input_fields(spec: Specialist, given: dict) -> dict:
     fields = {k: v for k, v in given.items() if not k.startswith("_")}
     return {**fields, "text": given.get(spec.data.text_field, given.get("text"))}
 
-
+# %% ../../nbs/01a_prompts.ipynb #2760e3bd
 def input_prompt(spec: Specialist, given: dict, wrap=None) -> str:
     "The prompt for one input, without its answer: the template on its fields, then the chat wrapper when given one."
     prompt = render(spec.prompt.template, input_fields(spec, given), spec.prompt.engine)
     return wrap(prompt) if wrap else prompt
 
-
+# %% ../../nbs/01a_prompts.ipynb #fb13e431
 def _row_fields(row: dict, spec: Specialist) -> dict:
     d = spec.data
     fields = {**input_fields(spec, row), "label": row[d.label_field]}
@@ -71,7 +71,7 @@ def _row_fields(row: dict, spec: Specialist) -> dict:
         fields["label"] = json.dumps({f: row[f] for f in d.json_fields}, ensure_ascii=False)
     return fields
 
-
+# %% ../../nbs/01a_prompts.ipynb #809d3560
 def _stratum(row: dict, spec: Specialist, label: str) -> str:
     if spec.data.stratify_field:
         return str(row[spec.data.stratify_field])
@@ -79,7 +79,7 @@ def _stratum(row: dict, spec: Specialist, label: str) -> str:
         return row["tier"]  # the tier of the mean score (derive_scores)
     return label if spec.task.type == "classification" else "all"
 
-
+# %% ../../nbs/01a_prompts.ipynb #f2e6142f
 def format_row(row: dict, spec: Specialist, wrap=None) -> dict:
     "An instruction example: {'prompt', 'response', 'metadata': {label, source, ...}} (+ 'rejected')."
     d, p = spec.data, spec.prompt
@@ -95,19 +95,19 @@ def format_row(row: dict, spec: Specialist, wrap=None) -> dict:
         meta["group"] = str(row[d.group_field])
     return {**ex, "metadata": meta}
 
-
+# %% ../../nbs/01a_prompts.ipynb #cce27a90
 def label_response(spec: Specialist, label: str) -> str:
     "The response text of `label`, as training writes it: what label scoring scores."
     return render(spec.prompt.response, {"label": label, "text": ""}, spec.prompt.engine)
 
-
+# %% ../../nbs/01a_prompts.ipynb #f6c74753
 def answer_prefix(spec: Specialist, answer: str) -> str:
     "The response text from its answer marker (`task.answer_after`, if any) up to and including the answer."
     head = spec.prompt.response.split("{label}")[0]
     marker = spec.task.answer_after
     return (head.rpartition(marker)[2] if marker and marker in head else head) + answer
 
-
+# %% ../../nbs/01a_prompts.ipynb #a23dbc2c
 def reasoning_prefix(spec: Specialist, generated: str | None) -> str:
     "What a generated response says before its answer: up to its last answer marker ('' when there is no marker)."
     marker = spec.task.answer_after

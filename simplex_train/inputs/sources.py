@@ -93,7 +93,7 @@ def _records(path, reader, multiline: bool):
             )
         yield start, rec
 
-
+# %% ../../nbs/02_sources.ipynb #edb33231
 def _table_rows(path, text, delimiter, has_header, column_names, multiline=False):
     csv.field_size_limit(max(csv.field_size_limit(), min(len(text) + 1, 2**31 - 1)))  # length is checked per field
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
@@ -109,7 +109,7 @@ def _table_rows(path, text, delimiter, has_header, column_names, multiline=False
             raise DataError(path, line, None, f"expected {len(header)} columns {header}, found {len(rec)}")
         yield line, dict(zip(header, rec))
 
-
+# %% ../../nbs/02_sources.ipynb #e553b65a
 def _json_rows(path, text, fmt):
     if fmt == "json":
         try:
@@ -129,13 +129,13 @@ def _json_rows(path, text, fmt):
             raise DataError(path, line, None, "each JSON line must be an object")
         yield line, rec
 
-
+# %% ../../nbs/02_sources.ipynb #24a82e3f
 def _parquet_rows(path):
     import pyarrow.parquet as pq  # optional: only Parquet files need it
 
     yield from enumerate(pq.read_table(path).to_pylist(), 1)
 
-
+# %% ../../nbs/02_sources.ipynb #a72bb08c
 def _problem(field: str, value, text_fields, max_chars: int) -> str | None:
     "What is wrong with one field's value, or None."
     if field in text_fields and isinstance(value, (dict, list)):
@@ -147,7 +147,7 @@ def _problem(field: str, value, text_fields, max_chars: int) -> str | None:
     bad = _CONTROL.search(value)
     return f"control character U+{ord(bad[0]):04X} in the text" if bad else None
 
-
+# %% ../../nbs/02_sources.ipynb #ed32eeeb
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # Unicode category Cc, but tab and line ends
 
 
@@ -167,7 +167,7 @@ class _Problems:
             line, field, why = self.first
             raise DataError(self.path, line, field, f"{why} (rows with a problem in this file: {self.rows})")
 
-
+# %% ../../nbs/02_sources.ipynb #1f177a4f
 @named_errors
 def read_rows(
     path: str | Path,

@@ -197,12 +197,12 @@ def _invoice(rng, i):
         "label": json.dumps({"vendor": v, "date": date, "total": f"{qty * price}.00", "currency": "EUR"}),
     }
 
-
+# %% ../../nbs/02a_synth.ipynb #3a13a5e0
 def _ticket(rng, i):
     d = rng.choice(sorted(DEPARTMENTS))
     return {"text": rng.choice(DEPARTMENTS[d]).format(x=rng.choice(ITEMS)) + f" (ref {i})", "label": d}
 
-
+# %% ../../nbs/02a_synth.ipynb #1305cb7f
 def _report(rng, i):
     item, a, b = rng.choice(ITEMS), rng.randint(50, 500), rng.randint(50, 500)
     trend = "rose" if b > a else "fell" if b < a else "held steady"
@@ -211,7 +211,7 @@ def _report(rng, i):
         "label": f"{item.capitalize()} sales {trend} from {a} in Q1 to {b} in Q2.",
     }
 
-
+# %% ../../nbs/02a_synth.ipynb #6af62ca2
 def _email(rng, i):
     who, item, day = (
         rng.choice(["Ana", "Ben", "Chen", "Dara"]),
@@ -223,7 +223,7 @@ def _email(rng, i):
         "label": f"Hi {who}, the {item} delivery has moved to {day}. Best regards.",
     }
 
-
+# %% ../../nbs/02a_synth.ipynb #469f2056
 def _content(rng, i):
     item, adj = rng.choice(ITEMS), rng.choice(["durable", "affordable", "modern", "quiet"])
     return {
@@ -231,19 +231,19 @@ def _content(rng, i):
         "label": f"Meet our {adj} {item}: built for everyday work and priced fairly.",
     }
 
-
+# %% ../../nbs/02a_synth.ipynb #b7489581
 def _translation(rng, i):
     en, fr = rng.choice(TRANSLATIONS)
     a = rng.choice(sorted(ADJ))
     return {"text": en.format(a=a) + f" number {i}", "label": fr.format(af=ADJ[a]) + f" numéro {i}"}
 
-
+# %% ../../nbs/02a_synth.ipynb #ff2ac6f0
 def _code_review(rng, i):
     issue = rng.choice(sorted(REVIEW_ISSUES))
     f = rng.choice(FUNCS) + f"_{i}"
     return {"text": REVIEW_ISSUES[issue].format(f=f), "label": issue}
 
-
+# %% ../../nbs/02a_synth.ipynb #a089a7ce
 def _documentation(rng, i):
     f, item = rng.choice(FUNCS), rng.choice(ITEMS)
     return {
@@ -251,7 +251,7 @@ def _documentation(rng, i):
         "label": f"Return the rows that have a {item} value.",
     }
 
-
+# %% ../../nbs/02a_synth.ipynb #cc8ad860
 STANDINS = {
     "invoices": _invoice,
     "tickets": _ticket,

@@ -42,7 +42,7 @@ class CampaignModel(OracleConfig):
     name: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
     temperature: float = Field(0.8, ge=0)  # sampling, so that several samples of one prompt differ
 
-
+# %% ../../nbs/05c_campaigns.ipynb #bf9c2f47
 class Template(BaseModel):
     "A prompt ({domain} and {topic} are filled in) and the pattern whose named groups become the row's fields."
 
@@ -63,7 +63,7 @@ class Template(BaseModel):
             raise ValueError(f"parse needs named groups, e.g. (?P<text>...), none of {ROW_META}; it has {groups}")
         return self
 
-
+# %% ../../nbs/05c_campaigns.ipynb #a0407690
 class Judge(BaseModel):
     "An LLM judge in the quality filter: one of the campaign's models grades each row 1-5, at temperature 0."
 
@@ -72,7 +72,7 @@ class Judge(BaseModel):
     prompt: str = JUDGE_PROMPT  # {domain}, {topic} and {example} are filled in
     min_score: int = Field(3, ge=1, le=5)
 
-
+# %% ../../nbs/05c_campaigns.ipynb #01b6a3db
 class Quality(BaseModel):
     "What a kept row passes: it parses, no field is empty, its length is within bounds, the judge (if any) approves."
 
@@ -81,7 +81,7 @@ class Quality(BaseModel):
     max_chars: int = Field(4000, ge=1)
     judge: Judge | None = None
 
-
+# %% ../../nbs/05c_campaigns.ipynb #6a49d8ef
 class Campaign(BaseModel):
     "Templates × domains × topics × samples, sent to every model; prices, a budget cap and the filters."
 
@@ -129,7 +129,7 @@ class Campaign(BaseModel):
                 raise ValueError(f"{where}: {', '.join(wrong)} is not a placeholder it fills in {list(allowed)}")
         return self
 
-
+# %% ../../nbs/05c_campaigns.ipynb #f810558a
 def load_campaign(path: str | Path) -> Campaign:
     "The campaign in the YAML file `path`; errors name the file, the line and the field."
     path = Path(path)

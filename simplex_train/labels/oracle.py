@@ -41,7 +41,7 @@ class Dimension(BaseModel):
             raise ValueError(f"scale: {list(self.scale)} must go from low to high, e.g. [1, 5]")
         return self
 
-
+# %% ../../nbs/05b_oracle.ipynb #e44b70ad
 class OracleConfig(BaseModel):
     "The endpoint and how to call it."
 
@@ -64,7 +64,7 @@ class OracleConfig(BaseModel):
             raise ValueError(f"url: {why}")
         return self
 
-
+# %% ../../nbs/05b_oracle.ipynb #884959e0
 class CalibrationCriteria(BaseModel):
     "What a calibration must show before a batch may run."
 
@@ -78,7 +78,7 @@ class CalibrationCriteria(BaseModel):
     min_gold_correlation: float = Field(0.7, ge=-1, le=1)  # Pearson r with a gold set, when one is given
     max_validation_drop: float = Field(0.5, ge=0)  # separation may fall at most this much on the fresh sample
 
-
+# %% ../../nbs/05b_oracle.ipynb #07eef633
 class FilterConfig(BaseModel):
     "A labelling filter: the dimensions, tiers, prompt, prefilter rules, endpoint, prices and budget."
 
@@ -106,7 +106,7 @@ class FilterConfig(BaseModel):
             raise ValueError(f"prompt: {', '.join(wrong)} is not a placeholder it fills in ['text', 'dimensions']")
         return self
 
-
+# %% ../../nbs/05b_oracle.ipynb #8b204aa2
 def load_filter(folder: str | Path) -> tuple[FilterConfig, FilterDir]:
     "The filter in `folder` (filters/NAME/v1); errors name config.yaml, the line and the field."
     fd = FilterDir(folder)
@@ -229,7 +229,7 @@ def request_body(o: OracleConfig, prompt: str, seed: int | None = None) -> dict:
     body |= {"messages": [{"role": "user", "content": prompt}]} if o.api == "chat" else {"prompt": prompt}
     return body | ({"stop": o.stop} if o.stop else {}) | ({"seed": seed} if seed is not None else {})
 
-
+# %% ../../nbs/05b_oracle.ipynb #9c8f48c5
 def post_prompt(o: OracleConfig, key: str | None, prompt: str, seed: int | None = None,
                 on_failure=None) -> tuple[str, dict]:  # fmt: skip
     "(reply text, usage) of one request (`post_json`: retried on 429, 5xx, time-outs and malformed replies)."
@@ -244,7 +244,7 @@ def post_prompt(o: OracleConfig, key: str | None, prompt: str, seed: int | None 
         raise EndpointError(f"{url}: a reply without a {o.api} answer: {json.dumps(r)[:200]}") from None
     return text or "", r.get("usage") or {}
 
-
+# %% ../../nbs/05b_oracle.ipynb #b0f5a3b0
 class Oracle:
     "Scores rows through an OpenAI-compatible chat endpoint, with retries, a cache and the ledger."
 

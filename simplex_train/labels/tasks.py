@@ -83,21 +83,21 @@ def label_probabilities(logliks: list[float]) -> list[float]:
 def _refs(rows: list[dict]) -> list:
     return [r["metadata"]["label"] for r in rows]
 
-
+# %% ../../nbs/05_tasks.ipynb #fe0d18c1
 def _mean(xs) -> float:
     xs = list(xs)
     return sum(xs) / max(len(xs), 1)
 
-
+# %% ../../nbs/05_tasks.ipynb #d39bbb4a
 def json_reference(s):
     "A JSON reference answer as an object (rows store it as text)."
     return json.loads(s) if isinstance(s, str) else s
 
-
+# %% ../../nbs/05_tasks.ipynb #612242d6
 def _exact(refs, preds) -> list[float]:
     return [float(p is not None and normalize_answer(str(p)) == normalize_answer(str(r))) for r, p in zip(refs, preds)]
 
-
+# %% ../../nbs/05_tasks.ipynb #ae98fd63
 def score_classification(spec: Specialist, rows: list[dict], preds: list) -> dict:
     "Accuracy and macro-F1 over the label set, per-class scores and the confusion matrix."
     refs, labels = _refs(rows), spec.task.labels
@@ -108,7 +108,7 @@ def score_classification(spec: Specialist, rows: list[dict], preds: list) -> dic
         "per_example": [float(p == r) for r, p in zip(refs, preds)],
     }
 
-
+# %% ../../nbs/05_tasks.ipynb #e5721054
 def score_entities(spec: Specialist, rows: list[dict], preds: list) -> dict:
     "Entity-level F1 (seqeval) of the tags the output's entity list gives, and exact match of the list."
     ref_tags = [r["metadata"]["tags"] for r in rows]
@@ -116,13 +116,13 @@ def score_entities(spec: Specialist, rows: list[dict], preds: list) -> dict:
     metrics = {**entity_f1(ref_tags, pred_tags), "exact_match": _mean(_exact(_refs(rows), preds))}
     return {"metrics": metrics, "per_example": [float(a == b) for a, b in zip(ref_tags, pred_tags)]}
 
-
+# %% ../../nbs/05_tasks.ipynb #edc8aa4f
 def _sqlite_path(spec: Specialist, db_id: str) -> str:
     folder = spec.eval.sqlite_dir
     root = expand_path(folder) if folder else expand_path(spec.data.root or ".") / "database"
     return str(root / db_id / f"{db_id}.sqlite")
 
-
+# %% ../../nbs/05_tasks.ipynb #e330e8cf
 def score_sql(spec: Specialist, rows: list[dict], preds: list) -> dict:
     "Execution accuracy on the row's SQLite database, with the valid-SQL rate and normalised exact match."
     refs, t = _refs(rows), spec.eval.timeout_s
@@ -138,7 +138,7 @@ def score_sql(spec: Specialist, rows: list[dict], preds: list) -> dict:
     }
     return {"metrics": metrics, "per_example": ex}
 
-
+# %% ../../nbs/05_tasks.ipynb #2324f5d7
 def score_squad(spec: Specialist, rows: list[dict], preds: list) -> dict:
     "SQuAD v2 F1 and exact match (unanswerable questions included)."
     s = squad_scores(preds, [r["metadata"]["answers"] for r in rows])
@@ -146,13 +146,13 @@ def score_squad(spec: Specialist, rows: list[dict], preds: list) -> dict:
     metrics = {"squad_f1": s.pop("f1"), "squad_exact": s.pop("exact"), **s}
     return {"metrics": metrics, "per_example": per}
 
-
+# %% ../../nbs/05_tasks.ipynb #5b26e65d
 def score_preference(spec: Specialist, rows: list[dict], preds: list) -> dict:
     "How often the model prefers the chosen answer to the rejected one."
     per = [float(p == "chosen") for p in preds]
     return {"metrics": {"preference_accuracy": _mean(per)}, "per_example": per}
 
-
+# %% ../../nbs/05_tasks.ipynb #c1ace227
 def score_text(spec: Specialist, rows: list[dict], preds: list) -> dict:
     "ROUGE-L with BLEU and chrF (sacrebleu's 0-100); a chrF primary metric on the gate's 0-1 scale, per example too."
     refs = _refs(rows)
@@ -166,43 +166,43 @@ def score_text(spec: Specialist, rows: list[dict], preds: list) -> dict:
         metrics["chrf"] /= 100
     return {"metrics": metrics, "per_example": per}
 
-
+# %% ../../nbs/05_tasks.ipynb #0418702b
 def _program(row: dict, completion: str | None) -> str:
     md, c = row["metadata"], completion or ""
     if "entry_point" in md:
         return f"{row['prompt']}{c}\n\n{md['test']}\ncheck({md['entry_point']})\n"  # HumanEval
     return f"{c}\n{md.get('setup', '')}\n{md['tests']}\n"  # MBPP: the setup may use the solution's classes
 
-
+# %% ../../nbs/05_tasks.ipynb #087088df
 def score_code(spec: Specialist, rows: list[dict], preds: list) -> dict:
     "pass@1: each completion with its tests, run in the sandbox."
     r = pass_at_1([_program(row, p) for row, p in zip(rows, preds)], spec.eval.timeout_s)
     return {"metrics": {"pass_at_1": r["pass_at_1"]}, "per_example": r["per_example"]}
 
-
+# %% ../../nbs/05_tasks.ipynb #d8272658
 def score_fields(spec: Specialist, rows: list[dict], preds: list) -> dict:
     "Field-level F1 of an extracted JSON object against the reference object."
     r = field_f1([json_reference(x) for x in _refs(rows)], preds)
     return {"per_example": r.pop("per_example"), "metrics": r}
 
-
+# %% ../../nbs/05_tasks.ipynb #bef3b373
 def _score_of(d):
     return d.get("score") if isinstance(d, dict) and isinstance(d.get("score"), (int, float)) else None
 
-
+# %% ../../nbs/05_tasks.ipynb #5fc4232d
 def score_scores(spec: Specialist, rows: list[dict], preds: list) -> dict:
     "MAE and RMSE of a 0-1 score; `score_agreement` = 1 - MAE (higher is better, like every gate metric)."
     r = mae_rmse([json_reference(x)["score"] for x in _refs(rows)], [_score_of(p) for p in preds])
     per = r.pop("per_example")
     return {"metrics": {**r, "score_agreement": 1 - r["mae"]}, "per_example": per}
 
-
+# %% ../../nbs/05_tasks.ipynb #98928abf
 def score_exact(spec: Specialist, rows: list[dict], preds: list) -> dict:
     "Exact match after normalisation (lower case, no punctuation or articles)."
     per = _exact(_refs(rows), preds)
     return {"metrics": {"exact_match": _mean(per)}, "per_example": per}
 
-
+# %% ../../nbs/05_tasks.ipynb #da45dc8e
 _CONFIDENCE = re.compile(r"^(.*?)[,;]?\s*confidence:?\s*(\d{1,3})\s*%", re.IGNORECASE | re.DOTALL)
 
 
@@ -214,20 +214,20 @@ def parse_stated_confidence(text: str | None) -> dict | None:
         return None
     return {"answer": answer, "confidence": min(int(m.group(2)), 100) if m else None}
 
-
+# %% ../../nbs/05_tasks.ipynb #115e3be6
 def _by_case(rows: list[dict], values: list[float]) -> dict[str, float]:
     groups = collections.defaultdict(list)
     for r, v in zip(rows, values):
         groups[str(r["metadata"].get("stratum", "all"))].append(v)
     return {k: _mean(v) for k, v in sorted(groups.items())}
 
-
+# %% ../../nbs/05_tasks.ipynb #37d02388
 def _justified(row: dict, answer: str | None) -> float:
     "1.0 when the answer is one the evidence justifies (the metadata's `justified` list, else the label)."
     ok = row["metadata"].get("justified") or [row["metadata"]["label"]]
     return float(any(_exact([j], [answer])[0] for j in ok))
 
-
+# %% ../../nbs/05_tasks.ipynb #5d1126da
 def score_stated_confidence(spec: Specialist, rows: list[dict], preds: list) -> dict:
     """Exact match with a justified answer (primary), accuracy against the drawn truth, and the stated confidence:
     its ECE against the truth (10 equal-width bins; an unstated confidence counts as 0) and its mean per case."""
@@ -272,19 +272,19 @@ class Task:
     score: Callable[[Specialist, list[dict], list], dict]
     method: str | None = None  # None: the specialist's eval.method
 
-
+# %% ../../nbs/05_tasks.ipynb #ceb192bc
 def _text(spec, t):
     return (t or "").strip() or None
 
-
+# %% ../../nbs/05_tasks.ipynb #f0131471
 def _sql(spec, t):
     return (parse_answer(t) or "").rstrip(";").strip() or None
 
-
+# %% ../../nbs/05_tasks.ipynb #6e367809
 def _code(spec, t):
     return t if t and t.strip() else None
 
-
+# %% ../../nbs/05_tasks.ipynb #0843223f
 TASKS: dict[str, Task] = {
     "classification": Task(lambda spec, t: parse_label(t, spec.task.labels), score_classification),
     "entity_f1": Task(lambda spec, t: parse_answer(t), score_entities),
@@ -312,13 +312,13 @@ def task_for(spec: Specialist) -> Task:
         return TASKS["stated_confidence"]
     return TASKS.get(spec.task.metric, TASKS["exact_match"])
 
-
+# %% ../../nbs/05_tasks.ipynb #e55747d0
 def prediction_method(spec: Specialist) -> str:
     "'prefer', 'label_scoring' or 'generate'."
     method = task_for(spec).method or spec.eval.method
     return "generate" if method == "label_scoring" and spec.task.type != "classification" else method
 
-
+# %% ../../nbs/05_tasks.ipynb #14f83c00
 def parse_output(spec: Specialist, text: str | None):
     "A generated output parsed for the specialist's metric (None when unreadable), after `task.answer_after` if set."
     marker = spec.task.answer_after
@@ -327,7 +327,7 @@ def parse_output(spec: Specialist, text: str | None):
         text = first_line.rpartition(marker)[2] if marker in first_line else None
     return task_for(spec).parse(spec, text)
 
-
+# %% ../../nbs/05_tasks.ipynb #edc46879
 def compute_metrics(spec: Specialist, rows: list[dict], preds: list) -> dict:
     "{'metrics', 'per_class', 'confusion', 'per_example'} for the specialist's task."
     out = {"metrics": {"parse_failures": sum(p is None for p in preds)}, "per_class": {}, "confusion": None}
@@ -337,7 +337,7 @@ def compute_metrics(spec: Specialist, rows: list[dict], preds: list) -> dict:
         scored |= _leading_labels(spec, rows, preds)
     return {**out, **scored, "by_stratum": _by_stratum(rows, scored["per_example"])}
 
-
+# %% ../../nbs/05_tasks.ipynb #ccf3bfae
 def _leading_labels(spec: Specialist, rows: list[dict], preds: list) -> dict:
     "A generated answer that starts with one of `task.labels` (an action, a verdict): per-label scores and confusion."
     labels = spec.task.labels
@@ -345,7 +345,7 @@ def _leading_labels(spec: Specialist, rows: list[dict], preds: list) -> dict:
     got = [parse_label(None if p is None else str(p), labels) for p in preds]
     return {"per_class": per_class(refs, got, labels), "confusion": confusion(refs, got, labels)}
 
-
+# %% ../../nbs/05_tasks.ipynb #784463fb
 def _by_stratum(rows: list[dict], per_example: list) -> dict[str, dict]:
     "The primary score per stratum (e.g. the context protocol's case types), when the rows have more than one."
     groups = collections.defaultdict(list)

@@ -74,7 +74,7 @@ def recipe_for(spec: Specialist) -> Recipe:
 def _model_info(spec: Specialist, path: str, adapter: str | None = None) -> dict:
     return {"base_model": spec.base_model, "path": path, "adapter": adapter}
 
-
+# %% ../../nbs/10b_recipes.ipynb #03193f3f
 def lm_baseline(run: RunDir, spec: Specialist, opts) -> dict:
     "Evaluate the starting model on the test split: the base model, or base + `init_adapter`."
     path = run_model_path(spec)
@@ -84,7 +84,7 @@ def lm_baseline(run: RunDir, spec: Specialist, opts) -> dict:
     rec = evaluate_split(model, load_tokenizer(path), spec, rows, run, "baseline", model_info=info)
     return {"outputs": [run.metrics_file("baseline")], "metrics": rec["metrics"]}
 
-
+# %% ../../nbs/10b_recipes.ipynb #69834b66
 def lm_train(run: RunDir, spec: Specialist, opts, fit=train_sft) -> dict:
     "Train the LoRA adapter with `fit` (`train_sft`, `train_dpo`), on the backend chosen for this machine."
     backend = select_backend()
@@ -103,7 +103,7 @@ def lm_train(run: RunDir, spec: Specialist, opts, fit=train_sft) -> dict:
     return {"rehearsal": rehearsal_counts(extra), "outputs": outputs, "steps": meta["steps"],
             "best_metric": meta["best_metric"], "world_size": meta["world_size"], "backend": backend}  # fmt: skip
 
-
+# %% ../../nbs/10b_recipes.ipynb #9d48f6a8
 def _with_rewards(run: RunDir, spec: Specialist, opts, model, rec: dict) -> dict:
     "A DPO run's test metrics with the reward accuracy and margin against the model it started from."
     start = load_run_model(spec, opts.init_adapter)
@@ -113,7 +113,7 @@ def _with_rewards(run: RunDir, spec: Specialist, opts, model, rec: dict) -> dict
     write_json(run.metrics_file("finetuned"), rec)
     return rec
 
-
+# %% ../../nbs/10b_recipes.ipynb #45690c54
 def lm_evaluate(run: RunDir, spec: Specialist, opts, rewards: bool = False) -> dict:
     "Evaluate base + the trained adapter on the test split (with the DPO rewards when `rewards`)."
     path = run_model_path(spec)
@@ -128,7 +128,7 @@ def lm_evaluate(run: RunDir, spec: Specialist, opts, rewards: bool = False) -> d
     write_json(run.calibration, rec["confidence_calibration"]["fit"])  # applied wherever the run predicts
     return {"outputs": [run.metrics_file("finetuned"), run.calibration], "metrics": rec["metrics"]}
 
-
+# %% ../../nbs/10b_recipes.ipynb #ef26129f
 def lm_export(run: RunDir, spec: Specialist, opts) -> dict:
     "Merge the adapter, re-check the reloaded exports, and write the GGUF files and Modelfile."
     path = run_model_path(spec)
@@ -140,7 +140,7 @@ def lm_export(run: RunDir, spec: Specialist, opts) -> dict:
         out.update(gguf={q: f["bytes"] for q, f in info["files"].items()}, gguf_skipped=info["skipped"])
     return out
 
-
+# %% ../../nbs/10b_recipes.ipynb #f3c87fba
 def lm_deploy(run: RunDir, spec: Specialist, opts) -> dict:
     "Serve the GGUF and check it (deploy_check.json), then promote the run or keep the previous model."
     if not run.gguf_info.exists():
@@ -150,7 +150,7 @@ def lm_deploy(run: RunDir, spec: Specialist, opts) -> dict:
     return {"outputs": [run.deploy_check, run.promotion], "served": check["served"], "pytorch": check["pytorch"],
             "p95_latency_s": check["latency_s"]["p95"], "ok": check["ok"], "action": event["action"]}  # fmt: skip
 
-
+# %% ../../nbs/10b_recipes.ipynb #44020edb
 def dpo_allowed_drop(spec: Specialist) -> float:
     "DPO may trade a little of the task metric for the preference (`dpo.max_drop`)."
     return spec.dpo.max_drop

@@ -95,7 +95,7 @@ def check_device_options(spec: Specialist, device: str) -> None:
             "Use train.optimizer: adamw_torch_fused, train.precision: auto on CPU."
         )
 
-
+# %% ../../nbs/08_training.ipynb #28791e00
 def _precision(t, device: str) -> dict:
     "Trainer mixed-precision flags: CUDA only (plus TF32 from Ampere on); on CPU the precision is the weights' dtype."
     if device != "cuda":
@@ -105,19 +105,19 @@ def _precision(t, device: str) -> dict:
         return {"bf16": torch.cuda.is_bf16_supported(), "fp16": False, **tf32}
     return {"bf16": t.precision == "bf16", "fp16": t.precision == "fp16", **tf32}
 
-
+# %% ../../nbs/08_training.ipynb #35283adc
 def activation_bytes(config, tokens: int) -> int:
     """Estimated activations a LoRA step keeps for its backward without recompute: about (32 H + 12 I) bytes per token
     per layer (bf16 layer activations, plus PEFT's float32 copies of the LoRA layers' inputs)."""
     cfg = getattr(config, "text_config", config)
     return tokens * cfg.num_hidden_layers * (32 * cfg.hidden_size + 12 * cfg.intermediate_size)
 
-
+# %% ../../nbs/08_training.ipynb #2aaa1363
 def checkpointing_needed(config, tokens: int, free_bytes: int) -> bool:
     "Recompute activations only when a step's would take more than half the free device memory."
     return activation_bytes(config, tokens) > free_bytes / 2
 
-
+# %% ../../nbs/08_training.ipynb #b07bb165
 def uses_gradient_checkpointing(t, device: str, model=None) -> bool:
     """`train.gradient_checkpointing`; by default off on CPU (it costs about 30 % of a step there) and, on CUDA, on
     unless a step's activations (`train.batch_size` x `train.max_seq_len` tokens) fit in half the free memory."""
@@ -129,7 +129,7 @@ def uses_gradient_checkpointing(t, device: str, model=None) -> bool:
         return True
     return checkpointing_needed(model.config, t.batch_size * t.max_seq_len, torch.cuda.mem_get_info()[0])
 
-
+# %% ../../nbs/08_training.ipynb #483fad54
 # transformers 5.2x renamed `gradient_checkpointing` (the old name warns on every run); older 5.x know only the old one
 CHECKPOINTING_ARG = "activation_checkpointing" if "activation_checkpointing" in TrainingArguments.__dataclass_fields__ \
     else "gradient_checkpointing"
@@ -164,7 +164,7 @@ def schedule_args(t, out_dir: Path, device: str) -> dict:
         dataloader_num_workers=0,
     )
 
-
+# %% ../../nbs/08_training.ipynb #afc99202
 def folded_accumulation(t, device: str, model=None) -> bool:
     """On CUDA, whether the `train.grad_accum` micro-batches of a step run as one batch: when its activations fit
     without recompute. The same rows make the same step (the loss is a token sum over the whole step) in one forward."""
@@ -173,7 +173,7 @@ def folded_accumulation(t, device: str, model=None) -> bool:
     tokens = t.batch_size * t.grad_accum * t.max_seq_len
     return not checkpointing_needed(model.config, tokens, torch.cuda.mem_get_info()[0])
 
-
+# %% ../../nbs/08_training.ipynb #aa082a2c
 def trainer_args(spec: Specialist, out_dir: Path, device: str, model=None, metric: str = "eval_loss") -> dict:
     """The arguments of every LoRA recipe's trainer (SFT, DPO): `schedule_args`, gradient checkpointing and folded
     accumulation for this device and `model`, the best checkpoint by `metric`, the batch passed as collated."""

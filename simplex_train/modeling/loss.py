@@ -87,7 +87,7 @@ def _body_and_head(model):
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     return base.get_decoder(), base.get_output_embeddings(), base.config
 
-
+# %% ../../nbs/06a_loss.ipynb #59ef7d22
 DISTRIBUTED_WRAPPERS = (torch.nn.parallel.DistributedDataParallel, FullyShardedDataParallel, FSDPModule)
 
 
@@ -95,7 +95,7 @@ def _is_distributed(model) -> bool:
     "DDP, FSDP (1 or 2) or DeepSpeed: the forward must go through the wrapper (gradient sync, gathering shards)."
     return isinstance(model, DISTRIBUTED_WRAPPERS) or type(model).__name__ == "DeepSpeedEngine"
 
-
+# %% ../../nbs/06a_loss.ipynb #8230b169
 def _hidden_at(model, resp_index, keep, **inputs) -> torch.Tensor:
     "The body's last hidden states at the response positions (`resp_index`, or the boolean `keep` over [:, :-1])."
     body = _body_and_head(model)[0]
@@ -107,14 +107,14 @@ def _hidden_at(model, resp_index, keep, **inputs) -> torch.Tensor:
         return hidden.flatten(0, 1).index_select(0, resp_index)
     return hidden[:, :-1][keep]
 
-
+# %% ../../nbs/06a_loss.ipynb #b02c9781
 def _divide(loss: torch.Tensor, denom) -> torch.Tensor:
     "The summed loss over the token count: a tensor (Trainer's `num_items_in_batch`) or a host number."
     if torch.is_tensor(denom):
         return loss / denom.to(loss.device).clamp(min=1)
     return loss / max(denom, 1)
 
-
+# %% ../../nbs/06a_loss.ipynb #45c2e517
 def sliced_causal_lm_loss(model, input_ids, attention_mask, labels, num_items_in_batch=None, resp_index=None,
                           resp_targets=None, row_of_resp=None, **packed):  # fmt: skip
     """Next-token cross-entropy over positions with a label, computing logits only at those positions.

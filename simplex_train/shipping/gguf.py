@@ -138,7 +138,7 @@ def _build_quantizer(src: Path) -> Path:
     shutil.rmtree(build, ignore_errors=True)
     return exe
 
-
+# %% ../../nbs/09b_gguf.ipynb #238cd2cc
 def install_llama_cpp(quantizer: bool = False) -> dict:
     "Fetch llama.cpp's converter (with `quantizer`, compile llama-quantize) into the cache; {'converter', 'quantizer'}."
     d = llama_cpp_dir()

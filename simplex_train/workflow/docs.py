@@ -56,7 +56,7 @@ def _merged_streams(outputs: list[dict]) -> list[dict]:
             merged.append(out)
     return merged
 
-
+# %% ../../nbs/11c_docs.ipynb #8c648917
 def _outputs(cell: dict, doc_host: str) -> list[str]:
     "A code cell's outputs as Markdown: rendered Markdown as is, text as a text block (one per run of a stream)."
     parts = []
@@ -74,7 +74,7 @@ def _outputs(cell: dict, doc_host: str) -> list[str]:
             parts.append("```text\n" + "".join(data["text/plain"]).rstrip() + "\n```")
     return parts
 
-
+# %% ../../nbs/11c_docs.ipynb #47528f57
 def _cell_markdown(cell: dict, doc_host: str) -> list[str]:
     src = "".join(cell["source"])
     if cell["cell_type"] == "markdown":
@@ -87,14 +87,14 @@ def _cell_markdown(cell: dict, doc_host: str) -> list[str]:
     shown = [] if directives.get("echo") == "false" or not code else ["```python\n" + code + "\n```"]
     return shown + _outputs(cell, doc_host)
 
-
+# %% ../../nbs/11c_docs.ipynb #1d6e7f66
 def title_cell(nb: dict) -> str | None:
     "The source notebook's first cell if it is the `# Title` cell (nbdev keeps only its title and first line)."
     first = next((c for c in nb["cells"] if c["cell_type"] == "markdown"), None)
     src = "".join(first["source"]).strip() if first else ""
     return src if src.startswith("# ") else None
 
-
+# %% ../../nbs/11c_docs.ipynb #42050bb9
 def notebook_page(nb: dict, doc_host: str = "", head: str | None = None) -> tuple[str, str]:
     "A processed notebook -> (page name, Markdown page): `head` (default: title and description), prose, code, docs."
     fm = front_matter(nb)

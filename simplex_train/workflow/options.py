@@ -71,11 +71,11 @@ class RunOptions(BaseModel):
             raise ValueError(f"no file or folder {v!r} (relative paths are from {Path.cwd()})")
         return v
 
-
+# %% ../../nbs/11_options.ipynb #c00ecbbd
 class OptionsError(UserError):
     "A run option (CLI flag, workbook parameter) that is unknown or out of range."
 
-
+# %% ../../nbs/11_options.ipynb #62ed6835
 def options_message(e: ValidationError) -> str:
     "One line per bad option, named as a flag and as a parameter: `--max-train (max_train): ...`."
     out = []
@@ -86,7 +86,7 @@ def options_message(e: ValidationError) -> str:
         out.append(f"--{name.replace('_', '-')} ({name}): {why}{got}")
     return "\n".join(out)
 
-
+# %% ../../nbs/11_options.ipynb #9daa062f
 def resolve_spec(opts: RunOptions) -> Specialist:
     """The specialist with the `overrides` (`--set`), then the run options applied; each validated like the YAML.
     `--seed` seeds the split and the training; `--set train.seed=N` seeds only the training (the same split)."""
@@ -106,7 +106,7 @@ def resolve_spec(opts: RunOptions) -> Specialist:
         OVERRIDDEN_BY,
     )
 
-
+# %% ../../nbs/11_options.ipynb #b07eea94
 LOCAL_TEST = {"max_train": 32, "max_test": 24, "max_val": 16, "max_steps": 3, "gguf": False}  # the CPU quick mode
 
 
@@ -114,7 +114,7 @@ def with_local_test(values: dict) -> dict:
     "Run option values with the quick mode's small limits wherever the caller left the default (None)."
     return {**values, **{k: v for k, v in LOCAL_TEST.items() if values.get(k) is None or k == "gguf"}}
 
-
+# %% ../../nbs/11_options.ipynb #617b1775
 OVERRIDDEN_BY = {"base_model": "--base-model", "train.max_train_rows": "--max-train",
                  "eval.max_test_rows": "--max-test", "eval.max_val_rows": "--max-val",
                  "train.max_steps": "--max-steps", "train.epochs": "--epochs",
@@ -128,7 +128,7 @@ def parse_set(items: list[str]) -> dict[str, Any]:
         raise OptionsError(f"--set {bad[0]!r}: expected a dotted config key and a value, e.g. --set train.epochs=2")
     return {k.strip(): _yaml_value(k.strip(), v) for k, v in (i.split("=", 1) for i in items)}
 
-
+# %% ../../nbs/11_options.ipynb #accb4c03
 def _yaml_value(key: str, raw: str):
     "`raw` read as YAML; an error says how to quote."
     try:
@@ -137,7 +137,7 @@ def _yaml_value(key: str, raw: str):
         raise OptionsError(f"--set {key}={raw}: not a YAML value ({getattr(e, 'problem', e)}); quote a string: "
                            f"--set '{key}=\"{raw}\"'") from None  # fmt: skip
 
-
+# %% ../../nbs/11_options.ipynb #72304d9e
 def _flag(name: str, value) -> list[str]:
     flag = name.replace("_", "-")
     if name == "overrides":
@@ -148,13 +148,13 @@ def _flag(name: str, value) -> list[str]:
         return [f"--no-{flag}"]
     return [f"--{flag}", str(value)]
 
-
+# %% ../../nbs/11_options.ipynb #be72f082
 def command_flags(opts: RunOptions) -> list[str]:
     "The `simplex-train run` flags that reproduce `opts` (defaults left out; `force` is not part of a run)."
     values = opts.model_dump(exclude={"specialist", "force"})
     return [f for k, v in values.items() if v != RunOptions.model_fields[k].default for f in _flag(k, v)]
 
-
+# %% ../../nbs/11_options.ipynb #fc23b8b3
 def run_command(opts: RunOptions) -> str:
     "The shell command that reproduces the run (a password or token in a URL shown as ***, as everywhere a run writes)."
     return redact_secrets(" ".join(map(shlex.quote, ["simplex-train", "run", opts.specialist, *command_flags(opts)])))

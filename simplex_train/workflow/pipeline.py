@@ -147,7 +147,7 @@ def _pick(config: dict, key: str):
         config = config[part]
     return config
 
-
+# %% ../../nbs/11a_pipeline.ipynb #226a61bf
 def stage_inputs(name: str, run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
     "What stage `name` is given now: its config sections, its options, its source files and its upstream outputs."
     keys, options, upstream = STAGE_INPUTS[name]
@@ -161,7 +161,7 @@ def stage_inputs(name: str, run: RunDir, spec: Specialist, opts: RunOptions) -> 
         inputs["sources"] = source_files(spec, opts.data)
     return inputs
 
-
+# %% ../../nbs/11a_pipeline.ipynb #1baacc4b
 def check_stages(run: RunDir, spec: Specialist, opts: RunOptions) -> None:
     "Refuse (StaleRun) a run whose finished stages no longer match their inputs or outputs, unless opts.force."
     for name in [] if opts.force else STAGES:
@@ -171,7 +171,7 @@ def check_stages(run: RunDir, spec: Specialist, opts: RunOptions) -> None:
         if state == "todo":
             return  # this stage and every one after it will run
 
-
+# %% ../../nbs/11a_pipeline.ipynb #776c0f7d
 BASELINE_ONLY = ["prepare", "baseline", "report"]  # --baseline-only: the base model measured, nothing trained
 
 
@@ -179,7 +179,7 @@ def planned_stages(opts: RunOptions) -> list[str]:
     "The stages a run with these options runs, in order."
     return BASELINE_ONLY if opts.baseline_only else list(STAGES)
 
-
+# %% ../../nbs/11a_pipeline.ipynb #fa54dd50
 def run_one(name: str, run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
     """Run stage `name`: skipped when done with the same inputs, run after an earlier stage re-ran, refused when stale;
     a stage the options leave out (`--baseline-only`) is not run."""
@@ -190,7 +190,7 @@ def run_one(name: str, run: RunDir, spec: Specialist, opts: RunOptions) -> dict:
         _fresh_checkpoints(run, inputs, opts.force)
     return run_stage(run, name, lambda: STAGES[name](run, spec, opts), force=opts.force, inputs=inputs)
 
-
+# %% ../../nbs/11a_pipeline.ipynb #6eed7a59
 def _fresh_checkpoints(run: RunDir, inputs: dict, force: bool) -> None:
     """Checkpoints are taken up only by the same training, interrupted: a run trained again (`--force`, new data, an
     earlier stage re-run) would otherwise resume another training's optimizer state, or stop at its last step."""
@@ -199,7 +199,7 @@ def _fresh_checkpoints(run: RunDir, inputs: dict, force: bool) -> None:
         log.info("stage train: the checkpoints there are another training's: starting afresh")
         shutil.rmtree(run.checkpoints)
 
-
+# %% ../../nbs/11a_pipeline.ipynb #66076894
 def run_pipeline(opts: RunOptions, stages: list[str] | None = None) -> RunDir:
     "Run the stages in order, in this process; returns the run folder (its lock released, if this call took it)."
     spec = resolve_spec(opts)
@@ -215,7 +215,7 @@ def run_pipeline(opts: RunOptions, stages: list[str] | None = None) -> RunDir:
             release_lock(run)
     return run
 
-
+# %% ../../nbs/11a_pipeline.ipynb #531737d8
 def train_run_folder(run_dir: str | Path) -> dict:
     """The train stage of an already prepared run folder, under `torchrun`/`accelerate launch` (DDP) or alone.
     Every rank trains; only rank 0 writes the adapter, the history and the manifest (and takes the lock)."""

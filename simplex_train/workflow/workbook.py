@@ -31,7 +31,7 @@ def workbook_path(name: str = "run_specialist") -> Path:
             return folder / f"{name}.ipynb"
     raise FileNotFoundError(f"workbook {name}.ipynb not found next to {here}")
 
-
+# %% ../../nbs/11b_workbook.ipynb #c52f02df
 def run_workbook(opts: RunOptions, kernel: str | None = None, log_output: bool = True) -> RunDir:
     """Execute the workbook headless for `opts`; returns the run folder (the executed notebook is in notebooks/).
     This process holds the run's lock and lends it to the notebook's kernel; a user error inside the notebook (bad
@@ -50,7 +50,7 @@ def run_workbook(opts: RunOptions, kernel: str | None = None, log_output: bool =
             release_lock(run)
     return run
 
-
+# %% ../../nbs/11b_workbook.ipynb #3ebd644e
 @contextlib.contextmanager
 def _in_environment(name: str, value: str):
     "`name=value` in the environment, for the kernel papermill starts (the run's lock token, hidden parameters)."
@@ -64,7 +64,7 @@ def _in_environment(name: str, value: str):
         else:
             os.environ[name] = before
 
-
+# %% ../../nbs/11b_workbook.ipynb #8747e938
 def _execute(run: RunDir, parameters: dict, kernel: str | None, log_output: bool) -> None:
     run.notebook.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -84,7 +84,7 @@ def _execute(run: RunDir, parameters: dict, kernel: str | None, log_output: bool
             raise
         raise UserError(f"{e.evalue}\n(the executed notebook has the traceback: {run.notebook})") from None
 
-
+# %% ../../nbs/11b_workbook.ipynb #027103db
 class LocalKernelManager(AsyncKernelManager):
     "The kernel talks over local IPC sockets, not TCP ports: nothing listens on the network, and no warning about it."
 
@@ -97,7 +97,7 @@ class LocalKernelManager(AsyncKernelManager):
         "Where the socket files go: the temporary folder (absolute), not the working directory."
         return os.path.join(tempfile.gettempdir(), f"simplex-kernel-{uuid.uuid4().hex[:12]}")
 
-
+# %% ../../nbs/11b_workbook.ipynb #4e10b0d4
 def _kernel() -> str:
     "A Jupyter kernel for this Python (registered in the environment on first use)."
     name = "simplex-train"
