@@ -35,13 +35,17 @@ class SplitFile(_Strict):
     column_names: list[str] | None = None
 
 # %% ../../nbs/01_config.ipynb #a88640d0
-Reader = Literal["table", "conll", "squad", "spider", "humaneval", "mbpp", "hh_rlhf", "preference_messages", "sql"]
+Reader = Literal[
+    "table", "conll", "squad", "spider", "humaneval", "mbpp", "hh_rlhf", "preference_messages", "sql", "chat"
+]
 
 
 class DataConfig(_Strict):
     "Where rows come from, which fields matter, and how they are cleaned and split."
 
     reader: Reader = "table"  # the file family: plain tables, or one of the dataset formats
+    # chat: messages, sharegpt, alpaca or prompt_response records (detected from the first record when auto)
+    chat_format: Literal["auto", "messages", "sharegpt", "alpaca", "prompt_response"] = "auto"
     generator: str | None = None  # a built-in generator (e.g. 'context_protocol') instead of files
     generator_rows: int = Field(2000, ge=1)
     root: str | None = None  # folder the split files are relative to (env vars expanded)
@@ -108,6 +112,8 @@ class PromptConfig(_Strict):
     response: str = " {label}"
     engine: Literal["format", "jinja"] = "format"  # Python format strings, or Jinja2 templates
     chat_template: bool = False  # wrap the prompt in the base model's chat template (system + user turn)
+    # a chat reader's template: the tokenizer's own, Gemma's turns or ChatML (auto: own, else the turn tokens it has)
+    turn_format: Literal["auto", "own", "gemma", "chatml"] = "auto"
     system: str | None = None  # the system prompt: chat template, exported Modelfiles and reports
 
     @model_validator(mode="after")

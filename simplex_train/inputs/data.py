@@ -18,6 +18,7 @@ from ..base.core import write_jsonl
 from .prompts import format_row, prompt_wrapper
 from ..base.runs import RunDir
 from .sources import DataError, read_source
+from .chats import ChatTemplate, chat_example, chat_row, read_chats, trained_tokens
 from .generators import generate
 
 # %% auto #0
@@ -246,7 +247,8 @@ def derive_fields(rows: list[dict], d: DataConfig) -> list[dict]:
 # %% ../../nbs/03_data.ipynb #7ec3450d
 def token_lengths(examples: list[dict], tokenizer, batch_size: int = 2000) -> list[int]:
     "Tokens in prompt + response (+ the longer of chosen/rejected) per example."
-    texts = [e["prompt"] + max(e["response"], e.get("rejected", ""), key=len) for e in examples]
+    texts = [e["chat"]["text"] if "chat" in e else e["prompt"] + max(e["response"], e.get("rejected", ""), key=len)
+             for e in examples]  # fmt: skip
     bars = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()
     try:
@@ -412,14 +414,23 @@ def load_raw_splits(spec: Specialist, data_path=None, seed: int = 42) -> dict[st
         return {"all": read_source("sql", None, d)}
     files = _file_splits(spec, data_path)
     if files is not None:
-        return {
-            k: read_source(d.reader, p, d, sf.format, sf.has_header, sf.column_names) for k, (p, sf) in files.items()
-        }
+        return {k: _read_split(d, p, sf) for k, (p, sf) in files.items()}
     hub = d.hub_splits or {"all": "train"}
-    return {
-        k: [{**r, "_source": f"{d.hub_id}/{v}:{i + 1}"} for i, r in enumerate(datasets.load_dataset(d.hub_id, split=v))]
-        for k, v in hub.items()
-    }
+    return {k: _hub_rows(d, v) for k, v in hub.items()}
+
+
+def _read_split(d: DataConfig, path: Path, sf: SplitFile) -> list[dict]:
+    "One split file's rows, by the specialist's reader (a chat reader turns each record into a conversation)."
+    if d.reader == "chat":
+        return read_chats(path, d.chat_format)
+    return read_source(d.reader, path, d, sf.format, sf.has_header, sf.column_names)
+
+
+def _hub_rows(d: DataConfig, split: str) -> list[dict]:
+    "One split of a hub dataset, each row named `hub_id/split:n`."
+    loaded = datasets.load_dataset(d.hub_id, split=split)
+    rows = [{**r, "_source": f"{d.hub_id}/{split}:{i + 1}"} for i, r in enumerate(loaded)]
+    return [chat_row(r, d.chat_format, d.hub_id, i + 1) for i, r in enumerate(rows)] if d.reader == "chat" else rows
 
 # %% ../../nbs/03_data.ipynb #5ea7c0de
 def source_files(spec: Specialist, data_path=None) -> dict[str, str]:
@@ -433,6 +444,37 @@ def source_files(spec: Specialist, data_path=None) -> dict[str, str]:
         files.append(files[0].parent / d.tables)
     return {str(p): sha256_file(p) for p in files if p.is_file()}
 
+# %% ../../nbs/03_data.ipynb #89f19477
+def _formatter(spec: Specialist, tokenizer):
+    "Raw row -> prepared example: a conversation through its chat template, any other row through the prompt template."
+    if spec.data.reader != "chat":
+        wrap = prompt_wrapper(spec, tokenizer)
+        return lambda row: format_row(row, spec, wrap)
+    if tokenizer is None:
+        raise SpecialistError("a chat specialist needs the base model's tokenizer to render its conversations")
+    chat = ChatTemplate(tokenizer, spec.prompt.turn_format, spec.prompt.system)
+    return lambda row: chat_example(row, chat, spec.train.max_seq_len)
+
+
+def _with_trained_tokens(examples: list[dict], tokenizer, report: dict) -> list[dict]:
+    "Chat examples with the number of tokens the loss sees; one with none is dropped and counted (`no_trained_tokens`)."
+    kept = []
+    for ex in examples:
+        ex["metadata"]["trained_tokens"] = trained_tokens(tokenizer, ex)
+        kept += [ex] if ex["metadata"]["trained_tokens"] else []
+    if len(kept) < len(examples):
+        report["dropped"]["no_trained_tokens"] = len(examples) - len(kept)
+        report["rows_out"] = len(kept)
+    return kept
+
+
+def _count_chat_cuts(examples: list[dict], report: dict) -> list[dict]:
+    "Count the conversations that lost their earliest exchanges to fit `train.max_seq_len` (kept, shortened)."
+    cut = sum(1 for ex in examples if ex["metadata"].get("turns_cut"))
+    if cut:
+        report["modified"]["cut_from_the_left"] = cut
+    return examples
+
 # %% ../../nbs/03_data.ipynb #6e5a4a9d
 def _split(rows, fractions, seed, d: DataConfig):
     return (group_split if d.group_field else stratified_split)(rows, fractions, seed)
@@ -444,7 +486,7 @@ def build_splits(
     """Clean and format raw splits, then make train/val/test; `cleaning` receives the per-split reports. Rows too long
     for `train.max_seq_len` are dropped (and counted) unless the trainer `truncates` inputs itself (a head)."""
     d, labels = spec.data, (spec.task.labels if spec.task.type == "classification" else None)
-    wrap = prompt_wrapper(spec, tokenizer)
+    example = _formatter(spec, tokenizer)
     formatted = {}
     for name, rows in raw.items():
         rows, cleaning[name] = clean_rows(
@@ -458,9 +500,11 @@ def build_splits(
             near=d.near_duplicates,
             unknown=d.unknown_labels,
         )
-        exs = [format_row(r, spec, wrap) for r in rows]
+        exs = [example(r) for r in rows]
         if tokenizer is not None and d.drop_too_long and not truncates:
             exs = drop_too_long(exs, tokenizer, spec.train.max_seq_len, cleaning[name])
+        if d.reader == "chat":
+            exs = _count_chat_cuts(_with_trained_tokens(exs, tokenizer, cleaning[name]), cleaning[name])
         formatted[name] = exs
     fr = {"val": d.val_fraction, "test": d.test_fraction}
     if "all" in formatted:
@@ -495,7 +539,10 @@ def _cleaning_table(m: dict) -> list[str]:
 # %% ../../nbs/03_data.ipynb #084720c8
 def _splits_table(m: dict) -> list[str]:
     rows = [f"| {k} | {s['rows']} | {s['distribution']} | `{s['sha256'][:16]}` |" for k, s in m["splits"].items()]
-    return ["| split | rows | distribution | sha256 |", "|---|---|---|---|", *rows]
+    trained = {k: s["trained_tokens"] for k, s in m["splits"].items() if "trained_tokens" in s}
+    spans = "; ".join(f"{k} {t['min']}-{t['max']}, median {t['median']}" for k, t in trained.items())
+    note = ["", f"Tokens the loss sees per conversation (assistant turns and their ends): {spans}"] if trained else []
+    return ["| split | rows | distribution | sha256 |", "|---|---|---|---|", *rows, *note]
 
 # %% ../../nbs/03_data.ipynb #e9c9235e
 def _examples(splits: dict[str, list[dict]], n: int) -> list[str]:
@@ -554,6 +601,9 @@ def _split_summary(rows: list[dict], spec: Specialist) -> dict:
     }
     if spec.data.group_field:
         out["groups"] = len({x["metadata"]["group"] for x in rows})
+    trained = sorted(x["metadata"]["trained_tokens"] for x in rows if "trained_tokens" in x["metadata"])
+    if trained:
+        out["trained_tokens"] = {"min": trained[0], "median": trained[len(trained) // 2], "max": trained[-1]}
     return out
 
 # %% ../../nbs/03_data.ipynb #f31aaa12

@@ -18,7 +18,7 @@ from ..base.core import live_display, write_json
 from ..base.device import detect_device
 from ..modeling.loss import RESPONSE_KEYS, sliced_causal_lm_loss
 from ..modeling.predict import predict_rows
-from ..inputs.prompts import encode_example
+from ..inputs.chats import encode_row
 from ..base.runs import RunDir
 from ..labels.tasks import compute_metrics, prediction_method
 from simplex_train.learning.training import (
@@ -64,7 +64,7 @@ class SlicedLossSFTTrainer(SFTTrainer):
 
 def sft_dataset(tok, rows: list[dict], max_len: int):
     "A datasets.Dataset of encoded examples (input_ids, labels)."
-    return Dataset.from_list([encode_example(tok, r["prompt"], r["response"], max_len) for r in rows])
+    return Dataset.from_list([encode_row(tok, r, max_len) for r in rows])
 
 # %% ../../nbs/08a_sft.ipynb #aaf0bc16
 def best_by(spec: Specialist) -> str:

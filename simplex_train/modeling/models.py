@@ -237,7 +237,8 @@ def load_run_model(spec: Specialist, adapter: str | Path | None = None, device: 
 
 def prepare_tokenizer(spec: Specialist):
     "The tokenizer the prepare stage needs (to drop rows past the length limit, or for a chat template), else None."
-    return load_tokenizer(run_model_path(spec)) if spec.data.drop_too_long or spec.prompt.chat_template else None
+    needed = spec.data.drop_too_long or spec.prompt.chat_template or spec.data.reader == "chat"
+    return load_tokenizer(run_model_path(spec)) if needed else None
 
 # %% ../../nbs/06_models.ipynb #0f29daf3
 class AdapterMismatch(UserError):
