@@ -31,10 +31,10 @@ app = typer.Typer(
 
 # %% auto #0
 __all__ = ['app', 'SET_HELP', 'cloud_app', 'label_app', 'command', 'run_option_flags', 'takes_run_options', 'list_cmd', 'show',
-           'run', 'prepare', 'launch_command', 'train', 'evaluate', 'predict', 'chat', 'rows', 'score', 'pairs',
-           'compare', 'batch', 'cloud_plan', 'label_sample', 'label_calibrate', 'label_validate', 'label_batch_cmd',
-           'label_dataset', 'generate', 'serve', 'install_llama_cpp_cmd', 'promote', 'rollback', 'hub_upload_cmd',
-           'docs', 'readme', 'main']
+           'show_mask', 'run', 'prepare', 'launch_command', 'train', 'evaluate', 'predict', 'chat', 'rows', 'score',
+           'pairs', 'compare', 'batch', 'cloud_plan', 'label_sample', 'label_calibrate', 'label_validate',
+           'label_batch_cmd', 'label_dataset', 'generate', 'serve', 'install_llama_cpp_cmd', 'promote', 'rollback',
+           'hub_upload_cmd', 'docs', 'readme', 'main']
 
 # %% ../nbs/12_cli.ipynb #4fb3f86f
 def _fail(e: Exception, code: int = 2):
@@ -116,6 +116,22 @@ def list_cmd():
 def show(name: str):
     "Print a specialist's resolved config as JSON."
     typer.echo(json.dumps(load_specialist(name).model_dump(mode="json"), indent=2))
+
+# %% ../nbs/12_cli.ipynb #39c25265
+@command("show-mask", example="simplex-train show-mask runs/context_protocol/RUN_ID --rows 2")
+def show_mask(
+    target: str = typer.Argument(..., help="a prepared run folder, or a specialist name (its latest run)"),
+    rows: int = typer.Option(3, min=1, help="how many training rows"),
+    runs_root: str = typer.Option("runs", help="where a specialist's runs are"),
+):
+    "Print the first training rows with the tokens the loss is computed on marked ⟦like this⟧."
+    from simplex_train.workflow.show import masked_rows  # heavy: transformers (the run's tokenizer)
+
+    latest = None if Path(target).is_dir() else _latest_run(runs_root, load_specialist(target).name)
+    run = RunDir(Path(target) if latest is None else Path(runs_root) / load_specialist(target).name / latest)
+    if not run.split("train").exists():
+        raise UserError(f"{run.root}: no prepared data: run `simplex-train prepare {target}` first")
+    typer.echo(masked_rows(run, rows))
 
 # %% ../nbs/12_cli.ipynb #cb6d8f23
 @command(example="simplex-train run sentiment --data ../shared/data/sst2 --max-train 2000")

@@ -185,3 +185,17 @@ def test_a_multi_turn_specialist_trains_and_evaluates_on_the_tiny_model(tmp_path
     assert read_json(run.metrics_file("finetuned"))["n"] == len(read_jsonl(run.split("test")))
     prompt = read_jsonl(run.split("test"))[0]["prompt"]
     assert prompt.endswith("<start_of_turn>model\n") and prompt.count("<start_of_turn>model") == 2  # the last answer
+
+
+def test_show_mask_prints_what_is_learned(tmp_path, tiny_model):
+    import subprocess
+    import sys
+    data = _write_jsonl(tmp_path / "chats.jsonl", _conversations(20))
+    spec = tmp_path / "chat_tiny.yaml"
+    spec.write_text(CHAT_SPEC.format(data=data, model=tiny_model))
+    run = run_pipeline(RunOptions(specialist=str(spec), runs_root=str(tmp_path / "runs"), run_id="r"), ["prepare"])
+    cli = [str(Path(sys.executable).with_name("simplex-train")), "show-mask"]
+    out = subprocess.run(cli + [str(run.root), "--rows", "1"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.count("⟦") == 2 and "⟦sure<end_of_turn>⟧" in out.stdout, out.stderr
+    empty = subprocess.run(cli + ["sentiment", "--runs-root", str(tmp_path / "none")], capture_output=True, text=True)
+    assert empty.returncode == 2 and "run `simplex-train prepare sentiment` first" in empty.stderr

@@ -12,11 +12,13 @@ from IPython.display import HTML, Markdown, display
 from ..base.core import read_json, read_jsonl
 from ..evaluation.report import inline_images, sections
 from ..base.runs import RunDir
-from .trained import predict_run
+from ..inputs.chats import mask_view
+from ..modeling.models import load_tokenizer, run_model_path
+from .trained import predict_run, run_spec
 
 # %% auto #0
-__all__ = ['BANNER', 'sample_rows', 'sample_predictions', 'show_data', 'show_baseline', 'show_training', 'show_evaluation',
-           'show_export', 'gate_banner', 'show_gate', 'show_answers']
+__all__ = ['BANNER', 'sample_rows', 'sample_predictions', 'masked_rows', 'show_data', 'show_baseline', 'show_training',
+           'show_evaluation', 'show_export', 'gate_banner', 'show_gate', 'show_answers']
 
 # %% ../../nbs/11g_show.ipynb #3eea8dd4
 def _cut(text, width: int = 100) -> str:
@@ -46,10 +48,20 @@ def _show(run: RunDir, markdown: str) -> str:
     display(Markdown(inline_images(markdown, run.root)))
     return markdown
 
+# %% ../../nbs/11g_show.ipynb #d51b64c8
+def masked_rows(run: RunDir, n: int = 3) -> str:
+    "The first `n` training rows with the tokens the loss is computed on marked ⟦like this⟧, one row a paragraph."
+    tok = load_tokenizer(run_model_path(run_spec(run)))
+    return "\n\n".join(mask_view(tok, row) for row in read_jsonl(run.split("train"))[:n])
+
 # %% ../../nbs/11g_show.ipynb #105deac0
 def show_data(run: RunDir) -> str:
-    "After `prepare`: warnings, the splits with their label distribution, and a few rows."
-    return _show(run, sections(run, "warnings", "data") + "\n**A few training rows**\n\n" + sample_rows(run))
+    """After `prepare`: warnings, the splits with their label distribution, a few rows, and for conversations what the
+    loss is computed on (`masked_rows`)."""
+    rows = sections(run, "warnings", "data") + "\n**A few training rows**\n\n" + sample_rows(run)
+    chats = "chat" in read_jsonl(run.split("train"))[0]
+    learned = f"\n\n**What is learned** (the tokens the loss sees, ⟦marked⟧)\n\n```\n{masked_rows(run, 1)}\n```"
+    return _show(run, rows + (learned if chats else ""))
 
 
 def show_baseline(run: RunDir) -> str:
