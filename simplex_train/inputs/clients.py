@@ -29,7 +29,8 @@ model, port, n_ctx, lora, chat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 p = xl.CommonParams()
 p.model.path, p.port, p.hostnames, p.n_ctx, p.n_parallel = model, port, ["127.0.0.1"], n_ctx, 1
 if lora: p.lora_adapters = [xl.CommonAdapterLoraInfo(lora, 1.0)]
-if chat: p.chat_template, p.use_jinja = chat, False
+if chat == "jinja": p.use_jinja = True
+elif chat: p.chat_template, p.use_jinja = chat, False
 server = xl.Server(p)
 print("listening", server.listening_address, flush=True)
 threading.Event().wait()
@@ -41,7 +42,8 @@ class LlamaServer:
 
     def __init__(self, gguf: str | Path, n_ctx: int = 2048, lora: str | Path | None = None, start_timeout: float = 180,
                  chat_template: str | None = None, port: int | None = None):  # fmt: skip
-        "`chat_template`: a llama.cpp built-in name (e.g. 'gemma') for a GGUF that carries none (else ChatML is used)."
+        """`chat_template`: a llama.cpp built-in name (e.g. 'gemma') for a GGUF that carries none (else ChatML is used),
+        or 'jinja': the GGUF's own template run as written (a chat specialist's, exactly as it trained)."""
         self.gguf, self.n_ctx, self.lora, self.start_timeout = Path(gguf), n_ctx, lora, start_timeout
         self.chat_template = chat_template
         self.port, self.proc = port or free_port(), None

@@ -18,7 +18,7 @@ from ..base.core import live_display, write_json
 from ..base.device import detect_device
 from ..modeling.loss import RESPONSE_KEYS, sliced_causal_lm_loss
 from ..modeling.predict import predict_rows
-from ..inputs.chats import encode_row
+from ..inputs.chats import encode_row, keep_chat_template
 from ..base.runs import RunDir
 from ..labels.tasks import compute_metrics, prediction_method
 from simplex_train.learning.training import (
@@ -146,6 +146,8 @@ def train_sft(
     resume: bool = True,
 ) -> dict:
     "Fine-tune `model` (already LoRA-wrapped); returns the training metadata."
+    if spec.data.reader == "chat":
+        keep_chat_template(tok, spec.prompt.turn_format)  # the adapter, the merge and the GGUF carry what trained
     encode = lambda rows: sft_dataset(tok, rows, spec.train.max_seq_len)
     whole = fill_last_step(train_rows, step_rows(spec.train), spec.train.seed)
     trainer = sliced_trainer(

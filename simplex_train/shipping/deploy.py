@@ -48,11 +48,21 @@ def served_gguf(run: RunDir, gguf_type: str | None = None) -> Path:
 
 
 @contextmanager
-def serving(gguf: Path, n_ctx: int):
-    "(an OpenAI-compatible client, seconds the server took to start) for a llama.cpp server on `gguf`, on loopback."
+def serving(gguf: Path, spec: Specialist, n_ctx: int | None = None):
+    """(an OpenAI-compatible client, seconds the server took to start) for a llama.cpp server on `gguf`, on loopback,
+    with `spec`'s context (or `n_ctx`); a chat specialist's server renders conversations with the GGUF's own template
+    (the one it trained with)."""
     t0 = time.perf_counter()
-    with LlamaServer(gguf, n_ctx) as server:
-        yield OpenAIClient(server.url), time.perf_counter() - t0
+    jinja = "jinja" if spec.data.reader == "chat" else None
+    with LlamaServer(gguf, n_ctx or served_context(spec), chat_template=jinja) as s:
+        yield OpenAIClient(s.url), time.perf_counter() - t0
+
+
+def _chat_answer(client: OpenAIClient, messages: list[dict], spec: Specialist) -> dict:
+    "{'text', 'seconds'} of the served model's next turn in a conversation."
+    t = time.perf_counter()
+    text = client.chat(messages, spec.eval.max_new_tokens, spec.deploy.temperature)
+    return {"text": text, "seconds": time.perf_counter() - t}
 
 
 def served_predictions(client: OpenAIClient, spec: Specialist, rows: list[dict], tok, progress: bool = True) -> dict:
@@ -60,9 +70,13 @@ def served_predictions(client: OpenAIClient, spec: Specialist, rows: list[dict],
     bias = _label_bias(spec, tok)
     stop = [s for s in spec.eval.stop if s]
     out = {"preds": [], "raw": [], "seconds": [], "method": "label_scoring (logit bias)" if bias else "generate"}
+    if rows and "messages" in rows[0]:
+        out["method"] = "chat (the conversation before its last answer, through /v1/chat/completions)"
     for r in with_progress(rows, desc="served", disable=not progress):
         if bias:
             c = client.complete(r["prompt"], 1, temperature=0.0, logit_bias=bias)
+        elif "messages" in r:
+            c = _chat_answer(client, r["messages"][:-1], spec)
         else:
             c = client.complete(r["prompt"], spec.eval.max_new_tokens, stop, spec.deploy.temperature)
         out["raw"].append(c["text"])
@@ -143,7 +157,7 @@ def _served_calibration(run: RunDir, spec: Specialist, rows: list[dict], preds: 
 # %% ../../nbs/10_deploy.ipynb #2cd7a6a3
 def _serve(run: RunDir, spec: Specialist, gguf: Path, rows: list[dict], progress: bool) -> tuple[dict, dict, float]:
     "The test rows through a server on `gguf`, then (for a scorer with an acceptance section) the profiles."
-    with serving(gguf, served_context(spec)) as (client, start_s):
+    with serving(gguf, spec) as (client, start_s):
         tok = load_tokenizer(str(run.merged))
         served = served_predictions(client, spec, rows, tok, progress)
         accepted = served_acceptance(client, spec, tok, progress) if spec.deploy.acceptance else None
@@ -160,7 +174,7 @@ def _check_record(
     agree = sum(a == b for a, b in zip(served["preds"], torch_preds)) / max(len(rows), 1)
     return {
         "gguf": gguf.name,
-        "engine": "llama.cpp server (xllamacpp), /v1/completions",
+        "engine": "llama.cpp server (xllamacpp)",
         "method": served["method"],
         "n": len(rows),
         "metric": m,

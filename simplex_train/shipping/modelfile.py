@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from ..base.config import Specialist
+from ..inputs.chats import ChatTemplate
 from ..inputs.prompts import go_template
 
 # %% auto #0
@@ -22,8 +23,19 @@ def stop_tokens(spec: Specialist, tok) -> list[str]:
     "The end-of-sequence token, the chat template's end of turn, and the evaluation's stop strings."
     chat_end = spec.prompt.chat_template and "<end_of_turn>" in tok.get_vocab()
     stops = [tok.eos_token] + (["<end_of_turn>"] if chat_end else [])
+    if spec.data.reader == "chat":
+        stops += [s for s in (ChatTemplate(tok, spec.prompt.turn_format).end_of_turn,) if s]
     stops += [s for s in spec.eval.stop if s and spec.eval.method == "generate"]
     return list(dict.fromkeys(stops))
+
+
+def _template(spec: Specialist, tok) -> str:
+    """The TEMPLATE: the trained prompt (`go_template`), or for a chat specialist the next turn in the chat template it
+    trained with (Ollama renders each earlier turn of a conversation with it too)."""
+    if spec.data.reader != "chat":
+        return go_template(spec, tok)
+    chat = ChatTemplate(tok, spec.prompt.turn_format, "\x01S" if spec.prompt.system else None)
+    return chat("\x01P").replace("\x01P", "{{ .Prompt }}").replace("\x01S", "{{ .System }}")
 
 
 def _quoted(s: str) -> str:
@@ -35,7 +47,7 @@ def modelfile(spec: Specialist, gguf_name: str, tok, adapter_name: str | None = 
     lines = [f"# {spec.name}: {spec.description}".rstrip(": "), f"FROM ./{gguf_name}"]
     if adapter_name:
         lines.append(f"ADAPTER ./{adapter_name}")
-    lines.append(f'TEMPLATE """{go_template(spec, tok)}"""')
+    lines.append(f'TEMPLATE """{_template(spec, tok)}"""')
     if spec.prompt.system:
         lines.append(f'SYSTEM """{spec.prompt.system}"""')
     lines += [f"PARAMETER stop {_quoted(s)}" for s in stop_tokens(spec, tok)]

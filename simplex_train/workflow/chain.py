@@ -139,7 +139,7 @@ def served_rows(runs: list[RunDir], rows: list[dict], progress: bool = True) -> 
     "`rows` with `served_at_end`: each stage's test split through llama.cpp serving the final run's GGUF."
     final, specs = runs[-1], [_stage_spec(r) for r in runs]
     tok = load_tokenizer(str(final.adapter))
-    with serving(served_gguf(final), max(served_context(s) for s in specs)) as (client, _):
+    with serving(served_gguf(final), specs[-1], max(served_context(s) for s in specs)) as (client, _):
         for row, spec, run in zip(rows, specs, runs):
             if prediction_method(spec) == "prefer":
                 continue  # a preference stage compares likelihoods, which a text server does not answer

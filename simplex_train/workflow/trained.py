@@ -19,7 +19,6 @@ from ..shipping.deploy import served_gguf, served_predictions, serving
 from ..evaluation.evaluate import compare_predictions, evaluate_split
 from ..learning.heads import (head_kind, head_outputs, head_predictions, load_merged_head, load_trained_head,
                                  predict_head)
-from ..shipping.modelfile import served_context
 from ..modeling.models import load_model, load_run_model, load_tokenizer, prepare_tokenizer, run_dtype, run_model_path
 from ..modeling.predict import predict_rows
 from ..learning.preferences import generate_pairs
@@ -134,7 +133,7 @@ def _load(run: RunDir, spec: Specialist, via: str):
 
 def _served(run: RunDir, spec: Specialist, rows: list[dict], tok) -> tuple[list, list]:
     "Predictions from the GGUF file the run's Modelfile points at, served by llama.cpp."
-    with serving(served_gguf(run), served_context(spec)) as (client, _):
+    with serving(served_gguf(run), spec) as (client, _):
         out = served_predictions(client, spec, rows, tok, progress=False)
     return out["preds"], out["raw"]
 
