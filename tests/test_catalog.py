@@ -12,7 +12,8 @@ from simplex_train.workflow.pipeline import run_pipeline
 
 SMOKE = {"train.max_train_rows": 16, "train.max_steps": 2, "train.eval_steps": 1, "train.save_steps": 2,
          "eval.max_test_rows": 8, "eval.max_val_rows": 8, "eval.max_new_tokens": 12, "eval.timeout_s": 5,
-         "data.drop_too_long": False}
+         "data.drop_too_long": False,
+         "prompt.turn_format": "gemma"}  # the tiny tokenizer has no turn tokens: a chat specialist names its template
 
 
 def smoke_run(name, tiny_model, tmp_path):

@@ -199,3 +199,29 @@ def test_show_mask_prints_what_is_learned(tmp_path, tiny_model):
     assert out.returncode == 0 and out.stdout.count("⟦") == 2 and "⟦sure<end_of_turn>⟧" in out.stdout, out.stderr
     empty = subprocess.run(cli + ["sentiment", "--runs-root", str(tmp_path / "none")], capture_output=True, text=True)
     assert empty.returncode == 2 and "run `simplex-train prepare sentiment` first" in empty.stderr
+
+
+@pytest.mark.e2e
+def test_the_multi_turn_specialist_end_to_end_on_the_embedded_model(tmp_path):
+    """assistant_chat on the embedded Gemma 3 270M and the shipped HH-RLHF conversations: baseline, a few steps, the
+    evaluation, the gate, the q8_0 GGUF (which carries the trained template) served through /v1/chat/completions."""
+    import subprocess
+    import sys
+    from gguf import GGUFReader
+    cli = str(Path(sys.executable).with_name("simplex-train"))
+    args = [cli, "run", "assistant_chat", "--no-notebook", "--runs-root", str(tmp_path), "--run-id", "e2e",
+            "--max-train", "24", "--max-val", "8", "--max-test", "8", "--max-steps", "4", "--set", "deploy.gguf=[q8_0]"]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=1800, env={**__import__("os").environ,
+                                                                              "SIMPLEX_SHARED_DATA": "none"})
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    run = RunDir(tmp_path / "assistant_chat" / "e2e")
+    check = read_json(run.deploy_check)
+    print("served", {k: check[k] for k in ("method", "served", "pytorch", "difference", "agreement")}, "gate",
+          read_json(run.gate)["decision"])
+    assert check["method"].startswith("chat") and check["n"] == 8
+    assert abs(check["difference"]) <= check["thresholds"]["tolerance"]
+    gguf = next(run.gguf.glob("*q8_0.gguf"))
+    field = GGUFReader(gguf).fields["tokenizer.chat_template"]
+    template = bytes(field.parts[field.data[0]]).decode()
+    assert template.startswith("{%- if messages and messages[0]['role'] == 'system' %}")   # Gemma's turns, as trained
+    assert "<start_of_turn>model" in read_jsonl(run.split("test"))[0]["prompt"]

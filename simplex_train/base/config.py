@@ -44,8 +44,8 @@ class DataConfig(_Strict):
     "Where rows come from, which fields matter, and how they are cleaned and split."
 
     reader: Reader = "table"  # the file family: plain tables, or one of the dataset formats
-    # chat: messages, sharegpt, alpaca or prompt_response records (detected from the first record when auto)
-    chat_format: Literal["auto", "messages", "sharegpt", "alpaca", "prompt_response"] = "auto"
+    # chat: messages, sharegpt, alpaca, prompt_response or hh records (detected from the first record when auto)
+    chat_format: Literal["auto", "messages", "sharegpt", "alpaca", "prompt_response", "hh"] = "auto"
     generator: str | None = None  # a built-in generator (e.g. 'context_protocol') instead of files
     generator_rows: int = Field(2000, ge=1)
     root: str | None = None  # folder the split files are relative to (env vars expanded)
