@@ -172,7 +172,7 @@ def _print_prepared(out: RunDir) -> None:
     for k, c in m["cleaning"].items():
         typer.echo(
             f"{k}: {c['rows_in']} rows in -> {c['rows_out']} out; dropped {c['dropped'] or '{}'}; "
-            f"repaired {c.get('modified') or '{}'}"
+            f"modified, kept {c.get('modified') or '{}'}"
         )
     typer.echo(f"leakage removed: {m['leakage_removed']}")
     typer.echo(f"subsampled to the row limits: {m.get('subsampled') or 'none'}")

@@ -534,7 +534,7 @@ def _cleaning_table(m: dict) -> list[str]:
         f"| {k} | {c['rows_in']} | {c['rows_out']} | {_counts(c['dropped'])} | {_counts(c.get('modified', {}))} |"
         for k, c in m["cleaning"].items()
     ]
-    return ["| split | rows in | rows out | dropped by reason | repaired |", "|---|---|---|---|---|", *rows]
+    return ["| split | rows in | rows out | dropped by reason | modified, kept |", "|---|---|---|---|---|", *rows]
 
 # %% ../../nbs/03_data.ipynb #084720c8
 def _splits_table(m: dict) -> list[str]:
