@@ -286,17 +286,22 @@ def chat(
     run_dir: str = typer.Argument(..., help="a trained run folder (runs/NAME/RUN_ID)"),
     via: str = typer.Option("adapter", help="adapter (base + LoRA) or merged"),
 ):
-    """Ask a trained run one input at a time, its model loaded once; an empty line or Ctrl-D ends.
-    Example: simplex-train chat runs/sentiment/20261207-101500"""
-    from simplex_train.workflow.trained import answerer  # heavy: torch, transformers
+    """Ask a trained run one input at a time, its model loaded once; an empty line or Ctrl-D ends. A chat
+    specialist's run keeps the conversation: each answer is given the turns before it."""
+    from simplex_train.workflow.trained import answerer, run_spec  # heavy: torch, transformers
     if via == "gguf":
         raise UserError("chat asks the model in this process: --via adapter or merged (predict --via gguf serves it)")
-    ask = answerer(run_dir, via)
+    ask, history = answerer(run_dir, via), [] if run_spec(RunDir(Path(run_dir))).data.reader == "chat" else None
     typer.echo(f"{run_dir}: type an input, an empty line ends", err=True)
     for line in sys.stdin:
         if not line.strip():
             break
-        answer = ask([line.rstrip("\n")])[0]
+        text = line.rstrip("\n")
+        if history is not None:
+            history.append({"role": "user", "content": text})
+        answer = ask([{"messages": history} if history is not None else text])[0]
+        if history is not None:
+            history.append({"role": "assistant", "content": str(answer["prediction"])})
         extra = f"  (confidence {answer['confidence']:.2f})" if "confidence" in answer else ""
         typer.echo(f"{answer['prediction']}{extra}")
 

@@ -185,6 +185,18 @@ def test_a_multi_turn_specialist_trains_and_evaluates_on_the_tiny_model(tmp_path
     assert read_json(run.metrics_file("finetuned"))["n"] == len(read_jsonl(run.split("test")))
     prompt = read_jsonl(run.split("test"))[0]["prompt"]
     assert prompt.endswith("<start_of_turn>model\n") and prompt.count("<start_of_turn>model") == 2  # the last answer
+    # the trained run answers a conversation, and `chat` keeps one going
+    from simplex_train.workflow.trained import predict_run
+    turns = [{"role": "user", "content": "Paint row 99 red?"}, {"role": "assistant", "content": "sure"},
+             {"role": "user", "content": "Is row 99 finished?"}]
+    asked = predict_run(run.root, [{"messages": turns}, "Paint row 98 blue?"])
+    assert len(asked) == 2 and all(isinstance(a["prediction"], str) for a in asked)
+    import subprocess
+    import sys
+    cli = str(Path(sys.executable).with_name("simplex-train"))
+    chat = subprocess.run([cli, "chat", str(run.root)], input="Paint row 97 red?\nIs row 97 finished?\n\n",
+                          capture_output=True, text=True, timeout=300)
+    assert chat.returncode == 0 and len(chat.stdout.splitlines()) == 2, chat.stdout + chat.stderr
 
 
 def test_show_mask_prints_what_is_learned(tmp_path, tiny_model):

@@ -22,7 +22,8 @@ from ..learning.heads import (head_kind, head_outputs, head_predictions, load_me
 from ..modeling.models import load_model, load_run_model, load_tokenizer, prepare_tokenizer, run_dtype, run_model_path
 from ..modeling.predict import predict_rows
 from ..learning.preferences import generate_pairs
-from ..inputs.prompts import input_prompt, prompt_wrapper, template_fields
+from ..inputs.chats import prompt_wrapper_for
+from ..inputs.prompts import input_prompt, template_fields
 from ..learning.recipes import recipe_for
 from ..evaluation.report import write_report
 from ..base.runs import RunDir, acquire_lock, load_manifest, release_lock
@@ -111,9 +112,14 @@ VIA = ("adapter", "merged", "gguf")  # what answers: base + LoRA adapter, the me
 
 def query_prompt(spec: Specialist, given: str | dict, wrap=None) -> str:
     """The prompt for one input, without an answer: a string fills a one-field template, a dict names the fields; a
-    prepared row (`prompt` and `response`, as in the run's data/ splits) is already the prompt the model trained on."""
+    prepared row (`prompt` and `response`, as in the run's data/ splits) is already the prompt the model trained on;
+    a conversation (`{'messages': [...]}`, for a chat specialist) is rendered whole, ready for the next answer."""
     if isinstance(given, dict) and {"prompt", "response"} <= set(given):
         return given["prompt"]
+    if isinstance(given, dict) and "messages" in given:
+        if not hasattr(wrap, "render"):
+            raise UserError("a conversation ({'messages': [...]}) is answered by a chat specialist's run")
+        return wrap.render(given["messages"], add_generation_prompt=True)
     needed = [f for f in template_fields(spec) if f != "label"]
     fields = {needed[0]: given} if isinstance(given, str) and len(needed) == 1 else given
     if isinstance(fields, str) or set(needed) - set(fields):
@@ -179,7 +185,7 @@ def answerer(run_dir: str | Path, via: str = "adapter"):
     calibration = read_json(run.calibration) if run.calibration.exists() else None
 
     def answer(inputs: list[str | dict]) -> list[dict]:
-        prompts = [query_prompt(spec, x, prompt_wrapper(spec, tok)) for x in inputs]
+        prompts = [query_prompt(spec, x, prompt_wrapper_for(spec, tok)) for x in inputs]
         rows = [{"prompt": bounded_prompt(p, tok, spec.train.max_seq_len, i)} for i, p in enumerate(prompts, 1)]
         served = via == "gguf"
         preds, raw = _served(run, spec, rows, tok) if served else predict_rows(model, tok, spec, rows, progress=False)
