@@ -232,8 +232,24 @@ def test_the_multi_turn_specialist_end_to_end_on_the_embedded_model(tmp_path):
           read_json(run.gate)["decision"])
     assert check["method"].startswith("chat") and check["n"] == 8
     assert abs(check["difference"]) <= check["thresholds"]["tolerance"]
+    assert _served_prompts(run) == [r["prompt"] for r in read_jsonl(run.split("test"))]   # rendered as trained
     gguf = next(run.gguf.glob("*q8_0.gguf"))
     field = GGUFReader(gguf).fields["tokenizer.chat_template"]
     template = bytes(field.parts[field.data[0]]).decode()
     assert template.startswith("{%- if messages and messages[0]['role'] == 'system' %}")   # Gemma's turns, as trained
     assert "<start_of_turn>model" in read_jsonl(run.split("test"))[0]["prompt"]
+
+
+def _served_prompts(run: RunDir) -> list[str]:
+    "The prompts llama.cpp builds from the test conversations with the GGUF's own template (its /apply-template)."
+    import urllib.request
+    from simplex_train.inputs.clients import LlamaServer
+    gguf = next(run.gguf.glob("*q8_0.gguf"))
+    out = []
+    with LlamaServer(gguf, 1024, chat_template="jinja") as server:
+        for row in read_jsonl(run.split("test")):
+            body = json.dumps({"messages": row["messages"][:-1]}).encode()
+            req = urllib.request.Request(server.url.removesuffix("/v1") + "/apply-template", data=body,
+                                         headers={"Content-Type": "application/json"})
+            out.append(json.loads(urllib.request.urlopen(req, timeout=60).read())["prompt"])
+    return out
