@@ -56,6 +56,9 @@ def get_logger(name: str = "simplex_train") -> logging.Logger:
         root = logging.getLogger("simplex_train")
         root.addHandler(handler)
         root.setLevel(os.environ.get("SIMPLEX_LOG_LEVEL", "INFO"))
+        # printed once, here: a library that logs through the root logger gets it a handler (rouge-score does, when
+        # it scores), which would print every line again
+        root.propagate = False
     return logger
 
 
