@@ -253,3 +253,25 @@ def _served_prompts(run: RunDir) -> list[str]:
                                          headers={"Content-Type": "application/json"})
             out.append(json.loads(urllib.request.urlopen(req, timeout=60).read())["prompt"])
     return out
+
+
+@pytest.mark.e2e
+def test_an_llm_judge_grades_the_last_answer_of_each_conversation(tiny_model, tmp_path):
+    """Where no metric fits a chat, `eval.judge_url` grades each last answer against the reference (a real llama.cpp
+    server on the embedded model as the judge; the tiny model answers)."""
+    from simplex_train.base.config import apply_overrides, load_specialist
+    from simplex_train.evaluation.evaluate import evaluate_split
+    from simplex_train.inputs.clients import LlamaServer
+    from simplex_train.modeling.models import embedded_gguf, load_model, load_tokenizer
+    tok = load_tokenizer(tiny_model)
+    chat = ChatTemplate(tok, "gemma")
+    rows = [chat_example({"messages": m["messages"]}, chat) for m in _conversations(3)]
+    with LlamaServer(embedded_gguf()[0], 2048) as server:
+        spec = apply_overrides(load_specialist("assistant_chat"), {"eval.judge_url": server.url,
+                                                                   "eval.max_new_tokens": 4})
+        run = RunDir.create("j", tmp_path, "r")
+        rec = evaluate_split(load_model(tiny_model), tok, spec, rows, run, "baseline", progress=False)
+    judge = rec["judge"]
+    print("judge", judge["mean"], judge["per_example"])
+    assert len(judge["per_example"]) == 3 and 0 <= judge["mean"] <= 1
+    assert judge["failures"] == sum(s is None for s in judge["per_example"])
