@@ -119,7 +119,7 @@ def query_prompt(spec: Specialist, given: str | dict, wrap=None) -> str:
     if isinstance(given, dict) and "messages" in given:
         if not hasattr(wrap, "render"):
             raise UserError("a conversation ({'messages': [...]}) is answered by a chat specialist's run")
-        return wrap.render(given["messages"], add_generation_prompt=True)
+        return wrap.render(wrap.with_system(given["messages"]), add_generation_prompt=True)
     needed = [f for f in template_fields(spec) if f != "label"]
     fields = {needed[0]: given} if isinstance(given, str) and len(needed) == 1 else given
     if isinstance(fields, str) or set(needed) - set(fields):
