@@ -222,7 +222,7 @@ def test_the_multi_turn_specialist_end_to_end_on_the_embedded_model(tmp_path):
     from gguf import GGUFReader
     cli = str(Path(sys.executable).with_name("simplex-train"))
     args = [cli, "run", "assistant_chat", "--no-notebook", "--runs-root", str(tmp_path), "--run-id", "e2e",
-            "--max-train", "24", "--max-val", "8", "--max-test", "8", "--max-steps", "4", "--set", "deploy.gguf=[q8_0]"]
+            "--max-train", "24", "--max-val", "8", "--max-test", "16", "--max-steps", "4", "--set", "deploy.gguf=[q8_0]"]
     r = subprocess.run(args, capture_output=True, text=True, timeout=1800, env={**__import__("os").environ,
                                                                               "SIMPLEX_SHARED_DATA": "none"})
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -230,7 +230,7 @@ def test_the_multi_turn_specialist_end_to_end_on_the_embedded_model(tmp_path):
     check = read_json(run.deploy_check)
     print("served", {k: check[k] for k in ("method", "served", "pytorch", "difference", "agreement")}, "gate",
           read_json(run.gate)["decision"])
-    assert check["method"].startswith("chat") and check["n"] == 8
+    assert check["method"].startswith("chat") and check["n"] == 16   # 16 rows: one diverging answer moves it little
     assert abs(check["difference"]) <= check["thresholds"]["tolerance"]
     assert _served_prompts(run) == [r["prompt"] for r in read_jsonl(run.split("test"))]   # rendered as trained
     gguf = next(run.gguf.glob("*q8_0.gguf"))
