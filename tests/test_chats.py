@@ -238,6 +238,14 @@ def test_the_multi_turn_specialist_end_to_end_on_the_embedded_model(tmp_path):
     template = bytes(field.parts[field.data[0]]).decode()
     assert template.startswith("{%- if messages and messages[0]['role'] == 'system' %}")   # Gemma's turns, as trained
     assert "<start_of_turn>model" in read_jsonl(run.split("test"))[0]["prompt"]
+    # predict --via gguf asks a conversation through chat completions too: the served check's answer, word for word
+    first = read_jsonl(run.split("test"))[0]["messages"][:-1]
+    question = _write_jsonl(tmp_path / "ask.jsonl", [{"messages": first}])
+    asked = subprocess.run([cli, "predict", str(run.root), "--via", "gguf", "--input", str(question)],
+                           capture_output=True, text=True, timeout=600)
+    assert asked.returncode == 0, asked.stderr[-2000:]
+    served = read_jsonl(run.served_predictions)[0]["prediction"]
+    assert json.loads(asked.stdout.splitlines()[0])["prediction"] == served
 
 
 def _served_prompts(run: RunDir) -> list[str]:

@@ -26,9 +26,10 @@ from ..inputs.sources import read_input_rows
 from ..labels.tasks import compute_metrics, json_reference, parse_output, prediction_method
 
 # %% auto #0
-__all__ = ['HUB_FOLDERS', 'served_gguf', 'serving', 'served_predictions', 'p95', 'score_correlation', 'reference_predictions',
-           'reference_dtype', 'deploy_check', 'current_model', 'promote', 'rollback', 'predicted_scores',
-           'profile_prompts', 'acceptance_check', 'served_acceptance', 'serving_recipes', 'hub_upload']
+__all__ = ['HUB_FOLDERS', 'served_gguf', 'serving', 'conversation_to_answer', 'served_predictions', 'p95', 'score_correlation',
+           'reference_predictions', 'reference_dtype', 'deploy_check', 'current_model', 'promote', 'rollback',
+           'predicted_scores', 'profile_prompts', 'acceptance_check', 'served_acceptance', 'serving_recipes',
+           'hub_upload']
 
 # %% ../../nbs/10_deploy.ipynb #88904752
 def _label_bias(spec: Specialist, tok) -> dict[int, float] | None:
@@ -65,6 +66,12 @@ def _chat_answer(client: OpenAIClient, messages: list[dict], spec: Specialist) -
     return {"text": text, "seconds": time.perf_counter() - t}
 
 
+def conversation_to_answer(row: dict) -> list[dict]:
+    "The turns the model answers next: a test row's conversation before its last (scored) answer, or a question's."
+    messages = row["messages"]
+    return messages[:-1] if messages[-1]["role"] == "assistant" else messages
+
+
 def served_predictions(client: OpenAIClient, spec: Specialist, rows: list[dict], tok, progress: bool = True) -> dict:
     "{'preds', 'raw', 'seconds'} for `rows` through the server, by the specialist's evaluation method."
     bias = _label_bias(spec, tok)
@@ -76,7 +83,7 @@ def served_predictions(client: OpenAIClient, spec: Specialist, rows: list[dict],
         if bias:
             c = client.complete(r["prompt"], 1, temperature=0.0, logit_bias=bias)
         elif "messages" in r:
-            c = _chat_answer(client, r["messages"][:-1], spec)
+            c = _chat_answer(client, conversation_to_answer(r), spec)
         else:
             c = client.complete(r["prompt"], spec.eval.max_new_tokens, stop, spec.deploy.temperature)
         out["raw"].append(c["text"])

@@ -31,8 +31,8 @@ from ..inputs.sources import read_input_rows
 from ..labels.tasks import parse_stated_confidence
 
 # %% auto #0
-__all__ = ['VIA', 'MAX_INPUT_CHARS', 'run_spec', 'evaluation_rows', 'evaluate_on', 'query_prompt', 'bounded_prompt', 'answerer',
-           'predict_run', 'score_file', 'pairs_from_run']
+__all__ = ['VIA', 'MAX_INPUT_CHARS', 'run_spec', 'evaluation_rows', 'evaluate_on', 'query_prompt', 'bounded_prompt',
+           'rows_to_ask', 'answerer', 'predict_run', 'score_file', 'pairs_from_run']
 
 # %% ../../nbs/11e_trained.ipynb #aa1fe743
 def run_spec(run: RunDir) -> Specialist:
@@ -173,6 +173,19 @@ def bounded_prompt(prompt: str, tok, max_tokens: int, number: int = 1) -> str:
     return tok.decode(ids[-max_tokens:])
 
 
+def rows_to_ask(spec: Specialist, tok, inputs: list[str | dict]) -> list[dict]:
+    """One row per input: its prompt, and a conversation's turns (system prompt first), which a served GGUF answers
+    through chat completions with the template the run trained with."""
+    wrap = prompt_wrapper_for(spec, tok)
+    rows = []
+    for number, given in enumerate(inputs, 1):
+        row = {"prompt": bounded_prompt(query_prompt(spec, given, wrap), tok, spec.train.max_seq_len, number)}
+        if isinstance(given, dict) and "messages" in given:
+            row["messages"] = wrap.with_system(given["messages"])
+        rows.append(row)
+    return rows
+
+
 def answerer(run_dir: str | Path, via: str = "adapter"):
     """A function that answers a list of inputs with a trained run, its model loaded once: for a conversation
     (`simplex-train chat`) or many calls. Each answer: {'input', 'prediction', 'raw', and 'confidence' where the task
@@ -185,8 +198,7 @@ def answerer(run_dir: str | Path, via: str = "adapter"):
     calibration = read_json(run.calibration) if run.calibration.exists() else None
 
     def answer(inputs: list[str | dict]) -> list[dict]:
-        prompts = [query_prompt(spec, x, prompt_wrapper_for(spec, tok)) for x in inputs]
-        rows = [{"prompt": bounded_prompt(p, tok, spec.train.max_seq_len, i)} for i, p in enumerate(prompts, 1)]
+        rows = rows_to_ask(spec, tok, inputs)
         served = via == "gguf"
         preds, raw = _served(run, spec, rows, tok) if served else predict_rows(model, tok, spec, rows, progress=False)
         return [{"input": x, "prediction": p, "raw": r, **_confidence(spec, p, r, calibration)}
