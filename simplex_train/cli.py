@@ -33,8 +33,8 @@ app = typer.Typer(
 __all__ = ['app', 'SET_HELP', 'cloud_app', 'label_app', 'command', 'run_option_flags', 'takes_run_options', 'list_cmd', 'show',
            'show_mask', 'run', 'prepare', 'launch_command', 'train', 'evaluate', 'predict', 'chat', 'rows', 'score',
            'pairs', 'compare', 'batch', 'cloud_plan', 'label_sample', 'label_calibrate', 'label_validate',
-           'label_batch_cmd', 'label_dataset', 'generate', 'serve', 'install_llama_cpp_cmd', 'promote', 'rollback',
-           'hub_upload_cmd', 'docs', 'readme', 'main']
+           'label_batch_cmd', 'label_dataset', 'generate', 'serve', 'feedback', 'install_llama_cpp_cmd', 'promote',
+           'rollback', 'hub_upload_cmd', 'docs', 'readme', 'main']
 
 # %% ../nbs/12_cli.ipynb #4fb3f86f
 def _fail(e: Exception, code: int = 2):
@@ -534,23 +534,78 @@ def generate(
         typer.secho(f"stopped early: {rep['stopped']}", fg="yellow", err=True)
 
 # %% ../nbs/12_cli.ipynb #076ca17a
-@command(expected=(FileNotFoundError,), example="simplex-train serve runs/NAME/RUN_ID/gguf/model-q8_0.gguf")
+@command(expected=(FileNotFoundError,), example="simplex-train serve --fleet context_protocol intent --port 8090")
 def serve(
-    gguf: Optional[str] = typer.Argument(None, help="a .gguf file (default: the embedded Gemma 3 270M)"),
+    targets: Optional[list[str]] = typer.Argument(None, help="a .gguf file (default: the embedded Gemma 3 270M), "
+                                                   "or with --fleet the specialists' names (default: every promoted)"),
+    fleet: bool = typer.Option(False, help="serve the promoted runs of the named specialists as LoRA adapters on "
+                                           "one server per base model, routed by `model`"),
+    runs_root: str = typer.Option("runs", help="where the fleet's specialists' runs are"),
     port: int = typer.Option(8080),
     n_ctx: int = typer.Option(2048, help="context length"),
     chat_template: Optional[str] = typer.Option(None, help="a llama.cpp template name for a GGUF without one"),
 ):
-    "Serve a GGUF with llama.cpp's OpenAI-compatible API on 127.0.0.1 (for generate, label and judges) until Ctrl-C."
+    """Serve a GGUF with llama.cpp's OpenAI-compatible API on 127.0.0.1 (for generate, label and judges), or a fleet
+    of specialists (--fleet), until Ctrl-C."""
+    if fleet:
+        return _serve_fleet(targets or _promoted(runs_root), runs_root, port)
     from simplex_train.modeling.models import embedded_gguf  # heavy: torch and transformers (the embedded model)
 
-    path = gguf or embedded_gguf()[0]
+    if len(targets or []) > 1:
+        raise UserError("serve takes one GGUF file; to serve several specialists use --fleet NAME…")
+    path = (targets or [None])[0] or embedded_gguf()[0]
     with LlamaServer(path, n_ctx, chat_template=chat_template, port=port) as server:
         typer.echo(f"serving {path} at {server.url} (Ctrl-C stops it)")
         try:
             server.proc.wait()
         except KeyboardInterrupt:
             typer.echo("stopped")
+
+# %% ../nbs/12_cli.ipynb #f960251b
+def _promoted(runs_root: str) -> list[str]:
+    "The specialists with a promoted run under `runs_root`."
+    names = sorted(p.parent.name for p in Path(runs_root).glob("*/current.json"))
+    if not names:
+        raise UserError(f"no promoted specialist in {runs_root}: run one (a DEPLOY is promoted) or name them")
+    return names
+
+
+def _serve_fleet(names: list[str], runs_root: str, port: int) -> None:
+    "Start the fleet and its front, print what it serves, and answer until Ctrl-C."
+    from simplex_train.workflow.fleet import Fleet, fleet_front  # heavy: torch and transformers (the tokenizers)
+
+    with Fleet(runs_root, names) as served:
+        front = fleet_front(served, port)
+        url = f"http://127.0.0.1:{front.server_address[1]}/v1"
+        for m in served.models():
+            typer.echo(f"{m['id']}: run {m['run_id']}")
+        for name, why in served.refused.items():
+            typer.echo(f"{name}: not served: {why}", err=True)
+        typer.echo(f"fleet at {url} (model = a specialist's name; log {served.log.path}; Ctrl-C stops it)", err=True)
+        try:
+            front.serve_forever()
+        except KeyboardInterrupt:
+            typer.echo("stopped", err=True)
+        finally:
+            front.server_close()
+
+# %% ../nbs/12_cli.ipynb #9af34736
+@command(example="simplex-train feedback intent --from runs/_fleet/requests.jsonl --labels reviewed.jsonl --out fb.jsonl")
+def feedback(
+    name: str = typer.Argument(..., help="the specialist whose logged requests become data"),
+    logs: list[str] = typer.Option(..., "--from", help="a fleet request log (JSONL); repeat for rotated files"),
+    labels: Optional[str] = typer.Option(None, help="JSONL of {'id', 'label'}: a person's labels for logged requests"),
+    out: str = typer.Option(..., help="the dataset to write (JSONL), for `simplex-train run NAME --data OUT`"),
+):
+    "Logged requests of a fleet, labelled by a person, as the next run's data; every request left out is counted."
+    from simplex_train.workflow.fleet import feedback_rows  # heavy: torch and transformers (through the fleet)
+
+    given = {r["id"]: r["label"] for r in read_jsonl(labels)} if labels else None
+    rows, left_out = feedback_rows(load_specialist(name), [Path(p) for p in logs], given)
+    if not rows:
+        raise UserError(f"no labelled request of {name} in {', '.join(logs)} (left out: {left_out})")
+    write_jsonl(out, rows)
+    typer.echo(f"{out}: {len(rows)} rows; left out {left_out or 'none'}; next: simplex-train run {name} --data {out}")
 
 # %% ../nbs/12_cli.ipynb #f70ad8eb
 @command("install-llama-cpp", example="simplex-train install-llama-cpp --quantizer")

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 from ..base.core import UserError
 
 # %% auto #0
-__all__ = ['RETRY_CODES', 'LOOPBACK', 'PLACEHOLDER', 'free_port', 'LlamaServer', 'EndpointError', 'post_json', 'OpenAIClient',
-           'placeholder_typos', 'url_problem', 'price_problem']
+__all__ = ['RETRY_CODES', 'LOOPBACK', 'PLACEHOLDER', 'free_port', 'LlamaServer', 'lora_choice', 'EndpointError', 'post_json',
+           'OpenAIClient', 'placeholder_typos', 'url_problem', 'price_problem']
 
 # %% ../../nbs/04b_clients.ipynb #c2172568
 def free_port() -> int:
@@ -24,11 +24,11 @@ def free_port() -> int:
 
 # %% ../../nbs/04b_clients.ipynb #5334f272
 _SERVE = """
-import sys, threading, xllamacpp as xl
-model, port, n_ctx, lora, chat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+import json, sys, threading, xllamacpp as xl
+model, port, n_ctx, loras, chat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 p = xl.CommonParams()
 p.model.path, p.port, p.hostnames, p.n_ctx, p.n_parallel = model, port, ["127.0.0.1"], n_ctx, 1
-if lora: p.lora_adapters = [xl.CommonAdapterLoraInfo(lora, 1.0)]
+p.lora_adapters = [xl.CommonAdapterLoraInfo(path, scale) for path, scale in json.loads(loras)]
 if chat == "jinja": p.use_jinja = True
 elif chat: p.chat_template, p.use_jinja = chat, False
 server = xl.Server(p)
@@ -41,10 +41,13 @@ class LlamaServer:
     "llama.cpp's OpenAI-compatible server on `gguf`, on loopback, for the duration of a `with` block."
 
     def __init__(self, gguf: str | Path, n_ctx: int = 2048, lora: str | Path | None = None, start_timeout: float = 180,
-                 chat_template: str | None = None, port: int | None = None):  # fmt: skip
-        """`chat_template`: a llama.cpp built-in name (e.g. 'gemma') for a GGUF that carries none (else ChatML is used),
+                 chat_template: str | None = None, port: int | None = None, adapters: list | None = None):  # fmt: skip
+        """`lora`: a GGUF LoRA adapter applied to every request. `adapters`: GGUF LoRA adapters loaded once, all off
+        unless a request turns one on (`lora_choice`): a fleet of specialists on one base.
+        `chat_template`: a llama.cpp built-in name (e.g. 'gemma') for a GGUF that carries none (else ChatML is used),
         or 'jinja': the GGUF's own template run as written (a chat specialist's, exactly as it trained)."""
-        self.gguf, self.n_ctx, self.lora, self.start_timeout = Path(gguf), n_ctx, lora, start_timeout
+        self.gguf, self.n_ctx, self.start_timeout = Path(gguf), n_ctx, start_timeout
+        self.loras = [[str(lora), 1.0]] if lora else [[str(a), 0.0] for a in adapters or []]
         self.chat_template = chat_template
         self.port, self.proc = port or free_port(), None
         self.log = Path(tempfile.mkstemp(prefix="llama-server-", suffix=".log")[1])
@@ -58,7 +61,7 @@ class LlamaServer:
             raise FileNotFoundError(f"GGUF not found: {self.gguf}")
         with open(self.log, "w") as logf:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", _SERVE, str(self.gguf), str(self.port), str(self.n_ctx), str(self.lora or ""),
+                [sys.executable, "-c", _SERVE, str(self.gguf), str(self.port), str(self.n_ctx), json.dumps(self.loras),
                  self.chat_template or ""],  # fmt: skip
                 stdout=logf,
                 stderr=subprocess.STDOUT,
@@ -85,6 +88,11 @@ class LlamaServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+# %% ../../nbs/04b_clients.ipynb #2cd5a348
+def lora_choice(index: int, count: int) -> dict:
+    "The request field that turns adapter `index` on and every other of a server's `count` adapters off."
+    return {"lora": [{"id": i, "scale": 1.0 if i == index else 0.0} for i in range(count)]}
 
 # %% ../../nbs/04b_clients.ipynb #b59209a3
 RETRY_CODES = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -145,14 +153,17 @@ def post_json(url: str, body: dict, headers: dict | None = None, timeout: float 
 class OpenAIClient:
     "Minimal client for an OpenAI-compatible API (`base_url` ends in /v1)."
 
-    def __init__(self, base_url: str, model: str = "default", api_key: str | None = None, timeout: float = 120):
-        self.base_url, self.model, self.timeout = base_url.rstrip("/"), model, timeout
+    def __init__(self, base_url: str, model: str = "default", api_key: str | None = None, timeout: float = 120,
+                 extra: dict | None = None):  # fmt: skip
+        "`extra`: fields sent with every request (a llama.cpp fleet's `lora` choice)."
+        self.base_url, self.model, self.timeout, self.extra = base_url.rstrip("/"), model, timeout, extra or {}
         self.api_key = api_key or os.environ.get("OPENAI_API_KEY")
 
     def post(self, path: str, body: dict) -> dict:
         "POST `body` (with the model name) as JSON to `path` (`post_json`: retried, errors name the URL)."
         auth = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        return post_json(self.base_url + path, {"model": self.model, **body}, auth, self.timeout, retries=1)
+        sent = {"model": self.model, **self.extra, **body}
+        return post_json(self.base_url + path, sent, auth, self.timeout, retries=1)
 
     def complete(
         self,

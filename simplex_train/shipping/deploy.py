@@ -26,13 +26,13 @@ from ..inputs.sources import read_input_rows
 from ..labels.tasks import compute_metrics, json_reference, parse_output, prediction_method
 
 # %% auto #0
-__all__ = ['HUB_FOLDERS', 'served_gguf', 'serving', 'conversation_to_answer', 'served_predictions', 'p95', 'score_correlation',
-           'reference_predictions', 'reference_dtype', 'deploy_check', 'current_model', 'promote', 'rollback',
-           'predicted_scores', 'profile_prompts', 'acceptance_check', 'served_acceptance', 'serving_recipes',
-           'hub_upload']
+__all__ = ['HUB_FOLDERS', 'label_bias', 'served_gguf', 'serving', 'conversation_to_answer', 'served_answer', 'served_predictions',
+           'p95', 'score_correlation', 'reference_predictions', 'reference_dtype', 'check_record', 'deploy_check',
+           'current_model', 'promote', 'rollback', 'predicted_scores', 'profile_prompts', 'acceptance_check',
+           'served_acceptance', 'serving_recipes', 'hub_upload']
 
 # %% ../../nbs/10_deploy.ipynb #88904752
-def _label_bias(spec: Specialist, tok) -> dict[int, float] | None:
+def label_bias(spec: Specialist, tok) -> dict[int, float] | None:
     if prediction_method(spec) != "label_scoring":
         return None
     ids = [tok(label_response(spec, label), add_special_tokens=False)["input_ids"] for label in spec.task.labels]
@@ -72,20 +72,25 @@ def conversation_to_answer(row: dict) -> list[dict]:
     return messages[:-1] if messages[-1]["role"] == "assistant" else messages
 
 
+def served_answer(client: OpenAIClient, spec: Specialist, row: dict, bias: dict | None) -> dict:
+    """{'text', 'seconds'} for one row through the server: a label by the logit bias, a conversation's next turn
+    through chat completions, or a completion of the prompt."""
+    if bias:
+        return client.complete(row["prompt"], 1, temperature=0.0, logit_bias=bias)
+    if "messages" in row:
+        return _chat_answer(client, conversation_to_answer(row), spec)
+    stop = [s for s in spec.eval.stop if s]
+    return client.complete(row["prompt"], spec.eval.max_new_tokens, stop, spec.deploy.temperature)
+
+
 def served_predictions(client: OpenAIClient, spec: Specialist, rows: list[dict], tok, progress: bool = True) -> dict:
     "{'preds', 'raw', 'seconds'} for `rows` through the server, by the specialist's evaluation method."
-    bias = _label_bias(spec, tok)
-    stop = [s for s in spec.eval.stop if s]
+    bias = label_bias(spec, tok)
     out = {"preds": [], "raw": [], "seconds": [], "method": "label_scoring (logit bias)" if bias else "generate"}
     if rows and "messages" in rows[0]:
         out["method"] = "chat (the conversation before its last answer, through /v1/chat/completions)"
     for r in with_progress(rows, desc="served", disable=not progress):
-        if bias:
-            c = client.complete(r["prompt"], 1, temperature=0.0, logit_bias=bias)
-        elif "messages" in r:
-            c = _chat_answer(client, conversation_to_answer(r), spec)
-        else:
-            c = client.complete(r["prompt"], spec.eval.max_new_tokens, stop, spec.deploy.temperature)
+        c = served_answer(client, spec, r, bias)
         out["raw"].append(c["text"])
         out["seconds"].append(c["seconds"])
         out["preds"].append(parse_output(spec, c["text"]))
@@ -171,7 +176,7 @@ def _serve(run: RunDir, spec: Specialist, gguf: Path, rows: list[dict], progress
     return served, accepted, start_s
 
 # %% ../../nbs/10_deploy.ipynb #4c292381
-def _check_record(
+def check_record(
     gguf: Path, spec: Specialist, rows: list[dict], torch_preds: list, served: dict, start_s: float
 ) -> dict:
     "The served check's record: the metric served and in PyTorch, their agreement, latency."
@@ -210,7 +215,7 @@ def deploy_check(
     torch_preds = reference_predictions(run, spec, rows, reference)
     gguf = served_gguf(run, gguf_type)
     served, accepted, start_s = _serve(run, spec, gguf, rows, progress)
-    out = _check_record(gguf, spec, rows, torch_preds, served, start_s)
+    out = check_record(gguf, spec, rows, torch_preds, served, start_s)
     out.update(reference=reference, pytorch_dtype=reference_dtype(spec, reference))
     if run.calibration.exists():
         out["served_calibration"] = _served_calibration(run, spec, rows, served["preds"])
