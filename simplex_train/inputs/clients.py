@@ -172,13 +172,16 @@ class OpenAIClient:
         stop: list[str] | None = None,
         temperature: float = 0.0,
         logit_bias: dict[int, float] | None = None,
+        grammar: str | None = None,
     ) -> dict:
-        "{'text', 'seconds', 'finish_reason'} of one completion."
+        "{'text', 'seconds', 'finish_reason'} of one completion (`grammar`: llama.cpp's GBNF, constraining the text)."
         body = {"prompt": prompt, "max_tokens": max_tokens, "temperature": temperature}
         if stop:
             body["stop"] = stop
         if logit_bias:
             body["logit_bias"] = {str(k): v for k, v in logit_bias.items()}
+        if grammar:
+            body["grammar"] = grammar
         t = time.perf_counter()
         r = self.post("/completions", body)
         return {

@@ -5,7 +5,7 @@
 # %% ../../nbs/10_deploy.ipynb #f3d0c2f8
 from __future__ import annotations
 
-import os, statistics, time
+import json, os, statistics, time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,18 +26,36 @@ from ..inputs.sources import read_input_rows
 from ..labels.tasks import compute_metrics, json_reference, parse_output, prediction_method
 
 # %% auto #0
-__all__ = ['HUB_FOLDERS', 'label_bias', 'served_gguf', 'serving', 'conversation_to_answer', 'served_answer', 'served_predictions',
-           'p95', 'score_correlation', 'reference_predictions', 'reference_dtype', 'check_record', 'deploy_check',
-           'current_model', 'promote', 'rollback', 'predicted_scores', 'profile_prompts', 'acceptance_check',
-           'served_acceptance', 'serving_recipes', 'hub_upload']
+__all__ = ['HUB_FOLDERS', 'label_bias', 'label_constraint', 'served_gguf', 'serving', 'conversation_to_answer', 'served_answer',
+           'served_predictions', 'p95', 'score_correlation', 'reference_predictions', 'reference_dtype', 'check_record',
+           'deploy_check', 'current_model', 'promote', 'rollback', 'predicted_scores', 'profile_prompts',
+           'acceptance_check', 'served_acceptance', 'serving_recipes', 'hub_upload']
 
 # %% ../../nbs/10_deploy.ipynb #88904752
 def label_bias(spec: Specialist, tok) -> dict[int, float] | None:
+    "A logit bias on each label's token, when every label is one token of its own (else None)."
     if prediction_method(spec) != "label_scoring":
         return None
     ids = [tok(label_response(spec, label), add_special_tokens=False)["input_ids"] for label in spec.task.labels]
     single = all(len(i) == 1 for i in ids) and len({i[0] for i in ids}) == len(ids)
     return {i[0]: 100.0 for i in ids} if single else None
+
+
+def _gbnf_literal(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)  # a JSON string is a GBNF literal: quotes, backslashes, \n escaped
+
+
+def label_constraint(spec: Specialist, tok) -> dict:
+    """What keeps a served answer to the label set: a logit bias on one-token labels (one token generated, the same
+    arg-max as PyTorch's label scoring), else a grammar of the labels' responses (greedy, constrained); {} for a task
+    without labels."""
+    bias = label_bias(spec, tok)
+    if bias:
+        return {"logit_bias": bias}
+    if prediction_method(spec) != "label_scoring":
+        return {}
+    labels = " | ".join(_gbnf_literal(label_response(spec, label)) for label in spec.task.labels)
+    return {"grammar": f"root ::= {labels}"}
 
 
 def served_gguf(run: RunDir, gguf_type: str | None = None) -> Path:
@@ -72,11 +90,13 @@ def conversation_to_answer(row: dict) -> list[dict]:
     return messages[:-1] if messages[-1]["role"] == "assistant" else messages
 
 
-def served_answer(client: OpenAIClient, spec: Specialist, row: dict, bias: dict | None) -> dict:
-    """{'text', 'seconds'} for one row through the server: a label by the logit bias, a conversation's next turn
-    through chat completions, or a completion of the prompt."""
-    if bias:
-        return client.complete(row["prompt"], 1, temperature=0.0, logit_bias=bias)
+def served_answer(client: OpenAIClient, spec: Specialist, row: dict, constraint: dict) -> dict:
+    """{'text', 'seconds'} for one row through the server: a label (`label_constraint`: by the logit bias or the
+    labels' grammar), a conversation's next turn through chat completions, or a completion of the prompt."""
+    if "logit_bias" in constraint:
+        return client.complete(row["prompt"], 1, temperature=0.0, logit_bias=constraint["logit_bias"])
+    if "grammar" in constraint:
+        return client.complete(row["prompt"], spec.eval.max_new_tokens, temperature=0.0, grammar=constraint["grammar"])
     if "messages" in row:
         return _chat_answer(client, conversation_to_answer(row), spec)
     stop = [s for s in spec.eval.stop if s]
@@ -85,12 +105,13 @@ def served_answer(client: OpenAIClient, spec: Specialist, row: dict, bias: dict 
 
 def served_predictions(client: OpenAIClient, spec: Specialist, rows: list[dict], tok, progress: bool = True) -> dict:
     "{'preds', 'raw', 'seconds'} for `rows` through the server, by the specialist's evaluation method."
-    bias = label_bias(spec, tok)
-    out = {"preds": [], "raw": [], "seconds": [], "method": "label_scoring (logit bias)" if bias else "generate"}
+    constraint = label_constraint(spec, tok)
+    kind = {"logit_bias": "label_scoring (logit bias)", "grammar": "label_scoring (a grammar of the labels)"}
+    out = {"preds": [], "raw": [], "seconds": [], "method": kind.get(next(iter(constraint), None), "generate")}
     if rows and "messages" in rows[0]:
         out["method"] = "chat (the conversation before its last answer, through /v1/chat/completions)"
     for r in with_progress(rows, desc="served", disable=not progress):
-        c = served_answer(client, spec, r, bias)
+        c = served_answer(client, spec, r, constraint)
         out["raw"].append(c["text"])
         out["seconds"].append(c["seconds"])
         out["preds"].append(parse_output(spec, c["text"]))

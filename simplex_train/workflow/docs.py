@@ -259,7 +259,7 @@ FOLDERS = {   # the package's folders in layer order: folder -> (layer, what it 
     "evaluation": (4, "evaluation, the gate and the report"),
     "learning": (4, "the training recipes and what they share"),
     "shipping": (4, "export, GGUF, the Modelfile and the served check"),
-    "workflow": (5, "options, the stage order, the workbook, batches, chains, docs"),
+    "workflow": (5, "options, the stage order, the workbook, batches, chains, the fleet, docs"),
     "": (5, "the command line"),
 }
 MODULE_TABLE_MARKER = "<!-- module table -->"

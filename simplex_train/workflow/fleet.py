@@ -17,7 +17,7 @@ from ..base.runs import RunDir
 from ..inputs.clients import LlamaServer, OpenAIClient, lora_choice
 from ..labels.tasks import parse_output
 from ..modeling.models import load_tokenizer, run_model_path
-from ..shipping.deploy import (check_record, current_model, label_bias, reference_predictions,
+from ..shipping.deploy import (check_record, current_model, label_constraint, reference_predictions,
                                            served_answer, served_predictions)  # fmt: skip
 from ..shipping.gguf import convert_to_gguf
 from ..shipping.modelfile import modelfile, parse_modelfile, served_context
@@ -115,10 +115,15 @@ def completion_row(row: dict) -> dict:
     return {k: v for k, v in row.items() if k != "messages"}
 
 
+_RENDERING = threading.Lock()  # a fast tokenizer may refuse two threads at once ("Already borrowed"): milliseconds
+
+
 def fleet_answer(member: Member, client: OpenAIClient, given: str | dict) -> dict:
     "{'prediction', 'raw', 'seconds'}: `given` (a text, the prompt's fields or a conversation) answered by `member`."
-    row = completion_row(rows_to_ask(member.spec, member.tok, [given])[0])
-    c = served_answer(client, member.spec, row, label_bias(member.spec, member.tok))
+    with _RENDERING:
+        row = completion_row(rows_to_ask(member.spec, member.tok, [given])[0])
+        constraint = label_constraint(member.spec, member.tok)
+    c = served_answer(client, member.spec, row, constraint)
     return {"prediction": parse_output(member.spec, c["text"]), "raw": c["text"], "seconds": round(c["seconds"], 4)}
 
 # %% ../../nbs/11i_fleet.ipynb #3264f032
