@@ -10,11 +10,12 @@ counts 1/k to each), summed: what the servers add to the machine. Apart, every m
 nothing is shared but the code; to reach N beyond the runs there are, a run's merged GGUF is copied to a new file and
 its adapter loaded again under a new name (the same weights; memory and speed do not depend on their values).
 
-    python bench/fleet_bench.py --runs-root RUNS --names context_protocol intent belief_revision --n 3
-    python bench/fleet_bench.py --runs-root RUNS --names context_protocol intent belief_revision --n 8
+    python bench/fleet_bench.py --runs-root RUNS --names context_protocol ticket_routing belief_revision --n 3
+    python bench/fleet_bench.py --runs-root RUNS --names context_protocol ticket_routing belief_revision --n 3 --clients 1
+    python bench/fleet_bench.py --runs-root RUNS --names context_protocol ticket_routing belief_revision --n 12
 
 RUNS holds each name's promoted run with its GGUF export (tests/test_fleet.py makes such a folder). Results are
-merged into bench/fleet_results.json under `n<N>`, with the machine and the command.
+merged into bench/fleet_results.json under `n<N>_clients<C>`, with the machine and the command.
 """
 import argparse, json, shutil, statistics, sys, threading, time
 from dataclasses import replace
@@ -125,7 +126,7 @@ def main():
               "machine": describe_machine(), "command": "python " + " ".join(sys.argv)}
     print(json.dumps(result, indent=1))
     results = read_json(OUT) if OUT.exists() else {}
-    results[f"n{args.n}"] = result
+    results[f"n{args.n}_clients{args.clients}"] = result
     write_json(OUT, results)
 
 
