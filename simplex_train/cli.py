@@ -20,7 +20,7 @@ from .labels.oracle import Oracle, calibrate, label_batch, labelled_dataset, loa
 from .labels.oracle import stratified_sample, validate
 from .labels.campaigns import load_campaign, run_campaign
 from .inputs.clients import LlamaServer, OpenAIClient
-from .base.runs import CampaignDir, RunDir, acquire_lock
+from .base.runs import CampaignDir, RunDir, SpecialistDir, acquire_lock
 
 app = typer.Typer(
     add_completion=False,
@@ -564,7 +564,8 @@ def serve(
 # %% ../nbs/12_cli.ipynb #f960251b
 def _promoted(runs_root: str) -> list[str]:
     "The specialists with a promoted run under `runs_root`."
-    names = sorted(p.parent.name for p in Path(runs_root).glob("*/current.json"))
+    folders = Path(runs_root).iterdir() if Path(runs_root).is_dir() else []
+    names = sorted(p.name for p in folders if SpecialistDir(p).current.exists())
     if not names:
         raise UserError(f"no promoted specialist in {runs_root}: run one (a DEPLOY is promoted) or name them")
     return names
@@ -590,7 +591,7 @@ def _serve_fleet(names: list[str], runs_root: str, port: int) -> None:
             front.server_close()
 
 # %% ../nbs/12_cli.ipynb #9af34736
-@command(example="simplex-train feedback intent --from runs/_fleet/requests.jsonl --labels reviewed.jsonl --out fb.jsonl")
+@command(example="simplex-train feedback intent --from runs/_fleet/requests.jsonl --labels ok.jsonl --out fb.jsonl")
 def feedback(
     name: str = typer.Argument(..., help="the specialist whose logged requests become data"),
     logs: list[str] = typer.Option(..., "--from", help="a fleet request log (JSONL); repeat for rotated files"),

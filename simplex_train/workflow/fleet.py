@@ -6,13 +6,13 @@
 from __future__ import annotations
 
 import json, os, shlex, threading, time, uuid
-from contextlib import contextmanager
+
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from ..base.config import Specialist
-from ..base.core import UserError, atomic_write_text, log, now, read_json, read_jsonl, write_jsonl
+from ..base.core import UserError, atomic_write_text, log, now, read_json, read_jsonl
 from ..base.runs import RunDir
 from ..inputs.clients import LlamaServer, OpenAIClient, lora_choice
 from ..labels.tasks import parse_output
@@ -91,16 +91,15 @@ class Backend:
         "A client whose every request turns on `name`'s adapter and no other."
         return OpenAIClient(self.server.url, extra=lora_choice(self.names.index(name), len(self.names)))
 
-    @contextmanager
-    def request(self):
-        "Counts a request in flight for as long as it runs."
+    def hold(self) -> Backend:
+        "Count one more request in flight (taken with the route, under the fleet's lock, so a swap cannot miss it)."
         with self.lock:
             self.in_flight += 1
-        try:
-            yield
-        finally:
-            with self.lock:
-                self.in_flight -= 1
+        return self
+
+    def release(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
 
     def close(self, wait_s: float = 120.0) -> None:
         "Stop the server once no request is in flight (or after `wait_s`)."
@@ -228,9 +227,10 @@ def _start(self: Fleet) -> Fleet:
         base_file = base_gguf(base, self.folder)
         fleet_exports(group, base_file, self.folder / "exports")
         backend = Backend(base_file, group).start()
-        for m in group:
-            if self._admitted(backend, m.name):
-                self.routes[m.name] = backend
+        admitted = [m.name for m in group if self._admitted(backend, m.name)]
+        self.routes.update({name: backend for name in admitted})
+        if not admitted:
+            backend.close()
     self.event("started", names=list(self.routes), refused=self.refused)
     threading.Thread(target=self._watch, daemon=True).start()
     return self
@@ -251,12 +251,15 @@ def _answer(self: Fleet, name: str, given, endpoint: str = "completions") -> dic
     "One request to `name`, answered by its adapter on the shared server and logged."
     with self.lock:
         backend = self.routes.get(name)
-    if backend is None:
+        held = backend and backend.hold()
+    if held is None:
         why = self.refused.get(name, f"not in the fleet (it serves {', '.join(self.routes) or 'nothing'})")
         raise KeyError(f"{name}: {why}")
-    member = backend.members[name]
-    with backend.request():
-        out = fleet_answer(member, backend.client(name), given)
+    member = held.members[name]
+    try:
+        out = fleet_answer(member, held.client(name), given)
+    finally:
+        held.release()
     record = {"id": uuid.uuid4().hex, "time": now(), "model": name, "run_id": member.run.root.name,
               "endpoint": endpoint, "input": given, **out}  # fmt: skip
     self.log.append(record)
