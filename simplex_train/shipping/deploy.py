@@ -26,13 +26,13 @@ from ..inputs.sources import read_input_rows
 from ..labels.tasks import compute_metrics, json_reference, parse_output, prediction_method
 
 # %% auto #0
-__all__ = ['HUB_FOLDERS', 'label_bias', 'label_constraint', 'served_gguf', 'serving', 'conversation_to_answer', 'served_answer',
+__all__ = ['HUB_FOLDERS', 'label_constraint', 'served_gguf', 'serving', 'conversation_to_answer', 'served_answer',
            'served_predictions', 'p95', 'score_correlation', 'reference_predictions', 'reference_dtype', 'check_record',
            'deploy_check', 'current_model', 'promote', 'rollback', 'predicted_scores', 'profile_prompts',
            'acceptance_check', 'served_acceptance', 'serving_recipes', 'hub_upload']
 
 # %% ../../nbs/10_deploy.ipynb #88904752
-def label_bias(spec: Specialist, tok) -> dict[int, float] | None:
+def _label_bias(spec: Specialist, tok) -> dict[int, float] | None:
     "A logit bias on each label's token, when every label is one token of its own (else None)."
     if prediction_method(spec) != "label_scoring":
         return None
@@ -49,7 +49,7 @@ def label_constraint(spec: Specialist, tok) -> dict:
     """What keeps a served answer to the label set: a logit bias on one-token labels (one token generated, the same
     arg-max as PyTorch's label scoring), else a grammar of the labels' responses (greedy, constrained); {} for a task
     without labels."""
-    bias = label_bias(spec, tok)
+    bias = _label_bias(spec, tok)
     if bias:
         return {"logit_bias": bias}
     if prediction_method(spec) != "label_scoring":

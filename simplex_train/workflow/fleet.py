@@ -40,6 +40,7 @@ class Member:
     spec: Specialist
     tok: object
     adapter: Path
+    constraint: dict  # what keeps its answers to its label set (`label_constraint`), worked out once
 
     @property
     def base(self) -> str:
@@ -60,7 +61,8 @@ def fleet_member(runs_root: str | Path, name: str) -> Member:
     if not run.gguf_info.exists():
         raise UserError(f"{name}: {run.root} has no GGUF export: run it with --gguf")
     adapter = run.gguf / read_json(run.gguf_info)["adapter"]["file"]
-    return Member(name, run, run_spec(run), load_tokenizer(str(run.adapter)), adapter)
+    spec, tok = run_spec(run), load_tokenizer(str(run.adapter))
+    return Member(name, run, spec, tok, adapter, label_constraint(spec, tok))
 
 # %% ../../nbs/11i_fleet.ipynb #26948257
 def base_gguf(base: str, folder: Path, qtype: str = "q8_0") -> Path:
@@ -121,8 +123,7 @@ def fleet_answer(member: Member, client: OpenAIClient, given: str | dict) -> dic
     "{'prediction', 'raw', 'seconds'}: `given` (a text, the prompt's fields or a conversation) answered by `member`."
     with _RENDERING:
         row = completion_row(rows_to_ask(member.spec, member.tok, [given])[0])
-        constraint = label_constraint(member.spec, member.tok)
-    c = served_answer(client, member.spec, row, constraint)
+    c = served_answer(client, member.spec, row, member.constraint)
     return {"prediction": parse_output(member.spec, c["text"]), "raw": c["text"], "seconds": round(c["seconds"], 4)}
 
 # %% ../../nbs/11i_fleet.ipynb #3264f032
